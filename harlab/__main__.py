@@ -1,0 +1,3 @@
+from harlab.cli import main
+
+raise SystemExit(main())

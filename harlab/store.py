@@ -1,0 +1,381 @@
+"""The project store: one folder, one SQLite database, lossless frames and checkpoints.
+
+A project folder holds ``project.sqlite`` (WAL mode), ``frames/``, ``checkpoints/``,
+``exports/`` and ``harlab.log``. Every write is committed immediately, so nothing a user entered
+is lost if the app is killed. Each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harlab.errors import InputError, StoreError
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "project.sqlite"
+SUBDIRS = ("frames", "checkpoints", "exports")
+LOG_NAME = "harlab.log"
+
+# Forward migrations: MIGRATIONS[i] upgrades schema version i to i + 1. Append, never edit.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,               -- data, train, evaluate, attack, query, score, study
+        name TEXT NOT NULL DEFAULT '',
+        config_json TEXT NOT NULL,        -- the frozen config dataclass, in full
+        status TEXT NOT NULL DEFAULT 'running',  -- running, done, failed, cancelled
+        result_json TEXT,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE samples (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        video TEXT NOT NULL,              -- path relative to the dataset root
+        true_label TEXT NOT NULL,
+        true_index INTEGER NOT NULL,
+        keyframes_json TEXT NOT NULL,     -- frame indices
+        timestamps_json TEXT NOT NULL,    -- seconds
+        attack TEXT NOT NULL,
+        eps REAL NOT NULL,
+        attack_params_json TEXT NOT NULL DEFAULT '{}',
+        clean_pred TEXT NOT NULL,
+        clean_conf REAL NOT NULL,
+        adv_pred TEXT NOT NULL,
+        adv_conf REAL NOT NULL,
+        clean_top5_json TEXT NOT NULL,    -- [[label, prob], ...]
+        adv_top5_json TEXT NOT NULL,
+        clean_frames_json TEXT NOT NULL,  -- PNG paths relative to the project folder
+        adv_frames_json TEXT NOT NULL,
+        survives_png INTEGER,             -- 1 when the stored PNGs still flip the classifier
+        selected INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        UNIQUE (video, attack, eps, run_id)
+    );
+    CREATE TABLE llm_requests (
+        id INTEGER PRIMARY KEY,
+        cache_key TEXT NOT NULL,          -- hash of everything that shapes the answer
+        sample_id INTEGER REFERENCES samples(id),
+        modality TEXT NOT NULL,           -- unimodal, multimodal
+        variant TEXT NOT NULL,            -- original, attacked, noise-N
+        provider TEXT NOT NULL,
+        base_url TEXT,
+        model TEXT NOT NULL,
+        request_json TEXT NOT NULL,       -- exact body sent (images by reference)
+        response_json TEXT,               -- raw body received
+        response_text TEXT,
+        status TEXT NOT NULL,             -- ok, failed, skipped
+        error TEXT,
+        system_fingerprint TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        latency_s REAL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX llm_requests_cache ON llm_requests (cache_key, status);
+    CREATE INDEX llm_requests_sample ON llm_requests (sample_id, modality, variant);
+    CREATE TABLE scores (
+        id INTEGER PRIMARY KEY,
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value REAL,
+        details_json TEXT,
+        created_at REAL NOT NULL,
+        UNIQUE (sample_id, modality, metric)
+    );
+    CREATE TABLE annotators (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE ratings (
+        id INTEGER PRIMARY KEY,
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,
+        annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+        field TEXT NOT NULL,
+        value TEXT,
+        comment TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (sample_id, modality, annotator_id, field)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+_APP_ID = 0x4841524C  # "HARL": marks a database as a HARLab project
+
+
+def _now() -> float:
+    return time.time()
+
+
+class Project:
+    """An open project folder.
+
+    Use :meth:`create` for a new folder and :meth:`open` for an existing one. Connections are
+    per thread (``sqlite3`` objects must not cross threads); :meth:`close` closes them all.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.db_path = self.root / DB_NAME
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def create(cls, root: str | Path) -> Project:
+        """Make a new project in ``root`` (created if missing; must not already be a project)."""
+        root = Path(root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise InputError(f"project path {str(root)!r} is a file; expected a folder. "
+                             "Choose a new folder name.")
+        if (root / DB_NAME).exists():
+            raise InputError(f"{str(root)!r} is already a HARLab project; open it instead of "
+                             "creating it.")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            for sub in SUBDIRS:
+                (root / sub).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create project folder {str(root)!r}: {exc.strerror}. "
+                             "Choose a folder you can write to.") from exc
+        project = cls(root)
+        project._migrate(new=True)
+        return project
+
+    @classmethod
+    def open(cls, root: str | Path) -> Project:
+        """Open an existing project; never creates or overwrites anything that is not ours."""
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise InputError(f"project folder {str(root)!r} does not exist; expected a folder "
+                             f"holding {DB_NAME}. Create a project with File > New project.")
+        if not (root / DB_NAME).is_file():
+            raise InputError(f"{str(root)!r} is not a HARLab project (no {DB_NAME} in it). "
+                             "Pick the project folder itself, or create a new project.")
+        project = cls(root)
+        project._migrate(new=False)
+        for sub in SUBDIRS:
+            (root / sub).mkdir(exist_ok=True)
+        return project
+
+    @classmethod
+    def open_or_create(cls, root: str | Path) -> Project:
+        root = Path(root).expanduser()
+        return cls.open(root) if (root / DB_NAME).exists() else cls.create(root)
+
+    def _migrate(self, *, new: bool) -> None:
+        conn = self.conn()
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if not new:
+                # Touch a table so corruption shows up now, not in the middle of a study.
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{str(self.db_path)!r} is not a readable SQLite database "
+                             f"({exc}). It was left untouched; restore it from a backup or "
+                             "create a new project.") from exc
+        if not new and app_id != _APP_ID:
+            self.close()
+            raise StoreError(f"{str(self.db_path)!r} is an SQLite database but not a HARLab "
+                             "project; it was left untouched. Pick another folder.")
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise StoreError(f"project {str(self.root)!r} has schema version {version}, newer "
+                             f"than this HARLab understands ({SCHEMA_VERSION}). Update HARLab "
+                             "to open it; the file was left untouched.")
+        for target in range(version, SCHEMA_VERSION):
+            log.info("migrating %s from schema %d to %d", self.db_path, target, target + 1)
+            try:
+                # executescript commits first; the explicit transaction makes each step atomic.
+                conn.executescript(f"BEGIN; {MIGRATIONS[target]}; "
+                                   f"PRAGMA user_version = {target + 1}; COMMIT;")
+            except sqlite3.DatabaseError as exc:
+                conn.rollback()
+                self.close()
+                raise StoreError(f"migrating {str(self.db_path)!r} to schema {target + 1} "
+                                 f"failed: {exc}. Nothing was changed.") from exc
+        if new:
+            conn.execute(f"PRAGMA application_id = {_APP_ID}")
+            self.set_meta("created_at", str(_now()))
+
+    # ------------------------------------------------------------------ connections
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; use ``with conn:`` for multi-statement work)."""
+        if self._closed:
+            raise StoreError(f"project {str(self.root)!r} is closed; open it again.")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None,
+                                       check_same_thread=True)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open {str(self.db_path)!r}: {exc}. Check that the "
+                                 "folder is writable.") from exc
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.DatabaseError:
+                pass  # a corrupt file is reported by _migrate with a clear message
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection (call from the owning thread at shutdown)."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:
+                pass  # made in another thread that has ended; sqlite frees it with the thread
+        self._local = threading.local()
+        self._closed = True
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ queries
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one parameterised statement, committed at once."""
+        return self.conn().execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.conn().execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        return self.conn().execute(sql, params).fetchone()
+
+    def insert(self, table: str, **values: Any) -> int:
+        """Insert one row (values given as column=value) and return its id."""
+        _check_identifier(table)
+        for col in values:
+            _check_identifier(col)
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cur = self.conn().execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
+                                  list(values.values()))
+        return int(cur.lastrowid)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        conn = self.conn()
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(sql, rows)
+
+    # ------------------------------------------------------------------ meta and runs
+    def set_meta(self, key: str, value: str) -> None:
+        self.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row["value"] if row else default
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.query_one("PRAGMA user_version")[0])
+
+    def start_run(self, kind: str, config: Any, name: str = "") -> int:
+        """Record a run with its full config (a dataclass or a JSON-able mapping)."""
+        now = _now()
+        return self.insert("runs", kind=kind, name=name, config_json=to_json(config),
+                           status="running", created_at=now, updated_at=now)
+
+    def finish_run(self, run_id: int, status: str, result: Any = None,
+                   error: str | None = None) -> None:
+        if status not in {"done", "failed", "cancelled", "running"}:
+            raise InputError(f"run status must be done, failed, cancelled or running, "
+                             f"got {status!r}")
+        self.execute("UPDATE runs SET status = ?, result_json = ?, error = ?, updated_at = ? "
+                     "WHERE id = ?",
+                     (status, None if result is None else to_json(result), error, _now(), run_id))
+
+    def runs(self, kind: str | None = None) -> list[sqlite3.Row]:
+        if kind is None:
+            return self.query("SELECT * FROM runs ORDER BY id")
+        return self.query("SELECT * FROM runs WHERE kind = ? ORDER BY id", (kind,))
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def frames_dir(self) -> Path:
+        return self.root / "frames"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / LOG_NAME
+
+    def relpath(self, path: str | Path) -> str:
+        """``path`` relative to the project folder, with forward slashes (portable)."""
+        return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+
+    def abspath(self, rel: str) -> Path:
+        return self.root / rel
+
+
+def is_project(path: str | Path) -> bool:
+    return (Path(path).expanduser() / DB_NAME).is_file()
+
+
+def to_json(value: Any) -> str:
+    """JSON of a dataclass, mapping or list; paths and numpy scalars become plain values."""
+    import dataclasses
+
+    def default(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return dataclasses.asdict(obj)
+        if isinstance(obj, Path):
+            return str(obj)
+        if hasattr(obj, "item"):
+            return obj.item()
+        if hasattr(obj, "tolist"):
+            return obj.tolist()
+        if isinstance(obj, (set, frozenset)):
+            return sorted(obj)
+        raise TypeError(f"cannot store {type(obj).__name__} as JSON")
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.dumps(value, default=default, sort_keys=True)
+
+
+def _check_identifier(name: str) -> None:
+    if not name.replace("_", "").isalnum():
+        raise InputError(f"not a valid SQL identifier: {name!r}; use letters, digits and _")

@@ -1,0 +1,181 @@
+"""The one job runner: drives a core generator on a QThread, relays its signals to the GUI.
+
+The core writes long work as generators yielding :class:`harlab.jobs.Progress`. The runner lives
+in the GUI thread; a worker object on a ``QThread`` advances the generator one step at a time and
+checks the cancel flag between steps (``gen.close()`` runs the job's ``finally`` at once). The
+worker's signals arrive in the runner's slots through queued connections, so every receiver of
+the runner's own signals and every per-job callback runs in the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from harlab.errors import HarlabError
+from harlab.jobs import Progress
+
+log = logging.getLogger(__name__)
+
+
+class _Worker(QObject):
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, job: Generator[Progress, None, Any], abort: threading.Event):
+        super().__init__()
+        self._job = job
+        self._abort = abort
+
+    @Slot()
+    def run(self) -> None:
+        job = self._job
+        try:
+            while True:
+                if self._abort.is_set():
+                    job.close()
+                    self.cancelled.emit()
+                    return
+                try:
+                    step = next(job)
+                except StopIteration as stop:
+                    self.succeeded.emit(stop.value)
+                    return
+                if isinstance(step, Progress):
+                    self.progress.emit(step)
+        except HarlabError as exc:
+            self.failed.emit(str(exc), traceback.format_exc())
+        except BaseException as exc:  # noqa: BLE001 - everything must reach the GUI thread
+            self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        finally:
+            self.done.emit()
+
+
+@dataclass
+class _Callbacks:
+    on_success: Callable[[Any], None] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    on_error: Callable[[str, str], None] | None = None
+    on_finished: Callable[[], None] | None = None
+
+
+class JobRunner(QObject):
+    """Runs one job at a time off the GUI thread.
+
+    Signals (all emitted in the GUI thread):
+        started(name), progress(Progress), succeeded(result), failed(message, traceback),
+        cancelled(), finished() — ``finished`` follows every job, whatever its end.
+    """
+
+    started = Signal(str)
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: _Worker | None = None
+        self._abort = threading.Event()
+        self._callbacks = _Callbacks()
+        self.name = ""
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    def start(self, job: Generator[Progress, None, Any], name: str, *,
+              on_success: Callable[[Any], None] | None = None,
+              on_progress: Callable[[Progress], None] | None = None,
+              on_error: Callable[[str, str], None] | None = None,
+              on_finished: Callable[[], None] | None = None) -> None:
+        """Start ``job``; raises :class:`HarlabError` while another job runs."""
+        if self.busy:
+            job.close()
+            raise HarlabError(f"cannot start {name!r}: the job {self.name!r} is still running. "
+                              "Wait for it or press Cancel first.")
+        self.name = name
+        self._abort = threading.Event()
+        self._callbacks = _Callbacks(on_success, on_progress, on_error, on_finished)
+        thread = QThread()
+        thread.setObjectName(f"job: {name}")
+        worker = _Worker(job, self._abort)
+        worker.moveToThread(thread)
+        worker.progress.connect(self._on_worker_progress)
+        worker.succeeded.connect(self._on_worker_succeeded)
+        worker.failed.connect(self._on_worker_failed)
+        worker.cancelled.connect(self._on_worker_cancelled)
+        worker.done.connect(thread.quit)
+        thread.started.connect(worker.run)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        thread.start()
+        self.started.emit(name)
+
+    def cancel(self) -> None:
+        """Ask the running job to stop at its next step (within one batch)."""
+        if self.busy:
+            self._abort.set()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel, quit and wait; call on window close. Returns False if the thread hung."""
+        if self._thread is None:
+            return True
+        self._abort.set()
+        thread = self._thread
+        ok = thread.wait(timeout_ms)
+        if not ok:
+            log.error("job %r did not stop within %d ms", self.name, timeout_ms)
+            return False
+        self._on_thread_finished()
+        return True
+
+    # -- relays (queued from the worker thread; these run in the GUI thread) --------------
+    @Slot(object)
+    def _on_worker_progress(self, step: Progress) -> None:
+        self.progress.emit(step)
+        if self._callbacks.on_progress:
+            self._callbacks.on_progress(step)
+
+    @Slot(object)
+    def _on_worker_succeeded(self, result: Any) -> None:
+        self.succeeded.emit(result)
+        if self._callbacks.on_success:
+            self._callbacks.on_success(result)
+
+    @Slot(str, str)
+    def _on_worker_failed(self, message: str, tb: str) -> None:
+        log.error("job %r failed: %s\n%s", self.name, message, tb)
+        self.failed.emit(message, tb)
+        if self._callbacks.on_error:
+            self._callbacks.on_error(message, tb)
+
+    @Slot()
+    def _on_worker_cancelled(self) -> None:
+        self.cancelled.emit()
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._thread is None:
+            return
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        callbacks, self._callbacks = self._callbacks, _Callbacks()
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.deleteLater()
+        if callbacks.on_finished:
+            callbacks.on_finished()
+        self.finished.emit()

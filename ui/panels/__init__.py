@@ -1,0 +1,14 @@
+"""The stage panels, in the order of the study.
+
+Each entry names a module and a ``QWidget`` subclass constructed as ``Panel(ctx: AppContext)``.
+A stage's panel is listed here when its stage lands; the main window shows only what exists.
+"""
+
+from __future__ import annotations
+
+# (tab title, module, class name)
+PANELS: list[tuple[str, str, str]] = [
+]
+
+# Stages of the study that have no panel yet (shown on the overview page).
+PLANNED = ["Data", "Train", "Attack", "Responses", "Evaluate", "Results"]
