@@ -234,13 +234,17 @@ class Project:
                 raise StoreError(f"cannot open {str(self.db_path)!r}: {exc}. Check that the "
                                  "folder is writable.") from exc
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 30000")
             try:
+                conn.execute("PRAGMA busy_timeout = 30000")
                 conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.DatabaseError:
-                pass  # a corrupt file is reported by _migrate with a clear message
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                # FULL: a rating is on disk when the call returns, even on power loss.
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise StoreError(f"{str(self.db_path)!r} is not a readable SQLite database "
+                                 f"({exc}). It was left untouched; restore it from a backup "
+                                 "or create a new project.") from exc
             self._local.conn = conn
             with self._lock:
                 self._conns.append(conn)

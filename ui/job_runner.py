@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
@@ -116,7 +116,9 @@ class JobRunner(QObject):
         worker.succeeded.connect(self._on_worker_succeeded)
         worker.failed.connect(self._on_worker_failed)
         worker.cancelled.connect(self._on_worker_cancelled)
-        worker.done.connect(thread.quit)
+        # Direct: quit from the worker thread itself, so shutdown()'s wait() cannot deadlock
+        # on a queued quit that the blocked GUI thread would never deliver.
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.started.connect(worker.run)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker

