@@ -116,6 +116,12 @@ MIGRATIONS: list[str] = [
         UNIQUE (sample_id, modality, annotator_id, field)
     );
     """,
+    # 1 -> 2: llm_requests remember their query run and, when answered from the store, the row
+    # that first got the answer.
+    """
+    ALTER TABLE llm_requests ADD COLUMN run_id INTEGER REFERENCES runs(id);
+    ALTER TABLE llm_requests ADD COLUMN cached_from INTEGER REFERENCES llm_requests(id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 _APP_ID = 0x4841524C  # "HARL": marks a database as a HARLab project
