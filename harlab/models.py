@@ -1,0 +1,239 @@
+"""Classifiers that take ``[0, 1]`` images: an explicit registry and weight resolution.
+
+The attack contract needs models that map ``[0, 1]`` pixels to logits, so ImageNet
+normalisation lives inside :class:`NormalizedClassifier`. Weights come from torchvision's own
+cache folder (``torch.hub.get_dir()/checkpoints``), a download only when ``weights="imagenet"``
+is asked for explicitly, or a local file; ``"auto"`` never touches the network and falls back to
+training from scratch with a plain message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harlab.errors import CheckpointError, InputError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+WEIGHT_CHOICES = ("auto", "imagenet", "none")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry: torchvision builder name, its ImageNet weights enum, head path."""
+
+    builder: str
+    weights_enum: str
+    head: str  # attribute path of the final Linear layer, e.g. "fc" or "classifier.3"
+
+
+MODEL_REGISTRY: dict[str, ModelSpec] = {
+    "resnet18": ModelSpec("resnet18", "ResNet18_Weights", "fc"),
+    "resnet34": ModelSpec("resnet34", "ResNet34_Weights", "fc"),
+    "resnet50": ModelSpec("resnet50", "ResNet50_Weights", "fc"),
+    "mobilenet_v3_small": ModelSpec("mobilenet_v3_small", "MobileNet_V3_Small_Weights",
+                                    "classifier.3"),
+    "efficientnet_b0": ModelSpec("efficientnet_b0", "EfficientNet_B0_Weights", "classifier.1"),
+}
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where the starting weights came from.
+
+    Attributes:
+        source: ``imagenet``, ``file`` or ``scratch``.
+        message: one line for the GUI notice and the CLI.
+    """
+
+    source: str
+    message: str
+
+
+def _make_wrapper_class():
+    import torch
+    from torch import nn
+
+    class NormalizedClassifier(nn.Module):
+        """A classifier fed ``[0, 1]`` RGB images; ImageNet normalisation happens inside.
+
+        Shape:
+            images: ``(N, 3, H, W)`` float in ``[0, 1]``.
+            output: ``(N, num_classes)`` logits.
+        """
+
+        def __init__(self, net: nn.Module, arch: str, num_classes: int):
+            super().__init__()
+            self.net = net
+            self.arch = arch
+            self.num_classes = num_classes
+            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return self.net((images - self.mean) / self.std)
+
+    NormalizedClassifier.__qualname__ = "NormalizedClassifier"
+    NormalizedClassifier.__module__ = __name__
+    return NormalizedClassifier
+
+
+_WRAPPER: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # ``NormalizedClassifier`` needs torch; build it on first use so ``import harlab.models``
+    # stays cheap for the CLI and the GUI start-up.
+    if name == "NormalizedClassifier":
+        return wrapper_class()
+    raise AttributeError(name)
+
+
+def wrapper_class() -> type:
+    """The :class:`NormalizedClassifier` class (importing torch on first call)."""
+    global _WRAPPER
+    if _WRAPPER is None:
+        _WRAPPER = _make_wrapper_class()
+    return _WRAPPER
+
+
+def _spec(arch: str) -> ModelSpec:
+    try:
+        return MODEL_REGISTRY[arch]
+    except KeyError:
+        raise InputError(f"unknown model architecture {arch!r}; valid architectures: "
+                         f"{', '.join(MODEL_REGISTRY)}") from None
+
+
+def imagenet_weights_file(arch: str = "resnet18") -> Path:
+    """Where torchvision caches ``arch``'s ImageNet weights (it may not exist)."""
+    import torch
+    import torchvision.models as tvm
+
+    spec = _spec(arch)
+    url = getattr(tvm, spec.weights_enum).DEFAULT.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def _replace_head(net: nn.Module, head: str, num_classes: int) -> None:
+    from torch import nn
+
+    *parents, last = head.split(".")
+    owner = net
+    for part in parents:
+        owner = owner[int(part)] if part.isdigit() else getattr(owner, part)
+    old = owner[int(last)] if last.isdigit() else getattr(owner, last)
+    new = nn.Linear(old.in_features, num_classes)
+    if last.isdigit():
+        owner[int(last)] = new
+    else:
+        setattr(owner, last, new)
+
+
+def _load_state_file(path: Path) -> dict[str, Any]:
+    import torch
+
+    if not path.is_file():
+        raise CheckpointError(f"weights file {str(path)!r} does not exist; expected a .pth "
+                              "state dict or a HARLab checkpoint. Pick an existing file, or use "
+                              "weights 'auto' or 'none'.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors all mean "not a weights file"
+        raise CheckpointError(f"weights file {str(path)!r} cannot be read as PyTorch weights "
+                              f"({type(exc).__name__}: {exc}); expected a state dict saved "
+                              "with torch.save. Pick another file.") from exc
+    if isinstance(state, dict) and "model_state" in state:  # a HARLab checkpoint
+        state = {k.removeprefix("net."): v for k, v in state["model_state"].items()}
+    elif isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        raise CheckpointError(f"weights file {str(path)!r} holds a {type(state).__name__}, "
+                              "not a state dict of tensors; save one with "
+                              "torch.save(model.state_dict(), path).")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _apply_state(net: nn.Module, state: dict[str, Any], head: str, origin: str) -> None:
+    """Load ``state`` into ``net``, skipping the classification head when its shape differs."""
+    own = net.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    missing = [k for k in own if k not in usable and not k.startswith(head + ".")]
+    if missing:
+        raise CheckpointError(f"{origin} does not fit this architecture: {len(missing)} "
+                              f"tensors missing or of another shape (e.g. {missing[0]!r}). "
+                              "Pick weights made for the same architecture.")
+    net.load_state_dict(usable, strict=False)
+
+
+def build_model(arch: str = "resnet18", num_classes: int = 101,
+                weights: str | Path = "auto") -> tuple[Any, WeightsInfo]:
+    """A torchvision classifier with its head reshaped to ``num_classes``, wrapped for [0, 1].
+
+    Args:
+        arch: a key of :data:`MODEL_REGISTRY`.
+        num_classes: classes of the dataset (at least 2).
+        weights: ``auto`` (ImageNet when torchvision's cache holds it, else scratch; never
+            downloads), ``imagenet`` (cache, else download; an error when that fails),
+            ``none`` (scratch) or a path to a state dict / HARLab checkpoint.
+
+    Returns:
+        ``(NormalizedClassifier, WeightsInfo)``; the model is on the CPU in train mode.
+    """
+    import torchvision.models as tvm
+
+    spec = _spec(arch)
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise InputError(f"num_classes must be an integer >= 2, got {num_classes!r}; a "
+                         "classifier needs at least two classes.")
+    net = getattr(tvm, spec.builder)(weights=None)
+    choice = str(weights).strip()
+    if choice.lower() in WEIGHT_CHOICES:
+        choice = choice.lower()
+    if choice == "none":
+        info = WeightsInfo("scratch", f"{arch}: training from scratch (weights 'none').")
+    elif choice in ("auto", "imagenet"):
+        info = _load_imagenet(net, spec, arch, download=choice == "imagenet")
+    else:
+        path = Path(choice).expanduser()
+        _apply_state(net, _load_state_file(path), spec.head, f"weights file {str(path)!r}")
+        info = WeightsInfo("file", f"{arch}: weights from {path}.")
+    _replace_head(net, spec.head, num_classes)
+    model = wrapper_class()(net, arch, num_classes)
+    log.info(info.message)
+    return model, info
+
+
+def _load_imagenet(net: nn.Module, spec: ModelSpec, arch: str, *, download: bool) -> WeightsInfo:
+    import torch
+
+    cached = imagenet_weights_file(arch)
+    if cached.is_file():
+        state = torch.load(cached, map_location="cpu", weights_only=True)
+        _apply_state(net, state, spec.head, f"cached ImageNet weights {str(cached)!r}")
+        return WeightsInfo("imagenet", f"{arch}: ImageNet weights from {cached}.")
+    if not download:
+        return WeightsInfo("scratch", f"{arch}: no ImageNet weights in torchvision's cache "
+                                      f"({cached}); training from scratch. Put the file there, "
+                                      "choose a weights file, or use weights 'imagenet' online.")
+    import torchvision.models as tvm
+
+    url = getattr(tvm, spec.weights_enum).DEFAULT.url
+    try:
+        state = torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True)
+    except Exception as exc:  # URLError, HTTPError, hash mismatch...
+        raise CheckpointError(f"ImageNet weights for {arch} are not cached ({cached}) and the "
+                              f"download from {url} failed ({type(exc).__name__}: {exc}). "
+                              "Go online once, copy the file there, or use weights 'auto' "
+                              "to train from scratch.") from exc
+    _apply_state(net, state, spec.head, f"downloaded ImageNet weights {url!r}")
+    return WeightsInfo("imagenet", f"{arch}: ImageNet weights downloaded to {cached}.")
