@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", nargs="?", help="project folder to open (created if new)")
     parser.add_argument("--headless", action="store_true",
                         help="do not open a window; run the demo pipeline in the terminal")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="headless only: print the pipeline's steps without running them")
     args = parser.parse_args(argv)
 
     from ui.system_libs import display_problem
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
                   "stage.", file=sys.stderr)
         from harlab.cli.headless import run_headless
 
-        return run_headless(args.project)
+        return run_headless(args.project, dry_run=args.dry_run)
 
     from ui.app import run_gui
 

@@ -100,10 +100,10 @@ class MainWindow(QMainWindow):
         runner.cancelled.connect(self._on_runner_cancelled)
         runner.finished.connect(self._on_runner_finished)
         self.ctx.project_changed.connect(self._on_ctx_project_changed)
-        # Panels import their stage's core lazily; build them after the window is shown so it
-        # appears before torch and friends are imported.
-        QTimer.singleShot(0, self._load_panels)
-        QTimer.singleShot(0, self._update_device_label)
+        # Panels and the device label import torch and friends: build them once the event loop
+        # runs, so the window is on screen before any heavy import.
+        QTimer.singleShot(50, self._load_panels)
+        QTimer.singleShot(100, self._update_device_label)
 
     # ------------------------------------------------------------------ building
     def _build_status_bar(self) -> None:
