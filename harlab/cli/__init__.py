@@ -17,6 +17,7 @@ from harlab.errors import HarlabError
 
 COMMAND_MODULES = [
     "harlab.cli.project",
+    "harlab.cli.train",
 ]
 
 log = logging.getLogger("harlab")
