@@ -1,0 +1,338 @@
+"""Video decoding with OpenCV: probing, even sampling and keyframes.
+
+Every reader decodes a file once, front to back. OpenCV's ``grab()`` demuxes and decodes a frame
+but skips the colour conversion that ``retrieve()`` does, so frames we do not keep are only
+grabbed. Frames come back as RGB ``uint8`` arrays.
+
+Video errors raise :class:`harlab.errors.DatasetError` naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harlab.errors import DatasetError, InputError
+
+log = logging.getLogger(__name__)
+
+#: frames a stream may end early before we call the file truncated: AVI headers of real
+#: UCF-101 clips often over-count by one or two frames.
+_END_SLACK = 2
+#: above this many bytes of native frames, content keyframes decode twice instead of holding
+#: every frame in memory.
+_KEEP_FRAMES_BYTES = 768 * 2**20
+#: grey levels (0-255) a change peak must rise above the clip's median change to count.
+_MIN_PROMINENCE = 0.5
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's header says."""
+
+    frame_count: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Keyframes:
+    """K frames chosen from one video, with their provenance.
+
+    Attributes:
+        indices: frame numbers (0-based, ascending; repeated on clips shorter than K).
+        timestamps_s: ``index / fps`` for each frame.
+        frames: the decoded frames at native size.
+        method: ``"uniform"`` or ``"content"``.
+        note: how the choice was made when it is not the plain method (padding, fallback).
+
+    Shape:
+        frames: ``(K, H, W, 3)`` uint8 RGB.
+    """
+
+    indices: list[int]
+    timestamps_s: list[float]
+    frames: np.ndarray = field(repr=False)
+    method: str
+    note: str = ""
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def check_file(path: str | Path) -> Path:
+    """Return ``path`` as a Path if it is a readable, non-empty file; raise DatasetError if not."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"video {path} does not exist; check the path or re-extract the "
+                           "dataset")
+    if not path.is_file():
+        raise DatasetError(f"video {path} is a folder, expected a video file such as an .avi")
+    if not os.access(path, os.R_OK):
+        raise DatasetError(f"video {path} is not readable (permission denied); fix its "
+                           "permissions, e.g. chmod a+r")
+    if path.stat().st_size == 0:
+        raise DatasetError(f"video {path} is an empty (zero-byte) file; re-download or "
+                           "re-extract it")
+    return path
+
+
+def _open(path: Path):
+    cv2 = _cv2()
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise DatasetError(f"video {path} cannot be opened: it is not a video OpenCV can "
+                           "decode (wrong format or damaged file); re-download it")
+    return cap
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a video's header: frame count, frame rate and size."""
+    path = check_file(path)
+    cv2 = _cv2()
+    cap = _open(path)
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    if count <= 0 or width <= 0 or height <= 0:
+        raise DatasetError(f"video {path} has no frames according to its header (count "
+                           f"{count}, size {width}x{height}); it is damaged, re-download it")
+    return VideoInfo(count, fps, width, height, count / fps)
+
+
+def sample_indices(frame_count: int, n: int) -> list[int]:
+    """``n`` evenly spaced frame indices: the centre of each of ``n`` equal segments.
+
+    When ``n > frame_count`` indices repeat, still in order, so callers always get ``n``.
+    """
+    if int(frame_count) != frame_count or frame_count < 1:
+        raise InputError(f"frame_count must be a positive integer, got {frame_count!r}")
+    if int(n) != n or n < 1:
+        raise InputError(f"the number of frames to sample must be a positive integer, "
+                         f"got {n!r}")
+    step = frame_count / n
+    return [min(frame_count - 1, int((i + 0.5) * step)) for i in range(int(n))]
+
+
+def _resize(frame: np.ndarray, size: int | tuple[int, int] | None) -> np.ndarray:
+    if size is None:
+        return frame
+    cv2 = _cv2()
+    w, h = (size, size) if isinstance(size, int) else size
+    if (frame.shape[1], frame.shape[0]) == (w, h):
+        return frame
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _check_size(size) -> None:
+    if size is None:
+        return
+    dims = (size,) if isinstance(size, int) else tuple(size)
+    if len(dims) not in (1, 2) or not all(isinstance(d, int) and d > 0 for d in dims):
+        raise InputError(f"size must be a positive int (square side) or a (width, height) "
+                         f"pair of positive ints, got {size!r}")
+
+
+def read_frames(path: str | Path, indices: Sequence[int],
+                size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """Decode the frames at ``indices`` in one sequential pass.
+
+    Args:
+        path: the video file.
+        indices: 0-based frame numbers in any order, repeats allowed.
+        size: resize each frame to ``size x size`` (int) or ``(width, height)``; native if None.
+
+    Returns:
+        The frames in the order of ``indices``. A header that over-counts by up to two frames is
+        tolerated (the last decoded frame stands in); a shorter stream raises DatasetError.
+
+    Shape:
+        ``(K, H, W, 3)`` uint8 RGB.
+    """
+    path = check_file(path)
+    indices = [int(i) for i in indices]
+    if not indices:
+        raise InputError("indices is empty; pass at least one frame number")
+    if min(indices) < 0:
+        raise InputError(f"frame indices must be >= 0, got {min(indices)}")
+    _check_size(size)
+    cv2 = _cv2()
+    wanted = sorted(set(indices))
+    last_wanted = wanted[-1]
+    got: dict[int, np.ndarray] = {}
+    cap = _open(path)
+    try:
+        pos, last = 0, None
+        want_iter = iter(wanted)
+        target = next(want_iter)
+        while pos <= last_wanted:
+            if not cap.grab():
+                break
+            if pos == target:
+                ok, frame = cap.retrieve()
+                if not ok:
+                    break
+                last = got[pos] = _resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size)
+                target = next(want_iter, -1)
+            pos += 1
+    finally:
+        cap.release()
+    if pos <= last_wanted:
+        header = _header_count(path)
+        if last_wanted >= header:
+            raise DatasetError(f"video {path} has {header} frames; frame {last_wanted} is past "
+                               f"its end (use indices 0..{header - 1})")
+        if last is None or pos < header - _END_SLACK:
+            raise DatasetError(f"video {path} ends after {pos} decodable frames but its header "
+                               f"says {header}; the file is truncated or damaged, re-download it")
+        log.debug("%s: header over-counts (%d decodable); padding with frame %d",
+                  path, pos, pos - 1)
+        for i in wanted:
+            if i not in got:
+                got[i] = last
+    return np.stack([got[i] for i in indices])
+
+
+def _header_count(path: Path) -> int:
+    cv2 = _cv2()
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+
+
+# -- keyframes ------------------------------------------------------------------------------
+
+def _pad_note(frame_count: int, k: int) -> str:
+    return (f"clip has only {frame_count} frames for k={k}; some frames repeat"
+            if frame_count < k else "")
+
+
+def _uniform(path: Path, info: VideoInfo, k: int) -> Keyframes:
+    indices = sample_indices(info.frame_count, k)
+    frames = read_frames(path, indices)
+    return Keyframes(indices, [i / info.fps for i in indices], frames, "uniform",
+                     _pad_note(info.frame_count, k))
+
+
+def change_curve(frames_small: Sequence[np.ndarray]) -> np.ndarray:
+    """Mean absolute difference between consecutive small grey frames; ``curve[0] = 0``."""
+    curve = np.zeros(len(frames_small), np.float64)
+    for i in range(1, len(frames_small)):
+        curve[i] = np.mean(np.abs(frames_small[i].astype(np.int16) - frames_small[i - 1]))
+    return curve
+
+
+def pick_peaks(curve: np.ndarray, k: int, smooth: int = 5) -> tuple[list[int], str]:
+    """Choose ``k`` frame indices at local maxima of the smoothed change curve.
+
+    Peaks are taken highest first with a minimum spacing of ``len(curve) / (2k)`` frames; when a
+    clip has too few peaks (low motion) the rest are filled with evenly spaced frames farthest
+    from those chosen. Always returns exactly ``k`` sorted indices and a note on any filling.
+    """
+    n = len(curve)
+    if n == 0:
+        raise InputError("the change curve is empty; the video has no frames")
+    if n <= k:
+        return sample_indices(n, k), _pad_note(n, k)
+    width = max(1, min(smooth, n))
+    smoothed = np.convolve(curve, np.ones(width) / width, mode="same")
+    inner = smoothed[1:-1]
+    is_peak = (inner > smoothed[:-2]) & (inner >= smoothed[2:])
+    peaks = (np.nonzero(is_peak)[0] + 1).tolist()
+    peaks.sort(key=lambda i: -smoothed[i])
+    min_gap = max(1, n // (2 * k))
+    chosen: list[int] = []
+    # A peak must stand out from the clip's typical change, or it is only noise.
+    floor = float(np.median(smoothed)) + _MIN_PROMINENCE
+    for p in peaks:
+        if smoothed[p] < floor:
+            break
+        if all(abs(p - c) >= min_gap for c in chosen):
+            chosen.append(p)
+            if len(chosen) == k:
+                break
+    note = ""
+    if len(chosen) < k:
+        note = (f"only {len(chosen)} motion peaks found; {k - len(chosen)} evenly spaced "
+                "frames added")
+        candidates = sample_indices(n, 4 * k)
+        while len(chosen) < k:
+            best = max((c for c in candidates if c not in chosen),
+                       key=lambda c: min((abs(c - x) for x in chosen), default=n),
+                       default=None)
+            if best is None:
+                best = next(i for i in range(n) if i not in chosen)
+            chosen.append(best)
+    return sorted(chosen), note
+
+
+def _content(path: Path, info: VideoInfo, k: int) -> Keyframes:
+    cv2 = _cv2()
+    keep = info.frame_count * info.width * info.height * 3 <= _KEEP_FRAMES_BYTES
+    small_w, small_h = max(8, info.width // 4), max(8, info.height // 4)
+    smalls: list[np.ndarray] = []
+    kept: list[np.ndarray] = []
+    cap = _open(path)
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if keep:
+                kept.append(frame)
+            small = cv2.resize(frame, (small_w, small_h), interpolation=cv2.INTER_NEAREST)
+            smalls.append(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+    finally:
+        cap.release()
+    if not smalls:
+        raise DatasetError(f"video {path} has no decodable frames; it is damaged, "
+                           "re-download it")
+    if len(smalls) < info.frame_count - _END_SLACK:
+        raise DatasetError(f"video {path} ends after {len(smalls)} decodable frames but its "
+                           f"header says {info.frame_count}; the file is truncated, "
+                           "re-download it")
+    indices, note = pick_peaks(change_curve(smalls), k)
+    if keep:
+        frames = np.stack([cv2.cvtColor(kept[i], cv2.COLOR_BGR2RGB) for i in indices])
+    else:
+        frames = read_frames(path, indices)
+    return Keyframes(indices, [i / info.fps for i in indices], frames, "content", note)
+
+
+KEYFRAME_METHODS = {"uniform": _uniform, "content": _content}
+
+
+def extract_keyframes(path: str | Path, k: int, method: str = "uniform") -> Keyframes:
+    """Choose exactly ``k`` keyframes of a video.
+
+    Args:
+        path: the video file.
+        k: number of keyframes (>= 1).
+        method: ``"uniform"`` (evenly spaced) or ``"content"`` (local maxima of the smoothed
+            frame-difference curve, filled with evenly spaced frames on low-motion clips).
+    """
+    if method not in KEYFRAME_METHODS:
+        raise InputError(f"unknown keyframe method {method!r}; valid methods: "
+                         f"{', '.join(KEYFRAME_METHODS)}")
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise InputError(f"k (number of keyframes) must be a positive integer, got {k!r}")
+    path = check_file(path)
+    info = probe(path)
+    return KEYFRAME_METHODS[method](path, info, int(k))
