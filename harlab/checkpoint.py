@@ -39,8 +39,9 @@ def versions() -> dict[str, str]:
 
     from harlab import __version__
 
-    return {"harlab": __version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__}
+    # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
+    return {"harlab": str(__version__), "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__)}
 
 
 def save_checkpoint(path: str | Path, *, model: Any, classes: list[str], image_size: int,
