@@ -1,0 +1,444 @@
+"""The query job: ask the language model about every sample, cached, logged and resumable.
+
+For each selected sample and modality there are two requests, ``original`` and ``attacked``
+(plus ``noise-1`` ... ``noise-k``: the original request again, to measure how much answers vary
+with no attack at all):
+
+* unimodal: the scenario's template with ``{label}`` = the clean prediction (original) or the
+  adversarial prediction (attacked);
+* multimodal: the scenario's question with the clean (original) or adversarial (attacked)
+  keyframes as PNG data URLs.
+
+Every request is a row of ``llm_requests``, keyed by a hash of everything that shapes the
+answer. An ``ok`` row with the same key answers a request from the store (unless ``refresh``);
+failed rows are asked again on the next run; a stopped job resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harlab.errors import InputError, LLMError
+from harlab.jobs import Job, Progress
+from harlab.llm import client as llm_client
+from harlab.llm.config import LLMConfig
+from harlab.llm.pricing import ESTIMATE_NOTE, estimate_cost
+from harlab.scenarios import ScenarioSet, scenarios_for_project
+from harlab.store import Project
+
+log = logging.getLogger(__name__)
+
+MODALITIES = ("unimodal", "multimodal")
+VARIANTS = ("original", "attacked")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What a query run did.
+
+    Attributes:
+        run_id: the ``runs`` row of this query.
+        asked: requests sent to the server (retries not counted).
+        cached: rows answered from the store.
+        failed: rows that failed after their retries.
+        skipped: rows not asked, with a reason (no scenario, model cannot take images...).
+        prompt_tokens, completion_tokens: usage of the requests sent in this run.
+        cost_usd: estimated cost of those requests; None when the model's price is unknown.
+        cancelled: the job was stopped before it finished.
+    """
+
+    run_id: int
+    asked: int = 0
+    cached: int = 0
+    failed: int = 0
+    skipped: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    cost_note: str = ESTIMATE_NOTE
+    cancelled: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ResponsePair:
+    """The latest original and attacked answers of one sample and modality."""
+
+    sample_id: int
+    modality: str
+    original_text: str | None
+    attacked_text: str | None
+    original_status: str
+    attacked_status: str
+
+
+@dataclass
+class _Item:
+    sample_id: int
+    modality: str
+    variant: str
+    cache_key: str
+    body: dict[str, Any] | None = None       # with data URLs; None when skipped
+    body_ref: dict[str, Any] | None = None   # images by reference, for the log
+    skip_reason: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+
+# ---------------------------------------------------------------------------- planning
+def cache_identity(config: LLMConfig) -> str:
+    """The server part of the cache key (the built-in server's port changes every start)."""
+    if config.base_url:
+        return config.base_url.rstrip("/")
+    if config.provider == "builtin":
+        from harlab.llm.local_server import find_gguf
+
+        try:
+            return f"builtin:{find_gguf().name}"
+        except LLMError:
+            return f"builtin:{config.model_name}"
+    return (config.preset.base_url or "").rstrip("/")
+
+
+def _key(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _check_modalities(modalities: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(modalities, str):
+        modalities = [m.strip() for m in modalities.split(",") if m.strip()]
+    result = tuple(dict.fromkeys(modalities))
+    bad = [m for m in result if m not in MODALITIES]
+    if bad or not result:
+        raise InputError(f"modality must be one or more of {', '.join(MODALITIES)}, got "
+                         f"{', '.join(map(repr, bad)) or 'none'}")
+    return result
+
+
+def _load_samples(project: Project, sample_ids: Sequence[int] | None) -> list[Any]:
+    if sample_ids is None:
+        return project.query("SELECT * FROM samples WHERE selected = 1 ORDER BY id")
+    ids = list(dict.fromkeys(int(i) for i in sample_ids))
+    if not ids:
+        return []
+    rows = project.query(f"SELECT * FROM samples WHERE id IN ({','.join('?' * len(ids))}) "
+                         "ORDER BY id", ids)
+    missing = sorted(set(ids) - {r["id"] for r in rows})
+    if missing:
+        raise InputError(f"no sample with id {', '.join(map(str, missing))} in project "
+                         f"{str(project.root)!r}; pick ids from the samples table (run the "
+                         "attack stage first)")
+    return rows
+
+
+def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[int] | None = None,
+                  modalities: Iterable[str] = MODALITIES, noise_floor: int = 0,
+                  scenarios: ScenarioSet | None = None) -> list[_Item]:
+    """Every request the job would make (or skip, with the reason), in a stable order."""
+    modalities = _check_modalities(modalities)
+    if (isinstance(noise_floor, bool) or not isinstance(noise_floor, int)
+            or not 0 <= noise_floor <= 100):
+        raise InputError(f"noise_floor must be a whole number of extra clean requests in "
+                         f"[0, 100], got {noise_floor!r}")
+    scenarios = scenarios if scenarios is not None else scenarios_for_project(project.root)
+    identity = cache_identity(config)
+    items: list[_Item] = []
+    for sample in _load_samples(project, sample_ids):
+        scenario = scenarios.for_label(sample["true_label"])
+        variants = [*VARIANTS, *(f"noise-{i}" for i in range(1, noise_floor + 1))]
+        for modality in modalities:
+            for variant in variants:
+                def skip(reason: str, sample=sample, modality=modality, variant=variant) -> None:
+                    items.append(_Item(sample["id"], modality, variant, skip_reason=reason,
+                                       cache_key=_key({"skip": reason, "server": identity,
+                                                       "model": config.model_name,
+                                                       "sample": sample["id"],
+                                                       "modality": modality,
+                                                       "variant": variant})))
+                if scenario is None:
+                    skip(f"no scenario for class {sample['true_label']!r}: add it to the "
+                         "classes of a scenario file, or add a fallback scenario")
+                    continue
+                clean = not variant == "attacked"
+                system = scenario.system_prompt()
+                refs: dict[str, str] = {}
+                if modality == "unimodal":
+                    label = sample["clean_pred"] if clean else sample["adv_pred"]
+                    messages = llm_client.build_messages(scenario.unimodal_prompt(label),
+                                                         system=system)
+                else:
+                    if not config.takes_images:
+                        skip(f"model {config.model_name!r} ({config.provider}) cannot take "
+                             "images, so no multimodal answer exists; choose a vision model "
+                             "(e.g. gpt-4o) or set supports_images if this one can")
+                        continue
+                    frames = json.loads(sample["clean_frames_json" if clean
+                                               else "adv_frames_json"])
+                    images, missing = [], None
+                    for rel in frames:
+                        try:
+                            images.append(llm_client.read_png(project.abspath(rel)))
+                        except InputError as exc:
+                            missing = str(exc)
+                            break
+                    if missing or not images:
+                        skip(missing or "the sample has no keyframes stored; re-run the "
+                                        "attack stage")
+                        continue
+                    messages = llm_client.build_messages(scenario.multimodal_prompt(), images,
+                                                         detail=config.image_detail,
+                                                         system=system)
+                    for rel, img in zip(frames, images, strict=True):
+                        digest = hashlib.sha256(img).hexdigest()
+                        refs[llm_client.png_data_url(img)] = f"png:{rel}#sha256={digest}"
+                body = llm_client.request_body(config, messages)
+                body_ref = llm_client.body_by_reference(body, refs)
+                # The key hashes image bytes (not paths): the same pixels give the same key.
+                hashed = llm_client.body_by_reference(
+                    body, {u: r.split("#", 1)[1] for u, r in refs.items()})
+                repeat = int(variant.split("-")[1]) if variant.startswith("noise-") else 0
+                key = _key({"server": identity, "body": hashed, "repeat": repeat})
+                items.append(_Item(sample["id"], modality, variant, key, body, body_ref))
+    return items
+
+
+# ---------------------------------------------------------------------------- the job
+def query_samples(project: Project, config: LLMConfig, *,
+                  sample_ids: Sequence[int] | None = None,
+                  modalities: Iterable[str] = MODALITIES, refresh: bool = False,
+                  noise_floor: int = 0, scenarios: ScenarioSet | None = None) -> Job[QueryResult]:
+    """Ask the model about the samples; yields Progress, returns a :class:`QueryResult`.
+
+    Closing the generator (GUI cancel, Ctrl-C) cancels the requests not yet sent; those in
+    flight finish and are stored, so a later run resumes without repeating them.
+    """
+    if not isinstance(config, LLMConfig):
+        raise InputError(f"config must be an LLMConfig, got {type(config).__name__}")
+    items = plan_requests(project, config, sample_ids=sample_ids, modalities=modalities,
+                          noise_floor=noise_floor, scenarios=scenarios)
+    run_config = {"llm": config.to_dict(), "modalities": list(_check_modalities(modalities)),
+                  "refresh": refresh, "noise_floor": noise_floor,
+                  "sample_ids": None if sample_ids is None else list(sample_ids)}
+    run_id = project.start_run("query", run_config, name=f"{config.provider}:{config.model_name}")
+    counts = {"asked": 0, "cached": 0, "failed": 0, "skipped": 0, "prompt_tokens": 0,
+              "completion_tokens": 0}
+    total = len(items)
+    done = 0
+    status = "failed"
+    error: str | None = None
+    stop = threading.Event()
+    executor: cf.ThreadPoolExecutor | None = None
+    pending: dict[cf.Future[Any], list[_Item]] = {}
+    base_url = ""
+
+    def result() -> QueryResult:
+        cost = estimate_cost(config.provider, config.model_name, counts["prompt_tokens"],
+                             counts["completion_tokens"])
+        return QueryResult(run_id=run_id, cost_usd=cost, cancelled=status == "cancelled",
+                           **counts)
+
+    def store(group: list[_Item], future: cf.Future[Any]) -> None:
+        try:
+            answer = future.result()
+        except llm_client.RequestCancelled:
+            return  # never answered: the next run asks again
+        except llm_client.RequestFailed as exc:
+            answer = exc
+        except LLMError as exc:
+            answer = llm_client.RequestFailed(str(exc), attempts=0)
+        counts["asked"] += 1
+        first_id = None
+        for item in group:
+            row = _row(item, config, base_url, run_id)
+            if isinstance(answer, llm_client.RequestFailed):
+                row.update(status="failed", error=str(answer), attempts=answer.attempts,
+                           response_json=answer.raw)
+                counts["failed"] += 1
+            else:
+                row.update(status="ok", response_json=answer.raw, response_text=answer.text,
+                           system_fingerprint=answer.system_fingerprint,
+                           prompt_tokens=answer.prompt_tokens,
+                           completion_tokens=answer.completion_tokens,
+                           latency_s=answer.latency_s, attempts=answer.attempts)
+                if first_id is None:
+                    counts["prompt_tokens"] += answer.prompt_tokens or 0
+                    counts["completion_tokens"] += answer.completion_tokens or 0
+                else:
+                    row.update(cached_from=first_id, attempts=0)
+                    counts["cached"] += 1
+            row_id = project.insert("llm_requests", **row)
+            first_id = first_id or row_id
+
+    try:
+        latest = _latest_rows(project)
+        ok_by_key = _ok_rows_by_key(project, {i.cache_key for i in items})
+        to_ask: dict[str, list[_Item]] = {}
+        for item in items:
+            prev = latest.get((item.sample_id, item.modality, item.variant))
+            same = prev is not None and prev["cache_key"] == item.cache_key
+            if item.skip_reason is not None:
+                if not (same and prev["status"] == "skipped"):
+                    project.insert("llm_requests", **{**_row(item, config, None, run_id),
+                                                      "status": "skipped",
+                                                      "error": item.skip_reason})
+                counts["skipped"] += 1
+                done += 1
+            elif not refresh and same and prev["status"] == "ok":
+                counts["cached"] += 1
+                done += 1
+            elif not refresh and item.cache_key in ok_by_key:
+                source = ok_by_key[item.cache_key]
+                project.insert("llm_requests", **{**_row(item, config, source["base_url"],
+                                                         run_id), **_copy_answer(source)})
+                counts["cached"] += 1
+                done += 1
+            else:
+                to_ask.setdefault(item.cache_key, []).append(item)
+        yield Progress(done, total, f"{done} answered from the store; asking {len(to_ask)}")
+
+        if to_ask:
+            if config.base_url:
+                base_url = config.base_url
+            elif config.provider == "builtin":
+                yield Progress(done, total, "starting the built-in model (SmolLM2, llama.cpp)")
+                from harlab.llm.local_server import ensure_builtin_server
+
+                base_url = ensure_builtin_server()
+            else:
+                base_url = config.preset.base_url or ""
+            client = llm_client.make_client(config, base_url)
+            executor = cf.ThreadPoolExecutor(max_workers=config.concurrency,
+                                             thread_name_prefix="llm")
+            for group in to_ask.values():
+                fut = executor.submit(llm_client.chat, client, group[0].body,
+                                      max_retries=config.max_retries,
+                                      backoff_s=config.backoff_s,
+                                      max_backoff_s=config.max_backoff_s, stop=stop)
+                pending[fut] = group
+            while pending:
+                finished, _ = cf.wait(list(pending), timeout=0.25,
+                                      return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    group = pending.pop(fut)
+                    store(group, fut)
+                    done += len(group)
+                yield Progress(done, total, f"{counts['asked']} asked, {counts['cached']} "
+                                            f"cached, {counts['failed']} failed")
+        status = "done"
+    except GeneratorExit:
+        status = "cancelled"
+        raise
+    except BaseException as exc:
+        error = str(exc)
+        raise
+    finally:
+        stop.set()
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+            for fut, group in list(pending.items()):
+                if fut.done() and not fut.cancelled():
+                    store(group, fut)
+        if status == "failed" and error is None:
+            status = "cancelled"
+        project.finish_run(run_id, status, result=result(), error=error)
+    return result()
+
+
+def _row(item: _Item, config: LLMConfig, base_url: str | None, run_id: int) -> dict[str, Any]:
+    return {"cache_key": item.cache_key, "sample_id": item.sample_id,
+            "modality": item.modality, "variant": item.variant, "provider": config.provider,
+            "base_url": base_url, "model": config.model_name,
+            "request_json": json.dumps(item.body_ref, sort_keys=True),
+            "created_at": item.created_at, "finished_at": time.time(), "run_id": run_id,
+            "status": "ok"}
+
+
+def _copy_answer(source: Any) -> dict[str, Any]:
+    return {"status": "ok", "response_json": source["response_json"],
+            "response_text": source["response_text"],
+            "system_fingerprint": source["system_fingerprint"],
+            "prompt_tokens": source["prompt_tokens"],
+            "completion_tokens": source["completion_tokens"], "latency_s": source["latency_s"],
+            "attempts": 0, "cached_from": source["cached_from"] or source["id"]}
+
+
+def _latest_rows(project: Project) -> dict[tuple[int, str, str], Any]:
+    rows = project.query("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM "
+                         "llm_requests GROUP BY sample_id, modality, variant)")
+    return {(r["sample_id"], r["modality"], r["variant"]): r for r in rows}
+
+
+def _ok_rows_by_key(project: Project, keys: set[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    keys_list = sorted(keys)
+    for start in range(0, len(keys_list), 500):
+        chunk = keys_list[start:start + 500]
+        rows = project.query(f"SELECT * FROM llm_requests WHERE status = 'ok' AND cache_key IN "
+                             f"({','.join('?' * len(chunk))}) ORDER BY id", chunk)
+        for r in rows:
+            found[r["cache_key"]] = r  # ascending overwrite -> the newest ok answer wins
+    return found
+
+
+# ---------------------------------------------------------------------------- reading back
+def latest_requests(project: Project, sample_id: int | None = None) -> list[Any]:
+    """The newest row of each (sample, modality, variant), optionally for one sample."""
+    sql = ("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM llm_requests "
+           "GROUP BY sample_id, modality, variant)")
+    if sample_id is None:
+        return project.query(sql + " ORDER BY sample_id, modality, variant")
+    return project.query(sql + " AND sample_id = ? ORDER BY modality, variant", (sample_id,))
+
+
+def response_pairs(project: Project, modality: str) -> list[ResponsePair]:
+    """Original and attacked answers of every selected sample for one modality.
+
+    A sample never queried has status ``missing`` and texts None; failed and skipped rows keep
+    their status and have no text.
+    """
+    (modality,) = _check_modalities([modality])
+    rows = {(r["sample_id"], r["variant"]): r for r in latest_requests(project)
+            if r["modality"] == modality}
+    pairs = []
+    for sample in project.query("SELECT id FROM samples WHERE selected = 1 ORDER BY id"):
+        orig, att = rows.get((sample["id"], "original")), rows.get((sample["id"], "attacked"))
+        pairs.append(ResponsePair(
+            sample_id=sample["id"], modality=modality,
+            original_text=orig["response_text"] if orig and orig["status"] == "ok" else None,
+            attacked_text=att["response_text"] if att and att["status"] == "ok" else None,
+            original_status=orig["status"] if orig else "missing",
+            attacked_status=att["status"] if att else "missing"))
+    return pairs
+
+
+def noise_responses(project: Project, sample_id: int, modality: str) -> list[str]:
+    """The ok texts of the original request and its noise-floor repeats for one sample."""
+    return [r["response_text"] for r in latest_requests(project, sample_id)
+            if r["modality"] == modality and r["status"] == "ok"
+            and (r["variant"] == "original" or r["variant"].startswith("noise-"))]
+
+
+def usage_summary(project: Project) -> dict[str, Any]:
+    """Tokens and estimated cost of every request actually sent (copies from the store excluded)."""
+    rows = project.query("SELECT provider, model, count(*) AS n, sum(prompt_tokens) AS pt, "
+                         "sum(completion_tokens) AS ct FROM llm_requests WHERE status = 'ok' "
+                         "AND cached_from IS NULL GROUP BY provider, model")
+    total: float | None = 0.0
+    models = []
+    for r in rows:
+        cost = estimate_cost(r["provider"], r["model"], r["pt"], r["ct"])
+        models.append({"provider": r["provider"], "model": r["model"], "requests": r["n"],
+                       "prompt_tokens": r["pt"] or 0, "completion_tokens": r["ct"] or 0,
+                       "cost_usd": cost})
+        total = None if total is None or cost is None else total + cost
+    return {"models": models, "cost_usd": total, "note": ESTIMATE_NOTE}
