@@ -1,0 +1,397 @@
+"""Video-level attacks, correct-to-wrong sample selection and the eps sweep.
+
+A *sample* is one video's K keyframes, resized to the classifier's input size. The video
+prediction is the mean softmax over its keyframes; every keyframe is attacked against the
+video's true label, and the keyframes of many videos go through the model in one batch.
+
+:func:`find_samples` keeps the videos classified correctly before and wrongly after the attack
+(the study's filter), up to ``per_class`` per class. It stores the clean frames (as resized,
+i.e. as sent) and the adversarial frames quantised to uint8 as lossless PNGs, reads the PNGs
+back and classifies them again: the adversarial prediction recorded is the one of the stored
+PNGs, which are exactly what the language model is later shown. A flip that does not survive
+the quantisation is recorded with ``survives_png = 0`` and ``selected = 0`` and does not count.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harlab.attacks import canonical_name, check_attack_params, parse_eps
+from harlab.attacks._checks import check_positive_int
+from harlab.attacks.video import (
+    Batch,
+    VideoAttack,
+    attack_batch,
+    attack_video,
+    batches,
+    check_label,
+    device_of,
+    load_batch,
+    predict_probs,
+    to_images,
+    top5,
+)
+from harlab.errors import InputError
+from harlab.jobs import Job, Progress
+
+if TYPE_CHECKING:
+
+    from harlab.checkpoint import LoadedClassifier
+    from harlab.store import Project
+    from harlab.ucf101 import VideoItem
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AttackConfig", "SelectionResult", "SweepResult", "VideoAttack", "attack_video",
+           "check_classes_known", "eps_sweep", "find_samples", "read_pngs", "select_samples",
+           "write_pngs"]
+
+KEYFRAME_METHODS = ("uniform", "content")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Everything that shapes an attack run; saved with the run.
+
+    Attributes:
+        attack: a name from :data:`harlab.attacks.ATTACKS`.
+        eps: L-inf budget on the ``[0, 1]`` scale (``"8/255"`` strings are accepted). The paper
+            does not state its eps; 8/255 is the standard ImageNet-scale L-inf budget (Madry et
+            al.; RobustBench), invisible at a glance and a multiple of 1/255, so the uint8 PNG
+            holds the FGSM image exactly. Use the eps sweep to see how success grows with eps.
+        params: the attack's own keyword arguments (``steps``, ``alpha``, ``decay``...).
+        keyframes: K keyframes per video (5: enough to cover a UCF-101 clip's action, few
+            enough to show side by side and to send to a multimodal model).
+        keyframe_method: ``uniform`` or ``content``.
+        classes: the true classes to select samples from (the paper: BabyCrawling, Biking).
+        per_class: samples to keep per class (the paper: 25 each, 50 in all).
+        split: which split of the fold to draw videos from (``test``: never seen in training).
+        fold: UCF-101 fold (1-3).
+        seed: order in which candidate videos are tried.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        batch_size: keyframes per forward/backward pass (videos are never split).
+    """
+
+    attack: str = "fgsm"
+    eps: float = 8 / 255
+    params: dict[str, Any] = field(default_factory=dict)
+    keyframes: int = 5
+    keyframe_method: str = "uniform"
+    classes: tuple[str, ...] = ("BabyCrawling", "Biking")
+    per_class: int = 25
+    split: str = "test"
+    fold: int = 1
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "attack", canonical_name(self.attack))
+        set_(self, "eps", parse_eps(self.eps))
+        if not isinstance(self.params, dict):
+            raise InputError(f"params must be a dict of the attack's keyword arguments, got "
+                             f"{type(self.params).__name__}")
+        set_(self, "params", check_attack_params(self.attack, dict(self.params)))
+        check_positive_int(self.keyframes, "keyframes")
+        check_positive_int(self.per_class, "per_class")
+        check_positive_int(self.batch_size, "batch_size")
+        if self.keyframe_method not in KEYFRAME_METHODS:
+            raise InputError(f"unknown keyframe method {self.keyframe_method!r}; valid "
+                             f"methods: {', '.join(KEYFRAME_METHODS)}")
+        if self.split not in SPLITS:
+            raise InputError(f"split must be 'train' or 'test', got {self.split!r}")
+        if self.fold not in (1, 2, 3):
+            raise InputError(f"fold must be 1, 2 or 3 (UCF-101's three splits), got "
+                             f"{self.fold!r}")
+        classes = (self.classes,) if isinstance(self.classes, str) else tuple(self.classes)
+        if not classes or not all(isinstance(c, str) and c.strip() for c in classes):
+            raise InputError(f"classes must be one or more class names, got {self.classes!r}")
+        set_(self, "classes", tuple(c.strip() for c in classes))
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise InputError(f"seed must be an integer, got {self.seed!r}")
+
+    @property
+    def eps_255(self) -> float:
+        return self.eps * 255.0
+
+    def describe(self) -> str:
+        extra = "".join(f", {k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.attack} eps={self.eps_255:.4g}/255{extra}"
+
+
+# ---------------------------------------------------------------------------- selection
+@dataclass
+class SelectionResult:
+    """What a :func:`find_samples` run found.
+
+    Attributes:
+        run_id: the project's ``attack`` run.
+        sample_ids: rows of ``samples`` selected (their flip survives the PNG round trip).
+        per_class: selected samples per requested class.
+        examined: videos classified; clean_correct: of those, correct before the attack;
+        flipped: of those, wrong after the (float) attack; not_surviving: flips lost in uint8
+        PNG storage (stored with ``selected = 0``).
+    """
+
+    run_id: int
+    sample_ids: list[int]
+    per_class: dict[str, int]
+    examined: int
+    clean_correct: int
+    flipped: int
+    not_surviving: int
+    per_class_requested: int
+
+    @property
+    def complete(self) -> bool:
+        return all(n >= self.per_class_requested for n in self.per_class.values())
+
+    def summary(self) -> str:
+        found = ", ".join(f"{c} {n}/{self.per_class_requested}" for c, n in self.per_class.items())
+        short = "" if self.complete else " (the split ran out of videos for some classes: " \
+            "raise eps, try a stronger attack or another split)"
+        return (f"selected {len(self.sample_ids)} samples: {found}{short}; {self.examined} "
+                f"videos examined, {self.clean_correct} correct before, {self.flipped} flipped, "
+                f"{self.not_surviving} flips lost in PNG storage")
+
+
+def find_samples(project: Project, checkpoint_path: str | Path, dataset_root: str | Path,
+                 config: AttackConfig = AttackConfig()) -> Job[SelectionResult]:
+    """Find correct-to-wrong samples of ``config.classes`` and store them in ``project``."""
+    from harlab.checkpoint import check_classes, load_classifier
+    from harlab.ucf101 import UCF101
+
+    yield Progress(0, 0, "loading the classifier and the dataset")
+    loaded = load_classifier(checkpoint_path, device=config.device)
+    dataset = UCF101(dataset_root, fold=config.fold)
+    check_classes(checkpoint_path, loaded.classes, dataset.classes)
+    checkpoint = str(checkpoint_path)
+    try:
+        checkpoint = project.relpath(checkpoint_path)
+    except ValueError:
+        pass  # outside the project folder: keep the path as given
+    return (yield from select_samples(project, loaded, dataset.items(config.split), config,
+                                      provenance={"checkpoint": checkpoint,
+                                                  "dataset_root": str(dataset_root)}))
+
+
+def check_classes_known(classes: Sequence[str], known: Sequence[str]) -> dict[str, int]:
+    """Map requested class names to label indices; unknown names raise with the valid ones."""
+    index = {c: i for i, c in enumerate(known)}
+    for name in classes:
+        if name not in index:
+            lower = {c.lower(): c for c in known}
+            hint = f" (did you mean {lower[name.lower()]!r}?)" if name.lower() in lower else ""
+            shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+            raise InputError(f"class {name!r} is not one of the classifier's {len(known)} "
+                             f"classes{hint}; valid classes: {shown}")
+    return {c: index[c] for c in classes}
+
+
+def select_samples(project: Project, loaded: LoadedClassifier, items: Sequence[VideoItem],
+                   config: AttackConfig, *, provenance: dict[str, Any] | None = None
+                   ) -> Job[SelectionResult]:
+    """The selection loop of :func:`find_samples` on already loaded model and items."""
+    wanted = check_classes_known(config.classes, loaded.classes)
+    by_label = {i: c for c, i in wanted.items()}
+    candidates = [it for it in items if int(it.label) in by_label]
+    if not candidates:
+        raise InputError(f"the {config.split} split has no videos of "
+                         f"{', '.join(config.classes)}; pick classes present in the dataset.")
+    random.Random(config.seed).shuffle(candidates)
+    run_id = project.start_run("attack", {"config": config, **(provenance or {})},
+                               name=config.describe())
+    counts = {c: 0 for c in config.classes}
+    stats = {"examined": 0, "clean_correct": 0, "flipped": 0, "not_surviving": 0}
+    sample_ids: list[int] = []
+    status, error = "failed", None
+    per = max(1, config.batch_size // config.keyframes)
+
+    def result() -> SelectionResult:
+        return SelectionResult(run_id, list(sample_ids), dict(counts), **stats,
+                               per_class_requested=config.per_class)
+
+    try:
+        pos = 0
+        while pos < len(candidates) and min(counts.values()) < config.per_class:
+            chunk: list[Any] = []
+            while pos < len(candidates) and len(chunk) < per:
+                item = candidates[pos]
+                pos += 1
+                if counts[by_label[int(item.label)]] < config.per_class:
+                    chunk.append(item)
+            if not chunk:
+                break
+            batch = load_batch(loaded, chunk, config)
+            labels = np.array([int(it.label) for it in chunk])
+            rows = np.flatnonzero(batch.clean_probs.mean(1).argmax(1) == labels)
+            stats["examined"] += len(chunk)
+            stats["clean_correct"] += len(rows)
+            new_rows = []
+            if len(rows):
+                adv, adv_probs = attack_batch(loaded, batch, rows, config, quantised=False)
+                for j, row in enumerate(rows):
+                    name = by_label[int(labels[row])]
+                    if adv_probs[j].mean(0).argmax() == labels[row]:
+                        continue
+                    stats["flipped"] += 1
+                    if counts[name] >= config.per_class:
+                        continue
+                    sample = _store_sample(project, run_id, loaded, batch, int(row), adv[j],
+                                           config)
+                    new_rows.append(sample)
+                    if sample["survives_png"]:
+                        counts[name] += 1
+                        sample_ids.append(sample["id"])
+                    else:
+                        stats["not_surviving"] += 1
+            found = ", ".join(f"{c} {n}/{config.per_class}" for c, n in counts.items())
+            yield Progress(pos, len(candidates), f"{found} ({stats['examined']} examined)",
+                           data=new_rows)
+        status = "done"
+        return result()
+    except GeneratorExit:
+        status = "cancelled"
+        raise
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        project.finish_run(run_id, status, result=result(), error=error)
+
+
+def _store_sample(project: Project, run_id: int, loaded: LoadedClassifier, batch: Batch,
+                  row: int, adv: np.ndarray, config: AttackConfig) -> dict[str, Any]:
+    """Write one sample's PNGs, classify the PNGs as read back, insert its ``samples`` row."""
+    import time
+
+    from harlab.store import to_json
+
+    item = batch.items[row]
+    folder = project.frames_dir / f"attack-{run_id:04d}" / Path(item.relpath).stem
+    clean_paths = write_pngs(folder, "clean", batch.clean[row])
+    adv_paths = write_pngs(folder, "adv", adv)
+    stored = read_pngs(adv_paths)
+    png_probs = predict_probs(loaded.model, to_images(stored, device_of(loaded.model)),
+                       config.batch_size)
+    clean_top, adv_top = top5(batch.clean_probs[row], loaded.classes), top5(png_probs,
+                                                                           loaded.classes)
+    label = int(item.label)
+    survives = int(png_probs.mean(0).argmax()) != label
+    values = dict(
+        run_id=run_id, video=item.relpath, true_label=loaded.classes[label], true_index=label,
+        keyframes_json=to_json(batch.indices[row]), timestamps_json=to_json(batch.stamps[row]),
+        attack=config.attack, eps=config.eps,
+        attack_params_json=to_json({**config.params, "keyframe_method": config.keyframe_method,
+                                    "keyframes": config.keyframes}),
+        clean_pred=clean_top[0][0], clean_conf=clean_top[0][1],
+        adv_pred=adv_top[0][0], adv_conf=adv_top[0][1],
+        clean_top5_json=to_json(clean_top), adv_top5_json=to_json(adv_top),
+        clean_frames_json=to_json([project.relpath(p) for p in clean_paths]),
+        adv_frames_json=to_json([project.relpath(p) for p in adv_paths]),
+        survives_png=int(survives), selected=int(survives), created_at=time.time())
+    values["id"] = project.insert("samples", **values)
+    return values
+
+
+def write_pngs(folder: Path, prefix: str, frames: np.ndarray) -> list[Path]:
+    """Write ``(K, H, W, 3)`` uint8 RGB frames as lossless PNGs ``prefix_00.png``, ..."""
+    import cv2
+
+    from harlab.errors import StoreError
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, frame in enumerate(frames):
+        path = folder / f"{prefix}_{k:02d}.png"
+        if not cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+            raise StoreError(f"cannot write {path}; check that the project folder is writable "
+                             "and the disk is not full.")
+        paths.append(path)
+    return paths
+
+
+def read_pngs(paths: Sequence[str | Path]) -> np.ndarray:
+    """Read PNG frames back as ``(K, H, W, 3)`` uint8 RGB."""
+    import cv2
+
+    from harlab.errors import StoreError
+
+    frames = []
+    for path in paths:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise StoreError(f"cannot read frame {path}; it is missing or not an image. "
+                             "Re-run the attack to write it again.")
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    return np.stack(frames)
+
+
+# ---------------------------------------------------------------------------- eps sweep
+@dataclass
+class SweepResult:
+    """Attack success rate against eps: flipped / correct-before, over the given videos."""
+
+    eps: list[float]
+    success_rate: list[float]
+    flipped: list[int]
+    n_videos: int
+    n_correct: int
+    per_class: dict[str, list[float]]
+    attack: str
+
+    @property
+    def eps_255(self) -> list[float]:
+        return [e * 255.0 for e in self.eps]
+
+
+def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Sequence[Any],
+              config: AttackConfig = AttackConfig()) -> Job[SweepResult]:
+    """Attack the same videos at every eps; each video's keyframes are decoded once."""
+    eps_values = [parse_eps(e) for e in eps_list]
+    if not eps_values:
+        raise InputError("eps_list is empty; pass values such as 0, 2/255, 4/255, 8/255")
+    items = list(items)
+    if not items:
+        raise InputError("no videos to sweep over; pass at least one video item")
+    for it in items:
+        check_label(it.label, loaded.classes)
+    flipped = np.zeros(len(eps_values), dtype=np.int64)
+    class_flips: dict[str, np.ndarray] = {}
+    class_correct: dict[str, int] = {}
+    n_correct, done = 0, 0
+    total = len(items) * len(eps_values)
+    for chunk in batches(items, config):
+        batch = load_batch(loaded, list(chunk), config)
+        labels = np.array([int(it.label) for it in chunk])
+        rows = np.flatnonzero(batch.clean_probs.mean(1).argmax(1) == labels)
+        n_correct += len(rows)
+        names = [loaded.classes[labels[r]] for r in rows]
+        for name in names:
+            class_correct[name] = class_correct.get(name, 0) + 1
+            class_flips.setdefault(name, np.zeros(len(eps_values), dtype=np.int64))
+        for j, eps in enumerate(eps_values):
+            if len(rows):
+                _, probs = attack_batch(loaded, batch, rows, replace(config, eps=eps),
+                                         quantised=False)
+                wrong = probs.mean(1).argmax(1) != labels[rows]
+                flipped[j] += int(wrong.sum())
+                for name, w in zip(names, wrong, strict=True):
+                    class_flips[name][j] += int(w)
+            done += len(chunk)
+            yield Progress(done, total, f"eps {eps * 255:.3g}/255: {int(flipped[j])} flipped "
+                                        f"of {n_correct} correct")
+    rate = (flipped / n_correct).tolist() if n_correct else [0.0] * len(eps_values)
+    per_class = {c: (class_flips[c] / class_correct[c]).tolist() for c in class_correct}
+    return SweepResult(eps_values, rate, flipped.tolist(), len(items), n_correct, per_class,
+                       config.attack)
