@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["AttackConfig", "SelectionResult", "SweepResult", "VideoAttack", "attack_video",
-           "check_classes_known", "eps_sweep", "find_samples", "read_pngs", "select_samples",
+           "check_classes_known", "default_checkpoint", "default_dataset_root", "eps_sweep",
+           "find_samples", "read_pngs", "select_samples", "sweep_items",
            "write_pngs"]
 
 KEYFRAME_METHODS = ("uniform", "content")
@@ -395,3 +396,53 @@ def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Se
     per_class = {c: (class_flips[c] / class_correct[c]).tolist() for c in class_correct}
     return SweepResult(eps_values, rate, flipped.tolist(), len(items), n_correct, per_class,
                        config.attack)
+
+
+# ---------------------------------------------------------------------------- defaults
+def default_checkpoint(project: Project) -> Path:
+    """The best checkpoint of the project's latest finished ``train`` run.
+
+    Raises:
+        InputError: the project has no finished training run with a checkpoint on disk.
+    """
+    import json
+
+    for run in reversed(project.runs("train")):
+        if run["status"] not in ("done", "cancelled") or not run["result_json"]:
+            continue
+        rel = json.loads(run["result_json"]).get("best_checkpoint")
+        if not rel:
+            continue
+        path = Path(rel) if Path(rel).is_absolute() else project.abspath(rel)
+        if path.is_file():
+            return path
+    raise InputError(f"project {str(project.root)!r} has no trained checkpoint yet; train one "
+                     "(harlab train --project ...) or pass --checkpoint PATH.")
+
+
+def default_dataset_root(project: Project | None) -> Path:
+    """The project's dataset (meta ``dataset_root``, else its training run's), else the demo."""
+    import json
+
+    if project is not None:
+        root = project.get_meta("dataset_root")
+        if root:
+            return Path(root)
+        for run in reversed(project.runs("train")):
+            root = json.loads(run["config_json"]).get("dataset_root")
+            if root:
+                return Path(root)
+    from harlab.demo_data import ensure_demo_dataset
+
+    return ensure_demo_dataset()
+
+
+def sweep_items(items: Sequence[VideoItem], classes: Sequence[str], per_class: int,
+                seed: int = 0) -> list[VideoItem]:
+    """Up to ``per_class`` videos of each of ``classes`` (by class name), in a seeded order."""
+    chosen = []
+    for name in classes:
+        pool = [it for it in items if it.class_name == name]
+        random.Random(seed).shuffle(pool)
+        chosen.extend(pool[:per_class])
+    return chosen

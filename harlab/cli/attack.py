@@ -1,0 +1,144 @@
+"""``harlab attack``: find correct-to-wrong samples (and sweep eps) on a trained classifier."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harlab.errors import InputError
+from harlab.jobs import run_cli
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from harlab.attacks import ATTACKS
+
+    p = sub.add_parser(
+        "attack", help="attack keyframes and keep videos classified correctly before and "
+                       "wrongly after (the study's samples)",
+        description="Attack every keyframe of test videos against the video's true label, keep "
+                    "the videos correct before and wrong after the attack (up to --per-class "
+                    "per class), store their frames as lossless PNGs in the project. With "
+                    "--sweep, measure the success rate against eps instead.")
+    p.add_argument("--project", required=True, help="project folder (created if missing)")
+    p.add_argument("--checkpoint", help="classifier .pt (default: the project's latest "
+                                        "training run's best checkpoint)")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--dataset", help="folder holding UCF-101/ and ucfTrainTestlist/ "
+                                        "(default: the project's dataset, else the demo)")
+    data.add_argument("--demo", action="store_true", help="use the bundled demo dataset")
+    p.add_argument("--attack", default="fgsm", help=f"one of {', '.join(ATTACKS)} "
+                                                    "(default fgsm)")
+    p.add_argument("--eps", default="8/255",
+                   help="L-inf budget on the [0, 1] scale: 8/255 or 0.0314 (default 8/255)")
+    p.add_argument("--steps", type=int, help="iterations (bim, pgd, mifgsm)")
+    p.add_argument("--alpha", help="step size (bim, pgd, mifgsm), e.g. 2/255")
+    p.add_argument("--decay", type=float, help="momentum decay (mifgsm)")
+    p.add_argument("--no-random-start", action="store_true", help="pgd without random start")
+    p.add_argument("--classes", default="BabyCrawling,Biking",
+                   help="comma-separated true classes to select (default BabyCrawling,Biking)")
+    p.add_argument("--per-class", type=int, default=25, help="samples per class (default 25)")
+    p.add_argument("--keyframes", type=int, default=5, help="keyframes per video (default 5)")
+    p.add_argument("--keyframe-method", default="uniform", help="uniform or content")
+    p.add_argument("--split", default="test", help="split to draw videos from (default test)")
+    p.add_argument("--fold", type=int, default=1, help="UCF-101 split 1-3 (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="order in which videos are tried")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=64, help="keyframes per pass (default 64)")
+    p.add_argument("--sweep", help="comma-separated eps values, e.g. 0,1/255,2/255,4/255,8/255: "
+                                   "report the success rate per eps instead of selecting")
+    p.add_argument("--sweep-videos", type=int, default=20,
+                   help="videos per class in the sweep (default 20)")
+    p.set_defaults(func=_cmd_attack)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The AttackConfig a ``harlab attack`` command line asks for."""
+    from harlab.attacks import parse_eps
+    from harlab.selection import AttackConfig
+
+    params: dict = {}
+    if args.steps is not None:
+        params["steps"] = args.steps
+    if args.alpha is not None:
+        params["alpha"] = parse_eps(args.alpha, name="alpha")
+    if args.decay is not None:
+        params["decay"] = args.decay
+    if args.no_random_start:
+        params["random_start"] = False
+    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
+    return AttackConfig(attack=args.attack, eps=args.eps, params=params,
+                        keyframes=args.keyframes, keyframe_method=args.keyframe_method,
+                        classes=classes, per_class=args.per_class, split=args.split,
+                        fold=args.fold, seed=args.seed, device=args.device,
+                        batch_size=args.batch_size)
+
+
+def _cmd_attack(args: argparse.Namespace) -> int:
+    from harlab.selection import default_checkpoint, default_dataset_root
+    from harlab.store import Project
+
+    config = config_from_args(args)
+    sweep = None
+    if args.sweep is not None:
+        from harlab.attacks import parse_eps
+
+        sweep = [parse_eps(e) for e in args.sweep.split(",") if e.strip()]
+        if not sweep:
+            raise InputError(f"--sweep needs eps values such as 0,2/255,8/255, got "
+                             f"{args.sweep!r}")
+    with Project.open_or_create(args.project) as project:
+        checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(project)
+        if args.demo:
+            from harlab.demo_data import ensure_demo_dataset
+
+            root = ensure_demo_dataset()
+        else:
+            root = Path(args.dataset) if args.dataset else default_dataset_root(project)
+        if sweep is not None:
+            return _run_sweep(project, checkpoint, root, config, sweep, args.sweep_videos)
+        from harlab.selection import find_samples
+
+        print(f"attack {config.describe()} on {checkpoint} ({root})")
+        result = run_cli(find_samples(project, checkpoint, root, config), "attack")
+        print(result.summary())
+        if result.sample_ids:
+            marks = ",".join("?" for _ in result.sample_ids)
+            rows = project.query(f"SELECT * FROM samples WHERE id IN ({marks}) ORDER BY id",
+                                 result.sample_ids)
+            for r in rows:
+                print(f"  #{r['id']:<4} {r['video']:<40} {r['clean_pred']} "
+                      f"({r['clean_conf']:.0%}) -> {r['adv_pred']} ({r['adv_conf']:.0%})")
+    return 0
+
+
+def _run_sweep(project, checkpoint: Path, root: Path, config, eps_list: list[float],
+               per_class: int) -> int:
+    from harlab.attacks._checks import check_positive_int
+    from harlab.checkpoint import check_classes, load_classifier
+    from harlab.selection import check_classes_known, eps_sweep, sweep_items
+    from harlab.ucf101 import UCF101
+
+    per_class = check_positive_int(per_class, "--sweep-videos")
+    loaded = load_classifier(checkpoint, device=config.device)
+    dataset = UCF101(root, fold=config.fold)
+    check_classes(checkpoint, loaded.classes, dataset.classes)
+    check_classes_known(config.classes, loaded.classes)
+    items = sweep_items(dataset.items(config.split), config.classes, per_class, config.seed)
+    run_id = project.start_run("sweep", {"config": config, "eps_list": eps_list,
+                                         "checkpoint": str(checkpoint),
+                                         "dataset_root": str(root)},
+                               name=f"{config.attack} eps sweep")
+    try:
+        result = run_cli(eps_sweep(loaded, items, eps_list, config), "eps sweep")
+    except BaseException as exc:
+        project.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    project.finish_run(run_id, "done", result=result)
+    print(f"{config.attack} success rate over {result.n_correct} correctly classified of "
+          f"{result.n_videos} videos:")
+    names = list(result.per_class)
+    print(f"  {'eps':>9}  {'all':>6}  " + "  ".join(f"{n[:12]:>12}" for n in names))
+    for j, eps in enumerate(result.eps):
+        per = "  ".join(f"{result.per_class[n][j]:>12.1%}" for n in names)
+        print(f"  {eps * 255:>5.3g}/255  {result.success_rate[j]:>6.1%}  {per}")
+    return 0
