@@ -1,0 +1,78 @@
+"""``harlab query``: ask the language model about the project's samples."""
+
+from __future__ import annotations
+
+import argparse
+
+from harlab.llm.config import IMAGE_DETAILS, PROVIDER_PRESETS, LLMConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "query", help="ask the language model about each sample (unimodal and multimodal)",
+        description="Ask the configured language model, for every selected sample, the "
+                    "scenario's question with the clean and the adversarial label (unimodal) "
+                    "and with the clean and the adversarial keyframes (multimodal). Answers are "
+                    "stored in the project and reused when the same request is made again. "
+                    "Exit status 1 when some requests failed (they are stored with their "
+                    "reason; run again to retry them).")
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--provider", choices=list(PROVIDER_PRESETS), default="builtin",
+                   help="builtin = SmolLM2 on a local llama.cpp server, offline (default)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: the provider's)")
+    p.add_argument("--model", help="model name (default: the provider's)")
+    p.add_argument("--api-key-env", help="NAME of the environment variable holding the API key "
+                                         "(default: the provider's, e.g. OPENAI_API_KEY)")
+    p.add_argument("--modality", default="unimodal,multimodal",
+                   help="comma-separated: unimodal, multimodal (default both)")
+    p.add_argument("--temperature", type=float, default=0.0, help="default 0.0")
+    p.add_argument("--seed", type=int, default=0, help="sent with every request (default 0)")
+    p.add_argument("--max-tokens", type=int, default=256, help="answer length cap (default 256)")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt")
+    p.add_argument("--max-retries", type=int, default=4,
+                   help="retries after 429, 5xx, timeouts and malformed answers (default 4)")
+    p.add_argument("--image-detail", choices=IMAGE_DETAILS, default="auto")
+    p.add_argument("--supports-images", choices=("auto", "yes", "no"), default="auto",
+                   help="whether the model takes images (auto: guess from its name)")
+    p.add_argument("--sample", type=int, action="append", dest="samples", metavar="ID",
+                   help="only this sample id (repeatable; default: all selected samples)")
+    p.add_argument("--refresh", action="store_true",
+                   help="ask again even when the store holds an identical answer")
+    p.add_argument("--noise-floor", type=int, default=0, metavar="K",
+                   help="also ask each clean request K more times (variation with no attack)")
+    p.set_defaults(func=_cmd_query)
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from harlab import jobs
+    from harlab.llm.pricing import format_cost
+    from harlab.llm.runner import query_samples
+    from harlab.store import Project
+
+    config = LLMConfig(
+        provider=args.provider, base_url=args.base_url, model=args.model,
+        api_key_env=args.api_key_env, temperature=args.temperature, seed=args.seed,
+        max_tokens=args.max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
+        max_retries=args.max_retries, image_detail=args.image_detail,
+        supports_images={"auto": None, "yes": True, "no": False}[args.supports_images])
+    with Project.open(args.project) as project:
+        job = query_samples(project, config, sample_ids=args.samples, modalities=args.modality,
+                            refresh=args.refresh, noise_floor=args.noise_floor)
+        result = jobs.run_cli(job, desc=f"query {config.model_name}")
+        print(f"query run {result.run_id} with {config.provider}:{config.model_name}: "
+              f"{result.asked} asked, {result.cached} from the store, {result.failed} failed, "
+              f"{result.skipped} skipped")
+        print(f"tokens: {result.prompt_tokens} prompt + {result.completion_tokens} completion; "
+              f"cost {format_cost(result.cost_usd)}")
+        if result.skipped:
+            reasons = project.query(
+                "SELECT error, count(*) AS n FROM llm_requests WHERE run_id IS NOT NULL AND "
+                "status = 'skipped' AND id IN (SELECT max(id) FROM llm_requests GROUP BY "
+                "sample_id, modality, variant) GROUP BY error")
+            for row in reasons:
+                print(f"  skipped {row['n']}: {row['error']}")
+        if result.failed:
+            print(f"{result.failed} requests failed; they are stored with their reason and "
+                  "are asked again by the next `harlab query`")
+    return 1 if result.failed else 0
