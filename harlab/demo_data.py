@@ -191,15 +191,16 @@ def generate_demo_dataset(out_dir: str | Path, *, seed: int = 0,
     return out
 
 
-def ensure_demo_dataset_job(seed: int = 0) -> Job[Path]:
+def ensure_demo_dataset_job(seed: int = 0, **params) -> Job[Path]:
     """Generate the demo dataset into :func:`harlab.paths.demo_dataset_dir` unless it is there.
 
-    A marker file records seed and version; a partial or outdated copy is replaced. The new
+    ``params`` go to :func:`generate_demo_dataset` (tests use a tiny set). A marker file records
+    seed, parameters and version; a partial or outdated copy is replaced. The new
     copy is rendered beside the old one and moved in at the end, so a cancelled run leaves
     nothing half-written behind.
     """
     target = paths.demo_dataset_dir()
-    want = {"seed": seed, "version": DEMO_VERSION}
+    want = {"seed": seed, "version": DEMO_VERSION, "params": params}
     marker = target / MARKER
     if marker.is_file():
         try:
@@ -210,7 +211,7 @@ def ensure_demo_dataset_job(seed: int = 0) -> Job[Path]:
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        yield from generate_demo_dataset(tmp, seed=seed)
+        yield from generate_demo_dataset(tmp, seed=seed, **params)
         (tmp / MARKER).write_text(json.dumps(want))
         if target.exists():
             shutil.rmtree(target)
@@ -220,6 +221,6 @@ def ensure_demo_dataset_job(seed: int = 0) -> Job[Path]:
     return target
 
 
-def ensure_demo_dataset(seed: int = 0) -> Path:
+def ensure_demo_dataset(seed: int = 0, **params) -> Path:
     """The demo dataset's root (holding ``UCF-101/``), generated on first use."""
-    return run(ensure_demo_dataset_job(seed))
+    return run(ensure_demo_dataset_job(seed, **params))

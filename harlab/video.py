@@ -27,8 +27,9 @@ _END_SLACK = 2
 #: above this many bytes of native frames, content keyframes decode twice instead of holding
 #: every frame in memory.
 _KEEP_FRAMES_BYTES = 768 * 2**20
-#: grey levels (0-255) a change peak must rise above the clip's median change to count.
-_MIN_PROMINENCE = 0.5
+#: grey levels (0-255) a change peak must at least rise above the clip's median change (and
+#: a tenth of the curve's range) to count; flatter clips are filled with evenly spaced frames.
+_MIN_PROMINENCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,8 @@ def pick_peaks(curve: np.ndarray, k: int, smooth: int = 5) -> tuple[list[int], s
     min_gap = max(1, n // (2 * k))
     chosen: list[int] = []
     # A peak must stand out from the clip's typical change, or it is only noise.
-    floor = float(np.median(smoothed)) + _MIN_PROMINENCE
+    median = float(np.median(smoothed))
+    floor = median + max(_MIN_PROMINENCE, 0.1 * (float(smoothed.max()) - median))
     for p in peaks:
         if smoothed[p] < floor:
             break

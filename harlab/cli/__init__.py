@@ -17,7 +17,10 @@ from harlab.errors import HarlabError
 
 COMMAND_MODULES = [
     "harlab.cli.project",
+    "harlab.cli.data",
     "harlab.cli.train",
+    "harlab.cli.attack",
+    "harlab.cli.query",
 ]
 
 log = logging.getLogger("harlab")

@@ -1,0 +1,97 @@
+"""The frame cache on a tiny generated demo dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harlab import video
+from harlab.demo_data import generate_demo_dataset
+from harlab.errors import DatasetError, InputError
+from harlab.framecache import CacheConfig, FrameCache, build_cache, cache_folder
+from harlab.jobs import Progress, run
+from harlab.ucf101 import UCF101
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> UCF101:
+    root = run(generate_demo_dataset(tmp_path / "demo", classes=["Biking", "PushUps"],
+                                     groups=4, clips_per_group=1, seconds=0.4))
+    return UCF101(root)
+
+
+def test_build_stores_sampled_frames_per_split(tiny: UCF101, tmp_path: Path):
+    steps: list[Progress] = []
+    cache = run(build_cache(tiny, CacheConfig(frames_per_video=4, size=16), tmp_path / "c"),
+                steps.append)
+    assert [s.done for s in steps] == list(range(1, 9)) and steps[-1].total == 8
+    assert cache.decoded == 8 and cache.reused == 0 and cache.failed == []
+    train = cache.split("train")
+    assert train.frames.shape == (6 * 4, 16, 16, 3) and train.frames.dtype == np.uint8
+    assert train.labels.dtype == np.int64 and train.labels.tolist() == [0] * 12 + [1] * 12
+    assert train.video_ids.tolist() == np.repeat(np.arange(6), 4).tolist()
+    assert train.videos[0] == "Biking/v_Biking_g02_c01.avi" and train.groups[0] == 2
+    assert train.classes == ["Biking", "PushUps"]
+    item = tiny.train[0]
+    info = video.probe(item.path)
+    direct = video.read_frames(item.path, video.sample_indices(info.frame_count, 4), size=16)
+    assert np.array_equal(np.asarray(train.frames[:4]), direct)
+    test = cache.split("test")
+    assert len(test) == 2 * 4 and set(test.groups.tolist()) == {1}
+
+
+def test_rebuild_reuses_unchanged_and_redecodes_changed(tiny: UCF101, tmp_path: Path):
+    config = CacheConfig(frames_per_video=3, size=16)
+    first = run(build_cache(tiny, config, tmp_path / "c"))
+    before = np.array(first.split("train").frames)
+    again = run(build_cache(tiny, config, tmp_path / "c"))
+    assert (again.decoded, again.reused) == (0, 8)
+    assert np.array_equal(np.array(again.split("train").frames), before)
+    changed = tiny.train[2].path
+    st = changed.stat()
+    os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    third = run(build_cache(tiny, config, tmp_path / "c"))
+    assert (third.decoded, third.reused) == (1, 7)
+    other = run(build_cache(tiny, CacheConfig(frames_per_video=2, size=16), tmp_path / "c"))
+    assert other.folder != first.folder and other.decoded == 8
+
+
+def test_unreadable_videos_are_skipped_and_listed(tiny: UCF101, tmp_path: Path):
+    bad = tiny.train[1]
+    bad.path.write_bytes(b"")
+    cache = run(build_cache(tiny, CacheConfig(frames_per_video=2, size=8), tmp_path / "c"))
+    assert [f[0] for f in cache.failed] == [bad.relpath] and "zero-byte" in cache.failed[0][1]
+    train = cache.split("train")
+    assert len(train.videos) == 5 and bad.relpath not in train.videos
+    assert train.frames.shape[0] == 10
+    reopened = FrameCache.open(cache.folder)
+    assert reopened.failed == cache.failed and reopened.config == cache.config
+
+
+def test_default_folder_is_in_the_user_cache(tiny: UCF101):
+    folder = cache_folder(tiny, CacheConfig())
+    assert folder.parent.name == "frames" and folder.name.endswith("fold1-n50-s112")
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(frames_per_video=0), "frames_per_video must be"),
+    (dict(size=4), "size must be an integer side"),
+    (dict(size=112.0), "size must be an integer side"),
+])
+def test_config_validation(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        CacheConfig(**kwargs)
+
+
+def test_bad_split_name_and_foreign_folder(tiny: UCF101, tmp_path: Path):
+    cache = run(build_cache(tiny, CacheConfig(frames_per_video=1, size=8), tmp_path / "c"))
+    with pytest.raises(InputError, match="split must be 'train' or 'test'"):
+        cache.split("val")
+    with pytest.raises(DatasetError, match="not a frame cache"):
+        FrameCache.open(tmp_path)
+    (cache.folder / "train.u8").write_bytes(b"\0" * 10)
+    with pytest.raises(DatasetError, match="damaged, rebuild"):
+        cache.split("train")
