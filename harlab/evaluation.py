@@ -130,7 +130,7 @@ def evaluate_data(model: torch.nn.Module, data: TrainData, *, batch_size: int = 
         raise InputError("the evaluation split is empty (0 frames); expected at least one "
                          "video. Check the dataset's test list for this fold.")
     probs = yield from predict_frames(model, data.frames, batch_size=batch_size, device=device,
-                                      amp=amp)
+                                      amp=amp, indices=data.rows)
     return metrics_from_probs(probs, data.labels, data.video_ids, data.classes)
 
 

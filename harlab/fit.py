@@ -196,7 +196,7 @@ def fit(config: TrainConfig, train_data: TrainData, val_data: TrainData,
                          "and best.pt (e.g. --out runs/demo).")
     out_dir = Path(out_dir)
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
-    image_size = int(train_data.frames.shape[1])
+    image_size = train_data.image_size
 
     # The state at the last optimizer step: what a cancel saves (partial gradients are lost).
     boundary = {"batch": ts["batch"], "sums": list(ts["sums"]), "rng": torch.get_rng_state()}
@@ -242,7 +242,7 @@ def fit(config: TrainConfig, train_data: TrainData, val_data: TrainData,
             optimizer.zero_grad(set_to_none=True)
             for b in range(start_batch, batches_per_epoch):
                 idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-                images = augment(to_images(train_data.frames[idx], device, channels_last))
+                images = augment(to_images(train_data.take(idx), device, channels_last))
                 labels = labels_all[idx].to(device, non_blocking=True)
                 step_now = (b + 1) % config.accumulate == 0 or b + 1 == batches_per_epoch
                 sync = net.no_sync() if distributed and not step_now else _nullcontext()
@@ -320,14 +320,14 @@ def _validate(net, model, val_data, config, device, use_amp, channels_last, sums
     import torch
     import torch.distributed as dist
 
-    indices = np.arange(rank, len(val_data), world)
+    mine = np.arange(rank, len(val_data), world)
     probs = yield from predict_frames(model, val_data.frames, batch_size=config.batch_size * 2,
                                       device=device, amp=use_amp, channels_last=channels_last,
-                                      indices=indices)
+                                      indices=val_data.rows[mine])
     net.train()
-    labels = torch.as_tensor(val_data.labels[indices])
+    labels = torch.as_tensor(val_data.labels[mine])
     nll = torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), labels, reduction="sum")
-    stats = torch.tensor([nll.item(), float((probs.argmax(1) == labels).sum()), len(indices),
+    stats = torch.tensor([nll.item(), float((probs.argmax(1) == labels).sum()), len(mine),
                           sums[0], sums[1], sums[2]], dtype=torch.float64)
     if world > 1:
         stats = stats.to(device)  # NCCL reduces CUDA tensors only

@@ -148,10 +148,13 @@ class TrainConfig:
 
 @dataclass
 class TrainData:
-    """Frames in memory.
+    """Frames (in memory or a memmap) with one label, video and group per used row.
+
+    A subset shares ``frames`` and keeps the row numbers it uses in ``rows``, so splitting a
+    memory-mapped cache copies nothing.
 
     Shape:
-        frames: ``(M, S, S, 3)`` uint8; labels, video_ids, groups: ``(M,)`` int64.
+        frames: ``(R, S, S, 3)`` uint8; labels, video_ids, groups, rows: ``(M,)`` int64.
     """
 
     frames: np.ndarray
@@ -160,6 +163,7 @@ class TrainData:
     groups: np.ndarray
     classes: list[str]
     videos: list[str] = field(default_factory=list)
+    rows: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         import numpy as np
@@ -167,7 +171,10 @@ class TrainData:
         self.labels = np.asarray(self.labels, dtype=np.int64)
         self.video_ids = np.asarray(self.video_ids, dtype=np.int64)
         self.groups = np.asarray(self.groups, dtype=np.int64)
-        m = len(self.frames)
+        if self.rows is None:
+            self.rows = np.arange(len(self.frames), dtype=np.int64)
+        self.rows = np.asarray(self.rows, dtype=np.int64)
+        m = len(self.rows)
         if self.frames.dtype != np.uint8 or self.frames.ndim != 4 or self.frames.shape[3] != 3:
             raise InputError(f"frames must be uint8 (M, S, S, 3), got {self.frames.dtype} "
                              f"{tuple(self.frames.shape)}")
@@ -183,6 +190,14 @@ class TrainData:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def image_size(self) -> int:
+        return int(self.frames.shape[1])
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        """uint8 frames ``(len(idx), S, S, 3)`` for positions ``idx`` of this data."""
+        return self.frames[self.rows[idx]]
+
     @classmethod
     def from_split(cls, split: Any, classes: list[str]) -> TrainData:
         """From a ``harlab.framecache.FrameSplit``."""
@@ -190,8 +205,8 @@ class TrainData:
                    list(getattr(split, "videos", [])))
 
     def subset(self, mask: np.ndarray) -> TrainData:
-        return TrainData(self.frames[mask], self.labels[mask], self.video_ids[mask],
-                         self.groups[mask], self.classes, self.videos)
+        return TrainData(self.frames, self.labels[mask], self.video_ids[mask],
+                         self.groups[mask], self.classes, self.videos, self.rows[mask])
 
     def split_groups(self, val_fraction: float, seed: int) -> tuple[TrainData, TrainData]:
         """Hold out whole groups (UCF-101's gXX) for validation; no group is in both parts."""
