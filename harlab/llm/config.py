@@ -175,7 +175,8 @@ class LLMConfig:
     def from_mapping(cls, values: Mapping[str, Any]) -> LLMConfig:
         """Build from strings (QSettings, CLI, JSON); keys with or without an ``llm/`` prefix.
 
-        Empty strings mean "unset". Unknown keys are rejected with the list of valid ones.
+        Empty strings mean "unset" (the preset's value), except for ``seed``, where "" or
+        "none" means no seed. Unknown keys are rejected with the list of valid ones.
         """
         fields = {f.name: f for f in dataclasses.fields(cls)}
         kwargs: dict[str, Any] = {}
@@ -184,6 +185,9 @@ class LLMConfig:
             if key not in fields:
                 raise InputError(f"unknown LLM setting {raw_key!r}; valid settings: "
                                  f"{', '.join(fields)}")
+            if key == "seed" and (value is None or str(value).strip().lower() in {"", "none"}):
+                kwargs[key] = None  # the settings dialog stores "" for "no seed"
+                continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 continue
             kwargs[key] = _coerce(key, value)

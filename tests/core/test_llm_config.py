@@ -46,6 +46,8 @@ def test_from_mapping_reads_qsettings_strings():
     assert (cfg.max_tokens, cfg.concurrency, cfg.image_detail) == (128, 3, "high")
     assert cfg.key_env == ""  # "" means unset -> the preset's (none for ollama)
     assert dataclasses.replace(cfg, seed=None).seed is None
+    assert LLMConfig.from_mapping({"llm/seed": ""}).seed is None  # the dialog's "none"
+    assert LLMConfig.from_mapping({}).seed == 0
 
 
 @pytest.mark.parametrize("values, match", [
