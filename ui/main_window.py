@@ -247,18 +247,10 @@ class MainWindow(QMainWindow):
         project = self.ctx.project
         if project is None or project.get_meta("dataset_root"):
             return
-        try:
-            from harlab import demo_data
-        except ImportError:
-            return
-        from harlab.paths import demo_dataset_dir
+        from harlab.demo_data import ensure_demo_dataset_job
 
-        root = demo_dataset_dir()
-        if demo_data.is_demo_dataset(root):
-            self.ctx.set_dataset_root(str(root))
-            return
         try:
-            self.ctx.runner.start(demo_data.ensure_demo_dataset(), "Generate demo dataset",
+            self.ctx.runner.start(ensure_demo_dataset_job(), "Generate demo dataset",
                                   on_success=self._on_demo_dataset_ready)
         except HarlabError as exc:
             show_error(self, "Cannot generate the demo dataset", str(exc))

@@ -30,7 +30,7 @@ def test_open_project_and_recent_list(qtbot, window, tmp_path):
     assert window.open_project(tmp_path / "proj")
     assert window.ctx.project is not None
     assert str(tmp_path / "proj") in window.windowTitle()
-    assert window._recent()[0] == str((tmp_path / "proj"))
+    assert window._recent()[0] == str(tmp_path / "proj")
     assert window.recent_menu.actions()[0].text() == str(tmp_path / "proj")
 
 

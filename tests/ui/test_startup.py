@@ -39,8 +39,8 @@ def test_window_shows_before_torch_is_imported(tmp_path):
 def test_main_without_display_says_so(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}}
-    out = subprocess.run([sys.executable, "main.py", "--dry-run", str(tmp_path / "proj")], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "main.py", "--dry-run", str(tmp_path / "proj")],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert "cannot open a window (no display" in out.stderr
     assert "Running the headless demo pipeline instead" in out.stderr
     assert out.returncode == 0, out.stderr
