@@ -8,6 +8,8 @@ from __future__ import annotations
 
 # (tab title, module, class name)
 PANELS: list[tuple[str, str, str]] = [
+    ("Data", "ui.panels.data_panel", "DataPanel"),
+    ("Responses", "ui.panels.responses_panel", "ResponsesPanel"),
 ]
 
 # Stages of the study that have no panel yet (shown on the overview page).

@@ -1,0 +1,465 @@
+"""The Data panel: choose a UCF-101 folder (or the demo), see its splits, validate it, look at
+a video's keyframes and frames, and build the frame cache. All decoding runs as jobs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from harlab.errors import HarlabError
+from harlab.jobs import Job, Progress
+from ui.context import AppContext
+from ui.widgets.frame_strip import FrameStrip, to_pixmap
+
+log = logging.getLogger(__name__)
+
+SCRUB_MAX_FRAMES = 300
+SCRUB_SIDE = 320
+
+
+def _index_job(root: str, fold: int) -> Job[object]:
+    from harlab.ucf101 import UCF101
+
+    yield Progress(0, 0, f"indexing {root}")
+    return UCF101(root, fold=fold)
+
+
+def _video_job(path: Path, k: int, method: str) -> Job[tuple]:
+    """Keyframes plus up to SCRUB_MAX_FRAMES evenly spaced frames for the scrubber."""
+    from harlab import video
+
+    yield Progress(0, 2, f"keyframes of {path.name}")
+    keyframes = video.extract_keyframes(path, k, method)
+    yield Progress(1, 2, f"frames of {path.name}")
+    info = video.probe(path)
+    indices = video.sample_indices(info.frame_count, min(info.frame_count, SCRUB_MAX_FRAMES))
+    scale = min(1.0, SCRUB_SIDE / max(info.width, info.height))
+    size = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
+    frames = video.read_frames(path, indices, size=size)
+    return keyframes, indices, frames, info
+
+
+class DataPanel(QWidget):
+    """Dataset chooser, class table, validation report, keyframe strip and frame scrubber.
+
+    Signals:
+        dataset_loaded(object): the new :class:`harlab.ucf101.UCF101` (GUI thread).
+        video_loaded(object): the :class:`harlab.video.Keyframes` of the selected video.
+        report_ready(object): a :class:`harlab.ucf101.ValidationReport`.
+        cache_built(object): a :class:`harlab.framecache.FrameCache`.
+    """
+
+    dataset_loaded = Signal(object)
+    video_loaded = Signal(object)
+    report_ready = Signal(object)
+    cache_built = Signal(object)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.dataset = None
+        self._scrub_frames: np.ndarray | None = None
+        self._scrub_indices: list[int] = []
+        self._fps = 25.0
+        self._pending_video: Path | None = None
+        self._build_ui()
+        ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
+        if ctx.dataset_root:
+            self.path_edit.setText(ctx.dataset_root)
+            self._load(ctx.dataset_root)
+
+    # -- layout -----------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Dataset:"))
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("folder holding UCF-101/ and ucfTrainTestlist/")
+        self.path_edit.returnPressed.connect(self._on_path_edit_return)
+        top.addWidget(self.path_edit, 1)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._on_browse_clicked)
+        top.addWidget(self.browse_button)
+        self.demo_button = QPushButton("Use demo dataset")
+        self.demo_button.setToolTip("Generate (once) and open the procedural demo dataset")
+        self.demo_button.clicked.connect(self._on_demo_clicked)
+        top.addWidget(self.demo_button)
+        top.addWidget(QLabel("Fold:"))
+        self.fold_combo = QComboBox()
+        self.fold_combo.addItems(["1", "2", "3"])
+        self.fold_combo.currentIndexChanged.connect(self._on_fold_changed)
+        top.addWidget(self.fold_combo)
+
+        # left: classes and report
+        self.class_table = QTableWidget(0, 4)
+        self.class_table.setHorizontalHeaderLabels(["Label", "Class", "Train", "Test"])
+        self.class_table.verticalHeader().setVisible(False)
+        self.class_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.class_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.class_table.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.Stretch)
+        self.class_table.itemSelectionChanged.connect(self._on_class_table_selection)
+        self.summary_label = QLabel("No dataset loaded.")
+        self.summary_label.setWordWrap(True)
+        self.report_view = QPlainTextEdit()
+        self.report_view.setReadOnly(True)
+        self.report_view.setPlaceholderText("Validation report")
+        self.validate_button = QPushButton("Validate videos")
+        self.validate_button.setToolTip("Open every listed video and report the ones that "
+                                        "cannot be decoded")
+        self.validate_button.clicked.connect(self._on_validate_clicked)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.summary_label)
+        lv.addWidget(self.class_table, 3)
+        rep_head = QHBoxLayout()
+        rep_head.addWidget(QLabel("Validation report"))
+        rep_head.addStretch(1)
+        rep_head.addWidget(self.validate_button)
+        lv.addLayout(rep_head)
+        lv.addWidget(self.report_view, 2)
+
+        # middle: videos
+        self.video_list = QListWidget()
+        self.video_list.currentItemChanged.connect(self._on_video_list_current)
+        mid = QWidget()
+        mv = QVBoxLayout(mid)
+        mv.setContentsMargins(0, 0, 0, 0)
+        mv.addWidget(QLabel("Videos (select a class to filter)"))
+        mv.addWidget(self.video_list)
+
+        # right: keyframes + scrubber
+        kf_box = QGroupBox("Keyframes")
+        kg = QGridLayout(kf_box)
+        self.method_combo = QComboBox()
+        self.method_combo.addItems(["content", "uniform"])
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(1, 64)
+        self.k_spin.setValue(int(self.ctx.setting("data/keyframes_k", 8)))
+        self.method_combo.currentIndexChanged.connect(self._on_keyframe_settings_changed)
+        self.k_spin.valueChanged.connect(self._on_keyframe_settings_changed)
+        kg.addWidget(QLabel("Method:"), 0, 0)
+        kg.addWidget(self.method_combo, 0, 1)
+        kg.addWidget(QLabel("K:"), 0, 2)
+        kg.addWidget(self.k_spin, 0, 3)
+        kg.setColumnStretch(4, 1)
+        self.strip = FrameStrip(thumb_height=72)
+        self.strip.frame_clicked.connect(self._on_strip_frame_clicked)
+        kg.addWidget(self.strip, 1, 0, 1, 5)
+        self.keyframe_note = QLabel("")
+        self.keyframe_note.setWordWrap(True)
+        kg.addWidget(self.keyframe_note, 2, 0, 1, 5)
+
+        scrub_box = QGroupBox("Frames")
+        sv = QVBoxLayout(scrub_box)
+        self.frame_view = QLabel("Select a video")
+        self.frame_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.frame_view.setMinimumSize(320, 240)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self._on_slider_changed)
+        self.frame_label = QLabel("")
+        sv.addWidget(self.frame_view, 1)
+        sv.addWidget(self.slider)
+        sv.addWidget(self.frame_label)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(kf_box)
+        rv.addWidget(scrub_box, 1)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(mid)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setStretchFactor(2, 4)
+
+        bottom = QHBoxLayout()
+        bottom.addWidget(QLabel("Frame cache:"))
+        self.frames_spin = QSpinBox()
+        self.frames_spin.setRange(1, 1000)
+        self.frames_spin.setValue(50)
+        self.frames_spin.setSuffix(" frames/video")
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(8, 1024)
+        self.size_spin.setValue(112)
+        self.size_spin.setSuffix(" px")
+        self.cache_button = QPushButton("Build frame cache")
+        self.cache_button.clicked.connect(self._on_cache_clicked)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.ctx.runner.cancel)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        for w in (self.frames_spin, self.size_spin, self.cache_button, self.cancel_button):
+            bottom.addWidget(w)
+        bottom.addWidget(self.progress, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+        layout.addLayout(bottom)
+        layout.addWidget(self.status_label)
+        self._set_busy(False)
+
+    # -- job plumbing -----------------------------------------------------------------------
+    def _start(self, job, name: str, on_success) -> bool:
+        if self.ctx.runner.busy:
+            job.close()
+            self._show_error(f"cannot start {name}: {self.ctx.runner.name!r} is still "
+                             "running; wait for it or press Cancel")
+            return False
+        self._set_busy(True, name)
+        self.ctx.runner.start(job, name, on_success=on_success, on_progress=self._on_progress,
+                              on_error=self._on_job_error, on_finished=self._on_job_finished)
+        return True
+
+    def _set_busy(self, busy: bool, name: str = "") -> None:
+        self.cancel_button.setEnabled(busy)
+        has_data = self.dataset is not None
+        self.validate_button.setEnabled(has_data and not busy)
+        self.cache_button.setEnabled(has_data and not busy)
+        self.demo_button.setEnabled(not busy)
+        if busy:
+            self.progress.setRange(0, 0)
+            self.status_label.setStyleSheet("")
+            self.status_label.setText(f"{name}…")
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+
+    def _show_error(self, message: str) -> None:
+        self.status_label.setStyleSheet("color: #b00020;")
+        self.status_label.setText(message)
+
+    def _on_progress(self, step: Progress) -> None:
+        if step.total:
+            self.progress.setRange(0, step.total)
+            self.progress.setValue(step.done)
+        if step.message:
+            self.status_label.setText(step.message)
+
+    def _on_job_error(self, message: str, _tb: str) -> None:
+        self._show_error(message)
+
+    def _on_job_finished(self) -> None:
+        self._set_busy(False)
+        if self._pending_video is not None and self.dataset is not None:
+            path, self._pending_video = self._pending_video, None
+            self._load_video(path)
+
+    # -- dataset ----------------------------------------------------------------------------
+    def _load(self, root: str) -> None:
+        self.status_label.setStyleSheet("")
+        self._start(_index_job(root, int(self.fold_combo.currentText())), "index dataset",
+                    self._on_index_done)
+
+    @Slot()
+    def _on_path_edit_return(self) -> None:
+        text = self.path_edit.text().strip()
+        if text:
+            self.ctx.set_dataset_root(text)
+
+    @Slot()
+    def _on_browse_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the folder holding UCF-101/",
+                                                  self.path_edit.text())
+        if folder:
+            self.ctx.set_dataset_root(folder)
+
+    @Slot()
+    def _on_demo_clicked(self) -> None:
+        from harlab.demo_data import ensure_demo_dataset_job
+
+        self._start(ensure_demo_dataset_job(), "prepare demo dataset", self._on_demo_ready)
+
+    def _on_demo_ready(self, root: Path) -> None:
+        self.ctx.set_dataset_root(root)
+
+    @Slot(str)
+    def _on_ctx_dataset_changed(self, root: str) -> None:
+        self.path_edit.setText(root)
+        if self.ctx.runner.busy:
+            # the job that produced the root (demo) is still finishing; load right after
+            self.ctx.runner.finished.connect(self._on_runner_finished_reload)
+            return
+        self._load(root)
+
+    @Slot()
+    def _on_runner_finished_reload(self) -> None:
+        self.ctx.runner.finished.disconnect(self._on_runner_finished_reload)
+        self._load(self.ctx.dataset_root)
+
+    @Slot(int)
+    def _on_fold_changed(self, _index: int) -> None:
+        if self.ctx.dataset_root:
+            self._load(self.ctx.dataset_root)
+
+    def _on_index_done(self, dataset) -> None:
+        self.dataset = dataset
+        self.class_table.setRowCount(0)
+        for label, (name, n_train, n_test) in enumerate(dataset.counts()):
+            row = self.class_table.rowCount()
+            self.class_table.insertRow(row)
+            for col, value in enumerate((label, name, n_train, n_test)):
+                item = QTableWidgetItem(str(value))
+                if col != 1:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight |
+                                          Qt.AlignmentFlag.AlignVCenter)
+                self.class_table.setItem(row, col, item)
+        self.class_table.resizeColumnsToContents()
+        self.class_table.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.Stretch)
+        self.summary_label.setText(
+            f"<b>{dataset.root}</b><br>fold {dataset.fold}: {len(dataset.classes)} classes, "
+            f"{len(dataset.train)} train and {len(dataset.test)} test clips")
+        report = dataset.validate(check_videos=False)
+        self.report_view.setPlainText(report.to_text().replace(
+            "0 videos checked", "files and lists compared (press Validate videos to decode)"))
+        self._fill_videos()
+        self.status_label.setStyleSheet("")
+        self.status_label.setText(f"loaded {dataset.root}")
+        self._set_busy(False)
+        self.dataset_loaded.emit(dataset)
+
+    def _fill_videos(self, label: int | None = None) -> None:
+        self.video_list.blockSignals(True)
+        self.video_list.clear()
+        for split in ("train", "test"):
+            for item in self.dataset.items(split):
+                if label is not None and item.label != label:
+                    continue
+                row = QListWidgetItem(f"[{split}] {item.path.name}")
+                row.setToolTip(f"{item.relpath}\nlabel {item.label} ({item.class_name}), "
+                               f"group {item.group}, clip {item.clip}")
+                row.setData(Qt.ItemDataRole.UserRole, str(item.path))
+                self.video_list.addItem(row)
+        self.video_list.blockSignals(False)
+
+    @Slot()
+    def _on_class_table_selection(self) -> None:
+        rows = {i.row() for i in self.class_table.selectedIndexes()}
+        if self.dataset is not None:
+            self._fill_videos(rows.pop() if len(rows) == 1 else None)
+
+    @Slot()
+    def _on_validate_clicked(self) -> None:
+        if self.dataset is not None:
+            self._start(self.dataset.validate_job(), "validate videos", self._on_report_done)
+
+    def _on_report_done(self, report) -> None:
+        self.report_view.setPlainText(report.to_text())
+        self.status_label.setText("validation finished: " + ("no problems" if report.ok
+                                                            else "problems found"))
+        self.report_ready.emit(report)
+
+    @Slot()
+    def _on_cache_clicked(self) -> None:
+        from harlab.framecache import CacheConfig, build_cache
+
+        if self.dataset is None:
+            return
+        try:
+            config = CacheConfig(self.frames_spin.value(), self.size_spin.value())
+        except HarlabError as exc:
+            self._show_error(str(exc))
+            return
+        self._start(build_cache(self.dataset, config), "build frame cache", self._on_cache_done)
+
+    def _on_cache_done(self, cache) -> None:
+        msg = (f"frame cache {cache.folder}: {cache.decoded} decoded, {cache.reused} reused, "
+               f"{len(cache.failed)} failed")
+        if cache.failed:
+            self._show_error(msg + " — " + "; ".join(f"{r}: {why}" for r, why in cache.failed))
+        else:
+            self.status_label.setText(msg)
+        self.cache_built.emit(cache)
+
+    # -- one video ----------------------------------------------------------------------------
+    @Slot(QListWidgetItem, QListWidgetItem)
+    def _on_video_list_current(self, current: QListWidgetItem | None, _prev) -> None:
+        if current is not None:
+            self._load_video(Path(current.data(Qt.ItemDataRole.UserRole)))
+
+    @Slot()
+    def _on_keyframe_settings_changed(self) -> None:
+        self.ctx.settings.setValue("data/keyframes_k", self.k_spin.value())
+        current = self.video_list.currentItem()
+        if current is not None:
+            self._load_video(Path(current.data(Qt.ItemDataRole.UserRole)))
+
+    def _load_video(self, path: Path) -> None:
+        if self.ctx.runner.busy:
+            self._pending_video = path  # decoded once the running job ends
+            return
+        self._start(_video_job(path, self.k_spin.value(), self.method_combo.currentText()),
+                    f"decode {path.name}", self._on_video_done)
+
+    def _on_video_done(self, result) -> None:
+        keyframes, indices, frames, info = result
+        self._fps = info.fps
+        self.strip.set_frames(keyframes.frames, [f"#{i}  {t:.2f}s" for i, t in
+                                                 zip(keyframes.indices, keyframes.timestamps_s,
+                                                     strict=True)])
+        self.keyframe_note.setText(
+            f"{keyframes.method}: frames {keyframes.indices}" +
+            (f" — {keyframes.note}" if keyframes.note else ""))
+        self._scrub_frames, self._scrub_indices = frames, indices
+        self.slider.setEnabled(True)
+        self.slider.setRange(0, len(indices) - 1)
+        self.slider.setValue(0)
+        self._show_scrub(0)
+        self.status_label.setText(f"{info.frame_count} frames, {info.fps:g} fps, "
+                                  f"{info.width}x{info.height}, {info.duration_s:.2f} s")
+        self.video_loaded.emit(keyframes)
+
+    @Slot(int)
+    def _on_slider_changed(self, value: int) -> None:
+        self._show_scrub(value)
+
+    @Slot(int)
+    def _on_strip_frame_clicked(self, pos: int) -> None:
+        if not self._scrub_indices or pos >= len(self.strip.captions):
+            return
+        target = int(self.strip.captions[pos].split()[0].lstrip("#"))
+        nearest = int(np.argmin([abs(i - target) for i in self._scrub_indices]))
+        self.slider.setValue(nearest)
+
+    def _show_scrub(self, pos: int) -> None:
+        if self._scrub_frames is None or not 0 <= pos < len(self._scrub_frames):
+            return
+        pix = to_pixmap(self._scrub_frames[pos])
+        self.frame_view.setPixmap(pix.scaled(self.frame_view.size(),
+                                             Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation))
+        index = self._scrub_indices[pos]
+        self.frame_label.setText(f"frame {index}  ({index / self._fps:.2f} s)")
