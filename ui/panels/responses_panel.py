@@ -1,0 +1,411 @@
+"""Responses: ask the language model, then read each sample's four answers side by side.
+
+For the selected sample a 2x2 grid shows unimodal / multimodal (rows) x original / attacked
+(columns): the prompt sent, thumbnails of the frames sent, the answer with the words that
+changed between original and attacked marked, and the request's status with a retry button.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from harlab.errors import HarlabError
+from harlab.jobs import Progress
+from harlab.llm.config import LLMConfig
+from harlab.llm.pricing import format_cost
+from harlab.llm.runner import MODALITIES, VARIANTS, latest_requests, query_samples, usage_summary
+from ui.context import AppContext
+from ui.widgets.word_diff import WordDiffView, diff_html, word_similarity
+
+log = logging.getLogger(__name__)
+
+SETTING_KEYS = ("llm/provider", "llm/base_url", "llm/model", "llm/api_key_env",
+                "llm/temperature", "llm/seed", "llm/max_tokens", "llm/concurrency",
+                "llm/image_detail")
+STATUS_COLORS = {"ok": "#106010", "failed": "#a01010", "skipped": "#8a6d00",
+                 "missing": "#666666"}
+
+
+def config_from_settings(ctx: AppContext) -> LLMConfig:
+    """The LLMConfig the user chose in Settings (keys never set keep their defaults)."""
+    values = {k: ctx.settings.value(k) for k in SETTING_KEYS if ctx.settings.contains(k)}
+    return LLMConfig.from_mapping(values)
+
+
+class ResponseCell(QFrame):
+    """One request: prompt, frames sent, answer, status and retry.
+
+    Signals:
+        retry_requested(str): the cell's modality, to ask again.
+    """
+
+    retry_requested = Signal(str)
+
+    def __init__(self, modality: str, variant: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.modality, self.variant = modality, variant
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        title = QLabel(f"<b>{modality.capitalize()} · {variant}</b>")
+        layout.addWidget(title)
+        self.prompt_label = QLabel()
+        self.prompt_label.setWordWrap(True)
+        self.prompt_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.prompt_label.setStyleSheet("color:#444;")
+        layout.addWidget(self.prompt_label)
+        self.thumbs = QHBoxLayout()
+        self.thumbs.setSpacing(3)
+        thumbs_holder = QWidget()
+        thumbs_holder.setLayout(self.thumbs)
+        self.thumbs.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(thumbs_holder)
+        self.response_view = WordDiffView()
+        self.response_view.setMinimumHeight(90)
+        layout.addWidget(self.response_view, 1)
+        bottom = QHBoxLayout()
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        bottom.addWidget(self.status_label, 1)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.clicked.connect(self._on_retry_clicked)
+        bottom.addWidget(self.retry_button)
+        layout.addLayout(bottom)
+        self.status = "missing"
+
+    @Slot()
+    def _on_retry_clicked(self) -> None:
+        self.retry_requested.emit(self.modality)
+
+    def set_request(self, row: Any | None, frames: list[QPixmap], prompt: str) -> None:
+        while self.thumbs.count():
+            item = self.thumbs.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for pix in frames:
+            thumb = QLabel()
+            thumb.setPixmap(pix)
+            self.thumbs.addWidget(thumb)
+        self.thumbs.addStretch(1)
+        self.prompt_label.setText(prompt or "<i>(no prompt)</i>")
+        self.status = row["status"] if row is not None else "missing"
+        color = STATUS_COLORS.get(self.status, "#333")
+        if row is None:
+            detail = "not asked yet"
+        elif self.status == "ok":
+            tokens = (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0)
+            source = "from the store" if row["cached_from"] else f"{row['attempts']} attempt(s)"
+            latency = f", {row['latency_s']:.2f} s" if row["latency_s"] else ""
+            detail = f"{row['model']}, {tokens} tokens, {source}{latency}"
+        else:
+            detail = row["error"] or ""
+        self.status_label.setText(f"<span style='color:{color}'><b>{self.status}</b></span> "
+                                  f"· {detail}")
+        self.retry_button.setText("Retry" if self.status in {"failed", "missing"} else "Ask again")
+        self.retry_button.setEnabled(self.status != "skipped")
+        if row is not None and self.status == "ok":
+            self.response_view.show_plain(row["response_text"] or "")
+        else:
+            self.response_view.show_plain("")
+            self.response_view.setPlaceholderText(
+                {"skipped": "skipped: see the reason below", "failed": "no answer: see below",
+                 "missing": "press Ask model"}.get(self.status, ""))
+
+
+class ResponsesPanel(QWidget):
+    """Query the model for the project's samples and compare the answers."""
+
+    THUMB_HEIGHT = 56
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        layout = QVBoxLayout(self)
+
+        controls = QHBoxLayout()
+        self.model_label = QLabel()
+        controls.addWidget(self.model_label, 1)
+        self.modality_checks = {m: QCheckBox(m.capitalize()) for m in MODALITIES}
+        for check in self.modality_checks.values():
+            check.setChecked(True)
+            controls.addWidget(check)
+        controls.addWidget(QLabel("Noise floor"))
+        self.noise_spin = QSpinBox()
+        self.noise_spin.setRange(0, 20)
+        self.noise_spin.setToolTip("Ask each clean request this many more times, to measure how "
+                                   "much answers vary with no attack at all")
+        controls.addWidget(self.noise_spin)
+        self.refresh_check = QCheckBox("Ignore stored answers")
+        self.refresh_check.setToolTip("Ask again even when an identical request was answered")
+        controls.addWidget(self.refresh_check)
+        self.scenarios_button = QPushButton("Scenarios…")
+        self.scenarios_button.clicked.connect(self._on_scenarios_clicked)
+        controls.addWidget(self.scenarios_button)
+        self.ask_button = QPushButton("Ask model")
+        self.ask_button.clicked.connect(self._on_ask_clicked)
+        controls.addWidget(self.ask_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        controls.addWidget(self.stop_button)
+        layout.addLayout(controls)
+
+        status = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setVisible(False)
+        status.addWidget(self.progress)
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        status.addWidget(self.message_label, 1)
+        self.usage_label = QLabel()
+        status.addWidget(self.usage_label)
+        layout.addLayout(status)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.sample_list = QListWidget()
+        self.sample_list.setMinimumWidth(250)
+        self.sample_list.currentItemChanged.connect(self._on_sample_list_changed)
+        splitter.addWidget(self.sample_list)
+        right = QWidget()
+        grid = QGridLayout(right)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.cells: dict[tuple[str, str], ResponseCell] = {}
+        self.similarity_labels: dict[str, QLabel] = {}
+        for r, modality in enumerate(MODALITIES):
+            box = QGroupBox(modality.capitalize())
+            row = QGridLayout(box)
+            for c, variant in enumerate(VARIANTS):
+                cell = ResponseCell(modality, variant)
+                cell.retry_requested.connect(self._on_cell_retry_requested)
+                self.cells[(modality, variant)] = cell
+                row.addWidget(cell, 0, c)
+            sim = QLabel()
+            self.similarity_labels[modality] = sim
+            row.addWidget(sim, 1, 0, 1, 2)
+            grid.addWidget(box, r, 0)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        layout.addWidget(splitter, 1)
+
+        ctx.project_changed.connect(self._on_ctx_project_changed)
+        ctx.runner.finished.connect(self._on_runner_finished)
+        self.reload()
+
+    # ------------------------------------------------------------------ data
+    def reload(self) -> None:
+        """Re-read the samples and the answers of the current one."""
+        try:
+            config = config_from_settings(self.ctx)
+            self.model_label.setText(f"Model: <b>{config.provider}:{config.model_name}</b>"
+                                     + ("" if config.takes_images else " (text only)"))
+        except HarlabError as exc:
+            self.model_label.setText(f"<span style='color:#a01010'>Settings: {exc}</span>")
+        project = self.ctx.project
+        current = self.current_sample_id()
+        self.sample_list.blockSignals(True)
+        self.sample_list.clear()
+        if project is not None:
+            statuses: dict[int, list[str]] = {}
+            for row in latest_requests(project):
+                if row["variant"] in VARIANTS:
+                    statuses.setdefault(row["sample_id"], []).append(row["status"])
+            for s in project.query("SELECT id, true_label, adv_pred FROM samples "
+                                   "WHERE selected = 1 ORDER BY id"):
+                st = statuses.get(s["id"], [])
+                mark = (f"{st.count('ok')}/4 ok" if st else "not asked") + (
+                    f", {st.count('failed')} failed" if "failed" in st else "")
+                item = QListWidgetItem(f"#{s['id']} {s['true_label']} → {s['adv_pred']}\n"
+                                       f"    {mark}")
+                item.setData(Qt.ItemDataRole.UserRole, s["id"])
+                self.sample_list.addItem(item)
+                if s["id"] == current:
+                    self.sample_list.setCurrentItem(item)
+            if self.sample_list.currentRow() < 0 and self.sample_list.count():
+                self.sample_list.setCurrentRow(0)
+            self._show_usage()
+        self.sample_list.blockSignals(False)
+        self._show_sample(self.current_sample_id())
+        self._update_buttons()
+
+    def current_sample_id(self) -> int | None:
+        item = self.sample_list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _show_usage(self) -> None:
+        summary = usage_summary(self.ctx.project)
+        tokens = sum(m["prompt_tokens"] + m["completion_tokens"] for m in summary["models"])
+        self.usage_label.setText(f"{tokens} tokens · {format_cost(summary['cost_usd'])}")
+        self.usage_label.setToolTip(summary["note"])
+
+    def _show_sample(self, sample_id: int | None) -> None:
+        project = self.ctx.project
+        sample = None if project is None or sample_id is None else project.query_one(
+            "SELECT * FROM samples WHERE id = ?", (sample_id,))
+        rows = {} if sample is None else {(r["modality"], r["variant"]): r
+                                          for r in latest_requests(project, sample_id)}
+        for (modality, variant), cell in self.cells.items():
+            row = rows.get((modality, variant))
+            frames: list[QPixmap] = []
+            if sample is not None and modality == "multimodal":
+                col = "clean_frames_json" if variant == "original" else "adv_frames_json"
+                for rel in json.loads(sample[col]):
+                    pix = QPixmap(str(project.abspath(rel)))
+                    if not pix.isNull():
+                        frames.append(pix.scaledToHeight(
+                            self.THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
+            cell.set_request(row, frames, _prompt_of(row, sample, modality, variant))
+            cell.setEnabled(sample is not None)
+        for modality in MODALITIES:
+            a, b = rows.get((modality, "original")), rows.get((modality, "attacked"))
+            label = self.similarity_labels[modality]
+            if a is not None and b is not None and a["status"] == b["status"] == "ok":
+                ta, tb = a["response_text"] or "", b["response_text"] or ""
+                ha, hb = diff_html(ta, tb)
+                self.cells[(modality, "original")].response_view.show_diff(ta, ha)
+                self.cells[(modality, "attacked")].response_view.show_diff(tb, hb)
+                label.setText(f"Word overlap (difflib ratio): {word_similarity(ta, tb):.2f} · "
+                              "<span style='background:#f8d0d0'>removed</span> / "
+                              "<span style='background:#c9f0c9'>added</span> words marked")
+            else:
+                label.setText("")
+
+    # ------------------------------------------------------------------ jobs
+    def _start(self, sample_ids: list[int] | None, modalities: list[str], refresh: bool,
+               noise_floor: int) -> None:
+        project = self.ctx.project
+        if project is None:
+            self.message_label.setText("Open or create a project first (File menu).")
+            return
+        try:
+            config = config_from_settings(self.ctx)
+            job = query_samples(project, config, sample_ids=sample_ids, modalities=modalities,
+                                refresh=refresh, noise_floor=noise_floor)
+            self.ctx.runner.start(job, "Query language model", on_success=self._on_job_succeeded,
+                                  on_progress=self._on_job_progress,
+                                  on_error=self._on_job_failed)
+        except HarlabError as exc:
+            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            return
+        self.message_label.setText(f"asking {config.provider}:{config.model_name}…")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self._update_buttons()
+
+    @Slot()
+    def _on_ask_clicked(self) -> None:
+        modalities = [m for m, c in self.modality_checks.items() if c.isChecked()]
+        if not modalities:
+            self.message_label.setText("Tick Unimodal, Multimodal or both.")
+            return
+        self._start(None, modalities, self.refresh_check.isChecked(), self.noise_spin.value())
+
+    @Slot(str)
+    def _on_cell_retry_requested(self, modality: str) -> None:
+        sample_id = self.current_sample_id()
+        if sample_id is None:
+            return
+        statuses = {self.cells[(modality, v)].status for v in VARIANTS}
+        # Failed or missing answers are simply asked again; fine ones only with a refresh.
+        refresh = not statuses & {"failed", "missing"}
+        self._start([sample_id], [modality], refresh, 0)
+
+    @Slot()
+    def _on_stop_clicked(self) -> None:
+        self.ctx.runner.cancel()
+        self.message_label.setText("stopping: requests in flight finish and are kept…")
+
+    def _on_job_progress(self, step: Progress) -> None:
+        if step.total:
+            self.progress.setRange(0, step.total)
+            self.progress.setValue(step.done)
+        self.message_label.setText(step.message)
+
+    def _on_job_succeeded(self, result: Any) -> None:
+        self.message_label.setText(
+            f"{result.asked} asked, {result.cached} from the store, {result.failed} failed, "
+            f"{result.skipped} skipped · {result.tokens} tokens, "
+            f"{format_cost(result.cost_usd)}")
+
+    def _on_job_failed(self, message: str, _tb: str) -> None:
+        self.message_label.setText(f"<span style='color:#a01010'>{message}</span>")
+
+    @Slot()
+    def _on_runner_finished(self) -> None:
+        self.progress.setVisible(False)
+        self.reload()
+
+    @Slot(object)
+    def _on_ctx_project_changed(self, _project: object) -> None:
+        self.reload()
+
+    @Slot(QListWidgetItem, QListWidgetItem)
+    def _on_sample_list_changed(self, _current: QListWidgetItem, _previous: object) -> None:
+        self._show_sample(self.current_sample_id())
+        self._update_buttons()
+
+    @Slot()
+    def _on_scenarios_clicked(self) -> None:
+        if self.ctx.project is None:
+            self.message_label.setText("Open a project to edit its scenarios.")
+            return
+        from ui.widgets.scenario_editor import ScenarioEditorDialog
+
+        ScenarioEditorDialog(self.ctx.project.root, self).exec()
+
+    def _update_buttons(self) -> None:
+        busy = self.ctx.runner.busy
+        has_project = self.ctx.project is not None
+        self.ask_button.setEnabled(has_project and not busy)
+        self.stop_button.setEnabled(busy)
+        self.scenarios_button.setEnabled(has_project)
+        for cell in self.cells.values():
+            cell.retry_button.setEnabled(has_project and not busy and cell.status != "skipped"
+                                         and self.current_sample_id() is not None)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self.ctx.runner.busy:
+            self.reload()
+
+
+def _prompt_of(row: Any | None, sample: Any | None, modality: str, variant: str) -> str:
+    """The user text that was sent (from the logged request), else what would be sent."""
+    if row is not None and row["request_json"] not in (None, "null"):
+        body = json.loads(row["request_json"])
+        for message in reversed(body.get("messages", [])):
+            if message.get("role") == "user":
+                content = message["content"]
+                if isinstance(content, list):
+                    n = sum(p.get("type") == "image_url" for p in content)
+                    text = " ".join(p["text"] for p in content if p.get("type") == "text")
+                    return f"{text}  [+ {n} PNG frame(s)]"
+                return content
+    if sample is None:
+        return ""
+    if modality == "unimodal":
+        label = sample["clean_pred"] if variant == "original" else sample["adv_pred"]
+        return f"(scenario prompt with label {label})"
+    return "(scenario question with the " + ("clean" if variant == "original" else
+                                             "adversarial") + " frames)"
