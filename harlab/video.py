@@ -116,6 +116,33 @@ def probe(path: str | Path) -> VideoInfo:
     return VideoInfo(count, fps, width, height, count / fps)
 
 
+def verify(path: str | Path) -> VideoInfo:
+    """Check cheaply that a video decodes: its first frame, and (by seeking) one near its end.
+
+    Raises DatasetError naming the file (missing, zero-byte, unreadable, not a video,
+    truncated); returns its :class:`VideoInfo` otherwise.
+    """
+    info = probe(path)
+    cv2 = _cv2()
+    cap = _open(Path(path))
+    try:
+        ok, _ = cap.read()
+        if not ok:
+            raise DatasetError(f"video {path} has a header but its first frame cannot be "
+                               "decoded; the file is damaged, re-download it")
+        last = max(0, info.frame_count - 1 - _END_SLACK)
+        cap.set(cv2.CAP_PROP_POS_FRAMES, last)
+        ok, _ = cap.read()
+        if not ok:
+            reached = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
+            raise DatasetError(f"video {path} ends after about {reached} decodable frames but "
+                               f"its header says {info.frame_count}; the file is truncated, "
+                               "re-download it")
+    finally:
+        cap.release()
+    return info
+
+
 def sample_indices(frame_count: int, n: int) -> list[int]:
     """``n`` evenly spaced frame indices: the centre of each of ``n`` equal segments.
 

@@ -110,6 +110,9 @@ def test_truncated_file_is_reported(clip: Path, tmp_path: Path):
         video.read_frames(cut, [55])
     with pytest.raises(DatasetError, match="truncated"):
         video.extract_keyframes(cut, 4, "content")
+    with pytest.raises(DatasetError, match="truncated"):
+        video.verify(cut)
+    assert video.verify(clip).frame_count == 60
 
 
 def test_uniform_keyframes_have_provenance(clip: Path):
