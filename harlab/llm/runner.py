@@ -256,6 +256,10 @@ def query_samples(project: Project, config: LLMConfig, *,
             answer = exc
         except LLMError as exc:
             answer = llm_client.RequestFailed(str(exc), attempts=0)
+        except Exception as exc:  # noqa: BLE001 - one odd answer must not stop the study
+            log.warning("request failed unexpectedly", exc_info=True)
+            answer = llm_client.RequestFailed(f"unexpected {type(exc).__name__}: {exc}",
+                                              attempts=1)
         counts["asked"] += 1
         first_id = None
         for item in group:

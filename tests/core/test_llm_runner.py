@@ -272,3 +272,19 @@ def test_usage_summary_counts_sent_requests_only(project):
     (model,) = summary["models"]
     assert model["requests"] == 2 and model["cost_usd"] > 0
     assert "estimate" in summary["note"]
+
+
+def test_an_unexpected_client_error_is_stored_not_raised(project, monkeypatch):
+    from harlab.llm import client as llm_client
+
+    add_samples(project, PAIRS[:1])
+
+    def broken(*args, **kwargs):
+        raise TypeError("odd body")
+
+    monkeypatch.setattr(llm_client, "chat", broken)
+    with FakeLLMServer() as server:
+        result = jobs.run(query_samples(project, _config(server), modalities="unimodal"))
+    assert result.failed == 2
+    row = project.query_one("SELECT error FROM llm_requests")
+    assert row["error"] == "unexpected TypeError: odd body"
