@@ -149,3 +149,15 @@ def test_word_diff_helpers():
     left, right = diff_html("a <b> c", "a <b> d")
     assert "&lt;b&gt;" in left and "line-through" in left and "d</span>" in right
     assert word_similarity("", "") == 1.0 and word_similarity("a", "b") == 0.0
+
+
+def test_noise_floor_is_summarised(qtbot, ctx, server, tmp_path):
+    _point_at(ctx, server)
+    panel = _panel(qtbot, ctx, tmp_path)
+    panel.modality_checks["multimodal"].setChecked(False)
+    panel.noise_spin.setValue(2)
+    with qtbot.waitSignal(ctx.runner.finished, timeout=20000):
+        panel.ask_button.click()
+    assert len(server.requests) == 4
+    assert "noise floor: original vs 2 repeat(s) of itself 1.00" in \
+        panel.similarity_labels["unimodal"].text()

@@ -280,14 +280,22 @@ class ResponsesPanel(QWidget):
         for modality in MODALITIES:
             a, b = rows.get((modality, "original")), rows.get((modality, "attacked"))
             label = self.similarity_labels[modality]
+            noise = [r["response_text"] or "" for (m, v), r in rows.items()
+                     if m == modality and v.startswith("noise-") and r["status"] == "ok"]
             if a is not None and b is not None and a["status"] == b["status"] == "ok":
                 ta, tb = a["response_text"] or "", b["response_text"] or ""
                 ha, hb = diff_html(ta, tb)
                 self.cells[(modality, "original")].response_view.show_diff(ta, ha)
                 self.cells[(modality, "attacked")].response_view.show_diff(tb, hb)
-                label.setText(f"Word overlap (difflib ratio): {word_similarity(ta, tb):.2f} · "
-                              "<span style='background:#f8d0d0'>removed</span> / "
-                              "<span style='background:#c9f0c9'>added</span> words marked")
+                text = (f"Word overlap original vs attacked (difflib ratio): "
+                        f"{word_similarity(ta, tb):.2f} · "
+                        "<span style='background:#f8d0d0'>removed</span> / "
+                        "<span style='background:#c9f0c9'>added</span> words marked")
+                if noise:
+                    floor = sum(word_similarity(ta, n) for n in noise) / len(noise)
+                    text += (f" · noise floor: original vs {len(noise)} repeat(s) of itself "
+                             f"{floor:.2f}")
+                label.setText(text)
             else:
                 label.setText("")
 
