@@ -83,10 +83,19 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
                             f"({', '.join(REQUIRED)} ...), got {type(data).__name__}")
     lines = {k.value: v.start_mark.line + 1 for k, v in node.value
              if isinstance(k, yaml.ScalarNode)}
-    end_line = text.count("\n") + 1
+    spans = {k.value: (v.start_mark.line, v.end_mark.line) for k, v in node.value
+             if isinstance(k, yaml.ScalarNode)}
+    text_lines = text.splitlines()
+    end_line = len(text_lines) + 1
 
-    def fail(key: str | None, message: str) -> ScenarioError:
+    def fail(key: str | None, message: str, needle: str | None = None) -> ScenarioError:
         line = lines.get(key, end_line) if key else end_line
+        if needle and key in spans:  # point at the template line holding the bad text
+            first, last = spans[key]
+            for n in range(first, min(last + 1, len(text_lines))):
+                if needle in text_lines[n]:
+                    line = n + 1
+                    break
         return ScenarioError(f"{source}, line {line}: {message}")
 
     for key in data:
@@ -113,7 +122,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
                               "be the fallback (fallback: true)")
     for key, allowed in PLACEHOLDERS.items():
         if data.get(key):
-            _check_template(data[key], allowed, key, lambda msg, k=key: fail(k, msg))
+            _check_template(data[key], allowed, key,
+                            lambda msg, needle=None, k=key: fail(k, msg, needle))
     if "{label}" not in data["unimodal"].replace("{{", "").replace("}}", ""):
         raise fail("unimodal", "the unimodal template must contain {label}, where the "
                                "clean or adversarial label goes")
@@ -136,7 +146,7 @@ def _check_template(template: str, allowed: Iterable[str], key: str, fail: Any) 
         if name not in allowed:
             shown = "{" + name + "}" if name else "{}"
             raise fail(f"unknown placeholder {shown} in the {key} template; allowed: "
-                       f"{', '.join('{' + a + '}' for a in allowed)}")
+                       f"{', '.join('{' + a + '}' for a in allowed)}", shown)
 
 
 def load_scenario(path: str | Path) -> Scenario:

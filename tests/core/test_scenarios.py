@@ -107,6 +107,15 @@ def test_saving_into_a_project_copies_the_bundled_set(tmp_path):
         save_scenario(folder, "../evil.txt", GOOD)
 
 
+def test_error_points_at_the_line_inside_a_folded_template():
+    text = (BUNDLED_DIR / "smart_home_security.yaml").read_text()
+    bad = text.replace("are {label}", "are {labels}")
+    line = next(n for n, row in enumerate(bad.splitlines(), 1) if "{labels}" in row)
+    assert line > bad.splitlines().index("unimodal: >-") + 1
+    with pytest.raises(ScenarioError, match=f"line {line}: unknown placeholder {{labels}}"):
+        parse_scenario(bad, source="s.yaml")
+
+
 def test_missing_folder_is_reported(tmp_path):
     with pytest.raises(ScenarioError, match="scenario folder .* does not exist"):
         load_scenarios(tmp_path / "nope")
