@@ -149,3 +149,29 @@ def grad_cam(model: nn.Module, images: torch.Tensor, class_idx: Any = None, *,
     cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     peak = cam.flatten(1).max(1).values.clamp_min(1e-12)[:, None, None]
     return (cam / peak).clamp_(0.0, 1.0)
+
+
+def grad_cam_frames(model: nn.Module, frames: np.ndarray, class_idx: Any = None, *,
+                    layer: str | None = None, batch_size: int = 32) -> np.ndarray:
+    """Grad-CAM for uint8 RGB frames, as the GUI holds them (no torch needed by the caller).
+
+    Shape:
+        frames: ``(K, H, W, 3)`` uint8. Returns ``(K, H, W)`` float32 in ``[0, 1]``.
+    """
+    import torch
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise InputError(f"frames must be uint8 RGB of shape (K, H, W, 3), got {frames.dtype} "
+                         f"{frames.shape}")
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    out = []
+    for i in range(0, len(frames), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(frames[i:i + batch_size])).to(device)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        idx = class_idx
+        if idx is not None and np.ndim(idx) == 1:
+            idx = torch.as_tensor(np.asarray(idx)[i:i + batch_size])
+        out.append(grad_cam(model, x, idx, layer=layer).cpu().numpy())
+    return np.concatenate(out).astype(np.float32, copy=False)

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["AttackConfig", "SelectionResult", "SweepResult", "VideoAttack", "attack_video",
            "check_classes_known", "default_checkpoint", "default_dataset_root", "eps_sweep",
-           "find_samples", "read_pngs", "select_samples", "sweep_items",
+           "find_samples", "load_sample", "read_pngs", "select_samples", "sweep_items",
            "write_pngs"]
 
 KEYFRAME_METHODS = ("uniform", "content")
@@ -446,3 +446,28 @@ def sweep_items(items: Sequence[VideoItem], classes: Sequence[str], per_class: i
         random.Random(seed).shuffle(pool)
         chosen.extend(pool[:per_class])
     return chosen
+
+
+def load_sample(project: Project, sample_id: int, loaded: LoadedClassifier) -> VideoAttack:
+    """A stored sample as a :class:`VideoAttack`: its PNGs, classified again by ``loaded``."""
+    import json
+
+    row = project.query_one("SELECT * FROM samples WHERE id = ?", (int(sample_id),))
+    if row is None:
+        raise InputError(f"sample {sample_id} does not exist in project {str(project.root)!r}; "
+                         "pick one from the samples table.")
+    classes = list(loaded.classes)
+    if row["true_label"] not in classes:
+        raise InputError(f"sample {sample_id} is of class {row['true_label']!r}, which the "
+                         "loaded classifier does not know; load the checkpoint it was made "
+                         "with.")
+    clean = read_pngs([project.abspath(p) for p in json.loads(row["clean_frames_json"])])
+    adv = read_pngs([project.abspath(p) for p in json.loads(row["adv_frames_json"])])
+    device = device_of(loaded.model)
+    return VideoAttack(
+        video=row["video"], true_index=classes.index(row["true_label"]),
+        true_label=row["true_label"], keyframe_indices=json.loads(row["keyframes_json"]),
+        timestamps_s=json.loads(row["timestamps_json"]), clean_frames=clean, adv_frames=adv,
+        clean_probs=predict_probs(loaded.model, to_images(clean, device), 64),
+        adv_probs=predict_probs(loaded.model, to_images(adv, device), 64),
+        classes=classes, attack=row["attack"], eps=float(row["eps"]))
