@@ -24,9 +24,6 @@ log = logging.getLogger(__name__)
 #: frames a stream may end early before we call the file truncated: AVI headers of real
 #: UCF-101 clips often over-count by one or two frames.
 _END_SLACK = 2
-#: above this many bytes of native frames, content keyframes decode twice instead of holding
-#: every frame in memory.
-_KEEP_FRAMES_BYTES = 768 * 2**20
 #: grey levels (0-255) a change peak must at least rise above the clip's median change (and
 #: a tenth of the curve's range) to count; flatter clips are filled with evenly spaced frames.
 _MIN_PROMINENCE = 0.05
@@ -252,19 +249,12 @@ def _pad_note(frame_count: int, k: int) -> str:
             if frame_count < k else "")
 
 
-def _uniform(path: Path, info: VideoInfo, k: int) -> Keyframes:
+def _uniform(path: Path, k: int) -> Keyframes:
+    info = probe(path)
     indices = sample_indices(info.frame_count, k)
     frames = read_frames(path, indices)
     return Keyframes(indices, [i / info.fps for i in indices], frames, "uniform",
                      _pad_note(info.frame_count, k))
-
-
-def change_curve(frames_small: Sequence[np.ndarray]) -> np.ndarray:
-    """Mean absolute difference between consecutive small grey frames; ``curve[0] = 0``."""
-    curve = np.zeros(len(frames_small), np.float64)
-    for i in range(1, len(frames_small)):
-        curve[i] = np.mean(np.abs(frames_small[i].astype(np.int16) - frames_small[i - 1]))
-    return curve
 
 
 def pick_peaks(curve: np.ndarray, k: int, smooth: int = 5) -> tuple[list[int], str]:
@@ -312,37 +302,97 @@ def pick_peaks(curve: np.ndarray, k: int, smooth: int = 5) -> tuple[list[int], s
     return sorted(chosen), note
 
 
-def _content(path: Path, info: VideoInfo, k: int) -> Keyframes:
+_SMOOTH = 5  # frames in the moving average of the change curve (odd)
+
+
+def _content(path: Path, k: int) -> Keyframes:
+    """One decoding pass: frames land in a small ring buffer, the change curve and its
+    smoothed local maxima are computed as the stream goes, and only candidate frames (the
+    highest 4k peaks so far and the evenly spaced fill positions) are copied out."""
+    import heapq
+
     cv2 = _cv2()
-    keep = info.frame_count * info.width * info.height * 3 <= _KEEP_FRAMES_BYTES
-    small_w, small_h = max(8, info.width // 4), max(8, info.height // 4)
-    smalls: list[np.ndarray] = []
-    kept: list[np.ndarray] = []
     cap = _open(path)
     try:
+        header = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if header <= 0 or width <= 0 or height <= 0:
+            raise DatasetError(f"video {path} has no frames according to its header (count "
+                               f"{header}, size {width}x{height}); it is damaged, re-download it")
+        half = _SMOOTH // 2
+        ring_len = _SMOOTH + 2
+        ring = np.empty((ring_len, height, width, 3), np.uint8)
+        small_size = (max(8, width // 4), max(8, height // 4))
+        fill = set(sample_indices(header, 4 * k))
+        keep_peaks = 4 * k
+        kept: dict[int, np.ndarray] = {}
+        heap: list[tuple[float, int]] = []   # (smoothed value, index) of kept peaks
+        curve: list[float] = []
+        prev_small = None
+
+        def smoothed(i: int) -> float:
+            lo, hi = max(0, i - half), min(len(curve), i + half + 1)
+            return sum(curve[lo:hi]) / _SMOOTH
+
+        def consider(i: int, final_n: int | None = None) -> None:
+            # i is a peak of the smoothed curve if it beats its left and ties-or-beats its right
+            if i < 1 or (final_n is not None and i > final_n - 2):
+                return
+            s_i = smoothed(i)
+            if not (s_i > smoothed(i - 1) and s_i >= smoothed(i + 1)):
+                return
+            if len(heap) < keep_peaks:
+                heapq.heappush(heap, (s_i, i))
+            elif s_i > heap[0][0]:
+                _, dropped = heapq.heappushpop(heap, (s_i, i))
+                if dropped not in fill:
+                    kept.pop(dropped, None)
+            else:
+                return
+            if i not in kept:
+                kept[i] = ring[i % ring_len].copy()
+
+        j = 0
         while True:
-            ok, frame = cap.read()
+            slot = ring[j % ring_len]
+            ok, frame = cap.read(slot)
             if not ok:
                 break
-            if keep:
-                kept.append(frame)
-            small = cv2.resize(frame, (small_w, small_h), interpolation=cv2.INTER_NEAREST)
-            smalls.append(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+            if frame.shape != slot.shape:  # a stream whose header lies about the size
+                raise DatasetError(f"video {path} has frames of {frame.shape[1]}x"
+                                   f"{frame.shape[0]} but its header says {width}x{height}; "
+                                   "re-encode it")
+            small = cv2.cvtColor(cv2.resize(slot, small_size, interpolation=cv2.INTER_NEAREST),
+                                 cv2.COLOR_BGR2GRAY)
+            curve.append(0.0 if prev_small is None else
+                         float(cv2.norm(small, prev_small, cv2.NORM_L1)) / small.size)
+            prev_small = small
+            if j in fill:
+                kept[j] = slot.copy()
+            consider(j - half - 1)
+            j += 1
+        n = j
+        for i in range(max(0, n - half - 1), n):
+            consider(i, final_n=n)
     finally:
         cap.release()
-    if not smalls:
+    if n == 0:
         raise DatasetError(f"video {path} has no decodable frames; it is damaged, "
                            "re-download it")
-    if len(smalls) < info.frame_count - _END_SLACK:
-        raise DatasetError(f"video {path} ends after {len(smalls)} decodable frames but its "
-                           f"header says {info.frame_count}; the file is truncated, "
-                           "re-download it")
-    indices, note = pick_peaks(change_curve(smalls), k)
-    if keep:
-        frames = np.stack([cv2.cvtColor(kept[i], cv2.COLOR_BGR2RGB) for i in indices])
-    else:
-        frames = read_frames(path, indices)
-    return Keyframes(indices, [i / info.fps for i in indices], frames, "content", note)
+    if n < header - _END_SLACK:
+        raise DatasetError(f"video {path} ends after {n} decodable frames but its header "
+                           f"says {header}; the file is truncated, re-download it")
+    indices, note = pick_peaks(np.asarray(curve), k, smooth=_SMOOTH)
+    missing = sorted({i for i in indices if i not in kept})
+    if missing:  # rare: a chosen frame was not kept; decode those again
+        log.debug("%s: second pass for frames %s", path, missing)
+        again = read_frames(path, missing)
+        kept.update({i: cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for i, f in zip(missing, again,
+                                                                            strict=True)})
+    frames = np.stack([cv2.cvtColor(kept[i], cv2.COLOR_BGR2RGB) for i in indices])
+    return Keyframes(indices, [i / fps for i in indices], frames, "content", note)
 
 
 KEYFRAME_METHODS = {"uniform": _uniform, "content": _content}
@@ -363,5 +413,4 @@ def extract_keyframes(path: str | Path, k: int, method: str = "uniform") -> Keyf
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise InputError(f"k (number of keyframes) must be a positive integer, got {k!r}")
     path = check_file(path)
-    info = probe(path)
-    return KEYFRAME_METHODS[method](path, info, int(k))
+    return KEYFRAME_METHODS[method](path, int(k))

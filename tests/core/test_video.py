@@ -159,3 +159,29 @@ def test_keyframes_reject_bad_method_and_k(clip: Path):
         video.extract_keyframes(clip, 3, "random")
     with pytest.raises(InputError, match="positive integer"):
         video.extract_keyframes(clip, 0)
+
+
+def test_streaming_content_keyframes_match_the_offline_definition(tmp_path: Path):
+    """The one-pass implementation picks what pick_peaks picks on the full curve."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+
+    def moving():
+        for i in range(120):
+            img = np.full((48, 64, 3), 90, np.uint8)
+            x = int(30 + 25 * np.sin(i / (3 + rng.random())))
+            cv2.rectangle(img, (x, 10), (x + 12, 30), (250, 40, 40), -1)
+            yield img
+
+    path = write_video(tmp_path / "moving.avi", moving())
+    everything = video.read_frames(path, range(120))
+    small = [cv2.cvtColor(cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2BGR), (16, 12),
+                                     interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2GRAY)
+             for f in everything]
+    curve = np.array([0.0] + [np.abs(small[i].astype(int) - small[i - 1]).mean()
+                              for i in range(1, 120)])
+    want, _ = video.pick_peaks(curve, 6)
+    kf = video.extract_keyframes(path, 6, "content")
+    assert kf.indices == want
+    assert np.array_equal(kf.frames, everything[want])
