@@ -321,8 +321,11 @@ def query_samples(project: Project, config: LLMConfig, *,
             else:
                 base_url = config.preset.base_url or ""
             client = llm_client.make_client(config, base_url)
-            executor = cf.ThreadPoolExecutor(max_workers=config.concurrency,
-                                             thread_name_prefix="llm")
+            # llama_cpp.server answers one request at a time: more workers would only queue
+            # there and make the stored latencies include the wait.
+            workers = 1 if config.provider == "builtin" and not config.base_url \
+                else config.concurrency
+            executor = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
             for group in to_ask.values():
                 fut = executor.submit(llm_client.chat, client, group[0].body,
                                       max_retries=config.max_retries,
