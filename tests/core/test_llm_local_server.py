@@ -82,3 +82,15 @@ def test_missing_model_file_is_reported(tmp_path):
 def test_base_url_before_start_is_an_error():
     with pytest.raises(LLMError, match="not running; call start"):
         _ = local_server.LocalServer().base_url
+
+
+def test_query_without_llama_cpp_fails_clearly_and_records_the_run(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llama_cpp" else real(name, *a))
+    with Project.create(tmp_path / "p") as project:
+        add_samples(project, [("Biking", "Biking", "HandstandWalking")])
+        with pytest.raises(LLMError, match="built-in model needs llama-cpp-python.*llama_cpp"):
+            jobs.run(query_samples(project, LLMConfig(), modalities="unimodal"))
+        run = project.runs("query")[-1]
+        assert run["status"] == "failed" and "llama-cpp-python" in run["error"]
