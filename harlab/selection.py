@@ -341,7 +341,11 @@ def read_pngs(paths: Sequence[str | Path]) -> np.ndarray:
 # ---------------------------------------------------------------------------- eps sweep
 @dataclass
 class SweepResult:
-    """Attack success rate against eps: flipped / correct-before, over the given videos."""
+    """Attack success rate against eps: flipped / correct-before, over the given videos.
+
+    ``per_class`` holds the classes with at least one correctly classified video;
+    ``class_counts[name] = [videos, correct before]`` covers every class swept.
+    """
 
     eps: list[float]
     success_rate: list[float]
@@ -350,6 +354,7 @@ class SweepResult:
     n_correct: int
     per_class: dict[str, list[float]]
     attack: str
+    class_counts: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def eps_255(self) -> list[float]:
@@ -370,6 +375,9 @@ def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Se
     flipped = np.zeros(len(eps_values), dtype=np.int64)
     class_flips: dict[str, np.ndarray] = {}
     class_correct: dict[str, int] = {}
+    class_counts: dict[str, list[int]] = {}
+    for it in items:
+        class_counts.setdefault(loaded.classes[int(it.label)], [0, 0])[0] += 1
     n_correct, done = 0, 0
     total = len(items) * len(eps_values)
     for chunk in batches(items, config):
@@ -380,6 +388,7 @@ def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Se
         names = [loaded.classes[labels[r]] for r in rows]
         for name in names:
             class_correct[name] = class_correct.get(name, 0) + 1
+            class_counts[name][1] += 1
             class_flips.setdefault(name, np.zeros(len(eps_values), dtype=np.int64))
         for j, eps in enumerate(eps_values):
             if len(rows):
@@ -395,7 +404,7 @@ def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Se
     rate = (flipped / n_correct).tolist() if n_correct else [0.0] * len(eps_values)
     per_class = {c: (class_flips[c] / class_correct[c]).tolist() for c in class_correct}
     return SweepResult(eps_values, rate, flipped.tolist(), len(items), n_correct, per_class,
-                       config.attack)
+                       config.attack, class_counts)
 
 
 # ---------------------------------------------------------------------------- defaults

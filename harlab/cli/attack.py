@@ -141,4 +141,7 @@ def _run_sweep(project, checkpoint: Path, root: Path, config, eps_list: list[flo
     for j, eps in enumerate(result.eps):
         per = "  ".join(f"{result.per_class[n][j]:>12.1%}" for n in names)
         print(f"  {eps * 255:>5.3g}/255  {result.success_rate[j]:>6.1%}  {per}")
+    for name, (n, correct) in result.class_counts.items():
+        if not correct:
+            print(f"  {name}: none of its {n} videos is classified correctly before the attack")
     return 0

@@ -127,3 +127,18 @@ def test_grad_cam_errors():
         grad_cam(nn.Sequential(nn.Flatten(), nn.Linear(192, 2)), images)
     with pytest.raises(InputError, match=r"lie in \[0, 1\]"):
         grad_cam(model, images * 3)
+
+
+def test_grad_cam_frames_matches_tensor_api():
+    from harlab.heatmaps import grad_cam_frames
+
+    model = PatchModel()
+    frames = np.zeros((3, 16, 16, 3), np.uint8)
+    frames[0, :6, :6] = 255
+    frames[2, 10:, 10:] = 200
+    maps = grad_cam_frames(model, frames, class_idx=0, batch_size=2)
+    assert maps.shape == (3, 16, 16) and maps.dtype == np.float32
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+    np.testing.assert_allclose(maps, grad_cam(model, x, class_idx=0).numpy(), atol=1e-6)
+    with pytest.raises(InputError, match=r"uint8 RGB of shape \(K, H, W, 3\), got float32"):
+        grad_cam_frames(model, frames.astype(np.float32))

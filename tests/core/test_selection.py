@@ -238,6 +238,7 @@ def test_eps_sweep_success_rate_grows_with_eps(fake_videos):
     assert res.flipped == [0, 0, 1, 2, 3]
     assert res.success_rate == pytest.approx([0, 0, 1 / 3, 2 / 3, 1])
     assert res.per_class == {"Mid": pytest.approx([0, 0, 1 / 3, 2 / 3, 1])}
+    assert res.class_counts == {"Mid": [4, 3]}
     assert res.eps_255 == pytest.approx([0, 4, 10, 20, 40])
 
 
@@ -273,6 +274,7 @@ def _write_dataset(root: Path, classes: list[str], greys: dict[str, int]) -> Non
     write_split_files(root / "ucfTrainTestlist", classes, entries, n_groups=3)
 
 
+@pytest.mark.slow
 def test_find_samples_end_to_end_on_disk(tmp_path, project):
     from harlab.checkpoint import save_checkpoint
     from harlab.models import build_model
@@ -296,3 +298,63 @@ def test_find_samples_end_to_end_on_disk(tmp_path, project):
                          ).shape == (2, 32, 32, 3)
     with pytest.raises(InputError, match=r"class 'BabyCrawling' is not one of"):
         jobs.run(find_samples(project, ckpt, tmp_path / "data", AttackConfig(device="cpu")))
+
+
+# --------------------------------------------------------------------------- project helpers, CLI
+def test_load_sample_and_defaults(fake_videos, project, tmp_path):
+    from harlab.selection import default_checkpoint, default_dataset_root, load_sample
+
+    items = [add(fake_videos, "01", 1, 153)]
+    cfg = AttackConfig(eps=16 / 255, keyframes=3, classes=("Mid",), per_class=1)
+    result = jobs.run(select_samples(project, loaded(), items, cfg))
+    va = load_sample(project, result.sample_ids[0], loaded())
+    assert va.flipped and va.keyframe_indices == [0, 10, 20] and np.all(va.adv_frames == 169)
+    with pytest.raises(InputError, match=r"sample 999 does not exist"):
+        load_sample(project, 999, loaded())
+    with pytest.raises(InputError, match=r"has no trained checkpoint yet.*--checkpoint"):
+        default_checkpoint(project)
+    ckpt = project.checkpoints_dir / "t" / "best.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"x")
+    run = project.start_run("train", {"dataset_root": "/data/ucf"})
+    project.finish_run(run, "done", {"best_checkpoint": "checkpoints/t/best.pt"})
+    assert default_checkpoint(project) == ckpt
+    assert default_dataset_root(project) == Path("/data/ucf")
+    project.set_meta("dataset_root", "/elsewhere")
+    assert default_dataset_root(project) == Path("/elsewhere")
+
+
+@pytest.mark.slow
+def test_cli_attack_errors_and_sweep(tmp_path, capsys):
+    from harlab.checkpoint import save_checkpoint
+    from harlab.cli import main
+    from harlab.models import build_model
+
+    proj = tmp_path / "p"
+    assert main(["attack", "--project", str(proj), "--eps", "8"]) == 2
+    assert "did you mean 8/255?" in capsys.readouterr().err
+    assert main(["attack", "--project", str(proj)]) == 2
+    assert "no trained checkpoint yet" in capsys.readouterr().err
+    assert main(["attack", "--project", str(proj), "--attack", "cw", "--checkpoint", "x"]) == 2
+    assert "valid attacks: fgsm, bim, pgd, mifgsm" in capsys.readouterr().err
+
+    _write_dataset(tmp_path / "data", CLASSES, {"Low": 40, "Mid": 128, "High": 220})
+    torch.manual_seed(0)
+    model, _ = build_model("resnet18", 3, weights="none")
+    ckpt = save_checkpoint(tmp_path / "best.pt", model=model, classes=CLASSES, image_size=32,
+                           config={}, metrics={})
+    args = ["attack", "--project", str(proj), "--checkpoint", str(ckpt), "--dataset",
+            str(tmp_path / "data"), "--classes", "Low,Mid", "--keyframes", "2",
+            "--device", "cpu"]
+    assert main([*args, "--sweep", "0,4/255,x"]) == 2
+    assert "0.03 or 8/255, got 'x'" in capsys.readouterr().err
+    assert main([*args, "--sweep", "0,8/255,0.25", "--sweep-videos", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "success rate over 1 correctly classified of 2 videos" in out
+    assert "      0/255    0.0%" in out and "8/255  100.0%" in out
+    assert "Mid: none of its 1 videos is classified correctly" in out
+    assert main([*args, "--per-class", "1", "--eps", "16/255"]) == 0
+    assert "samples:" in capsys.readouterr().out
+    with Project.open(proj) as p:
+        assert [r["kind"] for r in p.runs()] == ["sweep", "attack"]
+        assert all(r["status"] == "done" for r in p.runs())
