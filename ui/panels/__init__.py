@@ -9,6 +9,7 @@ from __future__ import annotations
 # (tab title, module, class name)
 PANELS: list[tuple[str, str, str]] = [
     ("Data", "ui.panels.data_panel", "DataPanel"),
+    ("Train", "ui.panels.train_panel", "TrainPanel"),
     ("Attack", "ui.panels.attack_panel", "AttackPanel"),
     ("Responses", "ui.panels.responses_panel", "ResponsesPanel"),
 ]
