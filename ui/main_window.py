@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -321,6 +322,8 @@ class MainWindow(QMainWindow):
             if callable(shutdown):
                 shutdown()
         self.ctx.set_project(None)
+        if "harlab.llm.local_server" in sys.modules:  # only if a server may have been started
+            sys.modules["harlab.llm.local_server"].stop_all()
         event.accept()
 
 

@@ -105,6 +105,12 @@ class SettingsDialog(QDialog):
         self.detail_combo.addItems(IMAGE_DETAILS)
         self.detail_combo.setCurrentText(str(settings.value("llm/image_detail", "auto")))
         form.addRow("Image detail", self.detail_combo)
+        self.images_combo = QComboBox()
+        self.images_combo.addItems(["auto", "true", "false"])
+        self.images_combo.setToolTip("Whether the model accepts images (multimodal queries); "
+                                     "auto guesses from the provider and model name")
+        self.images_combo.setCurrentText(str(settings.value("llm/supports_images", "auto")))
+        form.addRow("Model takes images", self.images_combo)
         layout.addWidget(llm)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -172,5 +178,6 @@ class SettingsDialog(QDialog):
         s.setValue("llm/max_tokens", self.max_tokens_spin.value())
         s.setValue("llm/concurrency", self.concurrency_spin.value())
         s.setValue("llm/image_detail", self.detail_combo.currentText())
+        s.setValue("llm/supports_images", self.images_combo.currentText())
         s.sync()
         super().accept()
