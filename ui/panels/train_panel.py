@@ -151,7 +151,7 @@ class TrainPanel(QWidget):
         self.loss_plot = pg.PlotWidget(background="w", title="Loss per step")
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
         self.acc_plot = pg.PlotWidget(background="w", title="Accuracy per epoch")
-        self.acc_plot.addLegend(offset=(-10, 10))
+        self.acc_plot.addLegend(offset=(-10, -30))
         self.acc_plot.setYRange(0, 1)
         self.train_acc_curve = self.acc_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), symbol="o",
                                                   symbolSize=5, name="train")
@@ -161,7 +161,7 @@ class TrainPanel(QWidget):
                                          label="best", labelOpts={"position": 0.1})
         self.best_line.setVisible(False)
         self.acc_plot.addItem(self.best_line)
-        self.lr_plot = pg.PlotWidget(background="w", title="Learning rate")
+        self.lr_plot = pg.PlotWidget(background="w", title="Learning rate (×1e-3)")
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#9467bd", width=1))
         for plot, label in ((self.loss_plot, "step"), (self.acc_plot, "epoch"),
                             (self.lr_plot, "step")):
@@ -512,7 +512,7 @@ class TrainPanel(QWidget):
             return
         self._dirty = False
         self.loss_curve.setData(self._steps, self._losses)
-        self.lr_curve.setData(self._steps, self._lrs)
+        self.lr_curve.setData(self._steps, [lr * 1e3 for lr in self._lrs])
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetrics
 
 MAX_CELL_TEXT = 30  # above this many classes the counts would be unreadable; colour only
 
@@ -22,7 +23,7 @@ class ConfusionMatrixView(pg.PlotWidget):
         plot.invertY(True)
         plot.setMouseEnabled(False, False)
         plot.hideButtons()
-        plot.setLabel("bottom", "predicted")
+        plot.setLabel("bottom", "predicted (class number)")
         plot.setLabel("left", "true")
         self.matrix = np.zeros((0, 0), dtype=np.int64)
         self.classes: list[str] = []
@@ -51,10 +52,19 @@ class ConfusionMatrixView(pg.PlotWidget):
                     text.setPos(j + 0.5, i + 0.5)
                     self.addItem(text)
                     self._texts.append(text)
-        ticks = [[(k + 0.5, self._short(name)) for k, name in enumerate(classes)]]
+        # Names on the left (rows), numbers below: long names side by side would overlap.
         plot = self.getPlotItem()
-        plot.getAxis("bottom").setTicks(ticks)
-        plot.getAxis("left").setTicks(ticks)
+        if len(classes) <= MAX_CELL_TEXT:
+            left = [[(k + 0.5, f"{self._short(name)} {k}") for k, name in enumerate(classes)]]
+            bottom = [[(k + 0.5, str(k)) for k in range(len(classes))]]
+        else:
+            step = max(1, len(classes) // 10)
+            left = bottom = [[(k + 0.5, str(k)) for k in range(0, len(classes), step)]]
+        plot.getAxis("left").setTicks(left)
+        plot.getAxis("bottom").setTicks(bottom)
+        metrics = QFontMetrics(plot.getAxis("left").font())
+        width = max((metrics.horizontalAdvance(t) for _, t in left[0]), default=20)
+        plot.getAxis("left").setWidth(width + 30)
         plot.setRange(xRange=(0, len(classes)), yRange=(0, len(classes)), padding=0.02)
 
     @staticmethod
