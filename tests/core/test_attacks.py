@@ -282,3 +282,19 @@ def test_parse_eps(text, value):
 def test_parse_eps_errors(text, match):
     with pytest.raises(InputError, match=match):
         parse_eps(text)
+
+
+def test_pixel_space_attack_through_harlab_wrapper_equals_explicit():
+    from harlab.models import build_model
+
+    torch.manual_seed(0)
+    wrapped, _ = build_model("resnet18", 3, weights="none")
+    wrapped.eval()
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    labels = torch.tensor([0, 2])
+    adv = fgsm(wrapped, images, labels, EPS)
+    z = ((images - wrapped.mean) / wrapped.std).requires_grad_(True)
+    loss = nn.functional.cross_entropy(wrapped.net(z), labels, reduction="sum")
+    (grad_z,) = torch.autograd.grad(loss, z)
+    # d z / d x = 1 / std > 0, so the pixel-space sign is the normalised-space sign.
+    assert torch.equal(adv, (images + EPS * grad_z.sign()).clamp(0, 1))
