@@ -31,14 +31,17 @@ class BatchAugment:
 
     torchvision's v2 transforms draw one set of random parameters per call, i.e. per batch;
     here every image gets its own draw, vectorised, on the batch's device. Flip and rotation
-    share one ``grid_sample``; hue is a rotation in YIQ space (a 3x3 matrix per image).
+    share one ``grid_sample`` with the optional zoom/shift; hue is a rotation in YIQ space (a
+    3x3 matrix per image).
 
     Shape:
         images: ``(N, 3, H, W)`` float in ``[0, 1]``; returns the same shape, clamped.
     """
 
-    def __init__(self, flip: bool = True, jitter: float = 0.2, rotation_deg: float = 10.0):
+    def __init__(self, flip: bool = True, jitter: float = 0.2, rotation_deg: float = 10.0,
+                 hue: float = 0.05, zoom: float = 0.0):
         self.flip, self.jitter, self.rotation_deg = flip, jitter, rotation_deg
+        self.hue, self.zoom = hue, zoom
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         import torch
@@ -46,7 +49,7 @@ class BatchAugment:
 
         n, dev = images.shape[0], images.device
         x = images
-        if self.jitter > 0:
+        if self.jitter > 0 or self.hue > 0:
             j = self.jitter
             r = torch.rand(n, 4, 1, 1, 1, device=dev) * 2 - 1  # in [-1, 1)
             x = x * (1 + j * r[:, 0])
@@ -55,16 +58,17 @@ class BatchAugment:
                 + gray.mean((2, 3), keepdim=True)
             gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
             x = (x - gray) * (1 + j * r[:, 2]) + gray
-            x = self._hue(x, r[:, 3].view(n) * (j / 4) * 2 * math.pi)
-        if self.rotation_deg > 0:
-            angle = (torch.rand(n, device=dev) * 2 - 1) * math.radians(self.rotation_deg)
-            sign = torch.ones(n, device=dev)
-            if self.flip:
-                sign = torch.where(torch.rand(n, device=dev) < 0.5, -1.0, 1.0)
-            cos, sin = angle.cos(), angle.sin()
-            zero = torch.zeros_like(cos)
-            theta = torch.stack([torch.stack([cos * sign, -sin, zero], 1),
-                                 torch.stack([sin * sign, cos, zero], 1)], 1)
+            if self.hue > 0:
+                x = self._hue(x, r[:, 3].view(n) * self.hue * 2 * math.pi)
+        if self.rotation_deg > 0 or self.zoom > 0:
+            u = torch.rand(n, 5, device=dev) * 2 - 1  # in [-1, 1)
+            angle = u[:, 0] * math.radians(self.rotation_deg)
+            sign = torch.where(u[:, 1] < 0, -1.0, 1.0) if self.flip else torch.ones(n, device=dev)
+            scale = 1 + self.zoom * u[:, 2]  # output samples a window `scale` times the image
+            shift_x, shift_y = self.zoom * u[:, 3], self.zoom * u[:, 4]
+            cos, sin = angle.cos() * scale, angle.sin() * scale
+            theta = torch.stack([torch.stack([cos * sign, -sin, shift_x], 1),
+                                 torch.stack([sin * sign, cos, shift_y], 1)], 1)
             grid = F.affine_grid(theta, list(x.shape), align_corners=False)
             x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros",
                               align_corners=False)
@@ -157,7 +161,8 @@ def fit(config: TrainConfig, train_data: TrainData, val_data: TrainData,
         optimizer, base_lr=config.lr, max_lr=config.max_lr,
         step_size_up=_lr_cycle_steps(config, batches_per_epoch), cycle_momentum=False)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
-    augment = BatchAugment(config.flip, config.jitter, config.rotation_deg)
+    augment = BatchAugment(config.flip, config.jitter, config.rotation_deg, config.hue,
+                           config.zoom)
     loss_fn = torch.nn.CrossEntropyLoss()
     labels_all = torch.as_tensor(train_data.labels)
 

@@ -54,8 +54,10 @@ class TrainConfig:
         accumulate: batches whose gradients are summed per optimizer step.
         lr_cycle_steps: optimizer steps from ``lr`` up to ``max_lr`` (0: half an epoch).
         flip: random horizontal flips.
-        jitter: colour-jitter strength (brightness/contrast/saturation ±jitter, hue ±jitter/4).
+        jitter: colour-jitter strength (brightness, contrast, saturation: ×(1 ± jitter)).
+        hue: hue jitter, ± this share of the colour circle (0.5 = any hue).
         rotation_deg: random rotation range in degrees (±).
+        zoom: random zoom and shift, ± this share of the side (not in the paper: 0).
         val_fraction: share of the training split's groups held out for validation.
         fold: UCF-101 split (1-3).
         seed: seeds shuffling, augmentation and initialisation.
@@ -77,7 +79,9 @@ class TrainConfig:
     lr_cycle_steps: int = 0
     flip: bool = True
     jitter: float = 0.2
+    hue: float = 0.05
     rotation_deg: float = 10.0
+    zoom: float = 0.0
     val_fraction: float = 0.1
     fold: int = 1
     seed: int = 0
@@ -106,7 +110,9 @@ class TrainConfig:
         _check_range("lr_cycle_steps", self.lr_cycle_steps, 0, 10**7, integer=True,
                      hint="0 means half an epoch")
         _check_range("jitter", self.jitter, 0.0, 1.0)
+        _check_range("hue", self.hue, 0.0, 0.5)
         _check_range("rotation_deg", self.rotation_deg, 0.0, 180.0)
+        _check_range("zoom", self.zoom, 0.0, 0.5)
         _check_range("val_fraction", self.val_fraction, 0.01, 0.9,
                      hint="a share of the training groups, e.g. 0.1")
         _check_range("fold", self.fold, 1, 3, integer=True)

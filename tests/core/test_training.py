@@ -116,10 +116,13 @@ def test_augment_is_per_sample_in_range_and_leaves_input():
     torch.manual_seed(0)
     images = torch.rand(16, 3, 24, 24)
     before = images.clone()
-    out = BatchAugment(flip=True, jitter=0.3, rotation_deg=15)(images)
-    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
-    assert torch.equal(images, before)
-    flips = BatchAugment(flip=True, jitter=0, rotation_deg=0)(images)
+    for aug in (BatchAugment(flip=True, jitter=0.3, rotation_deg=15, hue=0.5),
+                BatchAugment(flip=False, jitter=0, rotation_deg=0, hue=0, zoom=0.3)):
+        out = aug(images)
+        assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+        assert not torch.equal(out, images)
+        assert torch.equal(images, before)
+    flips = BatchAugment(flip=True, jitter=0, rotation_deg=0, hue=0)(images)
     flipped = [torch.equal(flips[i], images[i].flip(-1)) for i in range(16)]
     kept = [torch.equal(flips[i], images[i]) for i in range(16)]
     assert any(flipped) and any(kept) and all(a or b for a, b in zip(flipped, kept, strict=True))
@@ -254,3 +257,45 @@ def test_cuda_amp_channels_last_path(tmp_path):
     assert result.epochs_done == 1 and math.isfinite(result.history[0]["train_loss"])
     loaded = load_classifier(result.best_checkpoint, device="cuda")
     assert next(loaded.model.parameters()).is_cuda
+
+
+# ---------------------------------------------------------------- CLI on a generated dataset
+@pytest.mark.slow
+def test_cli_train_evaluate_and_mismatched_resume(tmp_path, capsys):
+    import harlab.demo_data as demo_data
+    from harlab.cli import main
+
+    tiny = dict(groups=4, clips_per_group=1, seconds=0.4)
+    root = jobs.run(demo_data.generate_demo_dataset(
+        tmp_path / "a", classes=["Biking", "HandstandWalking"], **tiny))
+    out = tmp_path / "run"
+    args = ["train", "--dataset", str(root), "--out", str(out), "--image-size", "32",
+            "--frames-per-video", "2", "--epochs", "1", "--batch-size", "4", "--accumulate",
+            "1", "--weights", "none", "--device", "cpu", "--val-fraction", "0.34"]
+    assert main(args + ["--evaluate"]) == 0
+    printed = capsys.readouterr().out
+    assert "best val acc" in printed and "test: video top-1" in printed
+    assert main(["evaluate", str(out / "best.pt"), "--dataset", str(root), "--json",
+                 str(tmp_path / "m.json")]) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert len(metrics["confusion"]) == 2 and metrics["n_videos"] > 0
+
+    other = jobs.run(demo_data.generate_demo_dataset(
+        tmp_path / "b", classes=["Biking", "PushUps"], **tiny))
+    before = (out / "last.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--dataset", str(other), "--resume", str(out / "last.pt"),
+                 "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "harlab train: error:" in err and "only in checkpoint: ['HandstandWalking']" in err
+    assert (out / "last.pt").read_bytes() == before  # the good checkpoint is untouched
+    assert main(["evaluate", str(out / "best.pt"), "--dataset", str(other)]) == 2
+    assert "trained on 2 classes but the dataset has 2" in capsys.readouterr().err
+
+    single = jobs.run(demo_data.generate_demo_dataset(tmp_path / "c", classes=["Biking"],
+                                                      **tiny))
+    assert main(["train", "--dataset", str(single), "--out", str(tmp_path / "x"),
+                 "--image-size", "32", "--frames-per-video", "1"]) == 2
+    assert "1 class(es) (Biking); a classifier needs at least 2" in capsys.readouterr().err
+    assert main(["train", "--dataset", str(root)]) == 2
+    assert "needs --project or --out" in capsys.readouterr().err

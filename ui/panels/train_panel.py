@@ -53,12 +53,14 @@ LABELS = {
     "frames_per_video": "Frames per video", "epochs": "Epochs", "batch_size": "Batch size",
     "lr": "Learning rate", "max_lr": "Cyclic max LR", "weight_decay": "Weight decay",
     "accumulate": "Accumulate batches", "lr_cycle_steps": "LR half-cycle (steps, 0=auto)",
-    "flip": "Random horizontal flip", "jitter": "Colour jitter", "rotation_deg":
+    "flip": "Random horizontal flip", "jitter": "Colour jitter", "hue": "Hue jitter",
+    "zoom": "Zoom / shift (not in paper)", "rotation_deg":
     "Rotation (±deg)", "val_fraction": "Validation groups share", "fold": "Fold",
     "seed": "Seed", "device": "Device", "amp": "Mixed precision (CUDA)",
     "channels_last": "Channels-last (CUDA)",
 }
-FLOAT_DECIMALS = {"lr": 6, "max_lr": 6, "weight_decay": 4, "jitter": 2, "rotation_deg": 1,
+FLOAT_DECIMALS = {"lr": 6, "max_lr": 6, "weight_decay": 4, "jitter": 2, "hue": 2, "zoom": 2,
+                  "rotation_deg": 1,
                   "val_fraction": 2}
 EPOCH_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s"]
 
