@@ -27,6 +27,8 @@ _END_SLACK = 2
 #: grey levels (0-255) a change peak must at least rise above the clip's median change (and
 #: a tenth of the curve's range) to count; flatter clips are filled with evenly spaced frames.
 _MIN_PROMINENCE = 0.05
+_SMOOTH = 5  # frames in the moving average of the change curve (odd)
+_FILL_POOL = 2  # low-motion fill frames are chosen among this many x k evenly spaced ones
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,7 @@ def _uniform(path: Path, k: int) -> Keyframes:
                      _pad_note(info.frame_count, k))
 
 
-def pick_peaks(curve: np.ndarray, k: int, smooth: int = 5) -> tuple[list[int], str]:
+def pick_peaks(curve: np.ndarray, k: int, smooth: int = _SMOOTH) -> tuple[list[int], str]:
     """Choose ``k`` frame indices at local maxima of the smoothed change curve.
 
     Peaks are taken highest first with a minimum spacing of ``len(curve) / (2k)`` frames; when a
@@ -291,7 +293,7 @@ def pick_peaks(curve: np.ndarray, k: int, smooth: int = 5) -> tuple[list[int], s
     if len(chosen) < k:
         note = (f"only {len(chosen)} motion peaks found; {k - len(chosen)} evenly spaced "
                 "frames added")
-        candidates = sample_indices(n, 4 * k)
+        candidates = sample_indices(n, _FILL_POOL * k)
         while len(chosen) < k:
             best = max((c for c in candidates if c not in chosen),
                        key=lambda c: min((abs(c - x) for x in chosen), default=n),
@@ -302,13 +304,12 @@ def pick_peaks(curve: np.ndarray, k: int, smooth: int = 5) -> tuple[list[int], s
     return sorted(chosen), note
 
 
-_SMOOTH = 5  # frames in the moving average of the change curve (odd)
 
 
 def _content(path: Path, k: int) -> Keyframes:
     """One decoding pass: frames land in a small ring buffer, the change curve and its
     smoothed local maxima are computed as the stream goes, and only candidate frames (the
-    highest 4k peaks so far and the evenly spaced fill positions) are copied out."""
+    highest 2k peaks so far and the evenly spaced fill positions) are copied out."""
     import heapq
 
     cv2 = _cv2()
@@ -325,8 +326,8 @@ def _content(path: Path, k: int) -> Keyframes:
         ring_len = _SMOOTH + 2
         ring = np.empty((ring_len, height, width, 3), np.uint8)
         small_size = (max(8, width // 4), max(8, height // 4))
-        fill = set(sample_indices(header, 4 * k))
-        keep_peaks = 4 * k
+        fill = set(sample_indices(header, _FILL_POOL * k))
+        keep_peaks = 2 * k
         kept: dict[int, np.ndarray] = {}
         heap: list[tuple[float, int]] = []   # (smoothed value, index) of kept peaks
         curve: list[float] = []
