@@ -101,3 +101,14 @@ def test_cancelled_generation_leaves_no_partial_copy():
     next(job)
     job.close()
     assert not paths.demo_dataset_dir().with_name("demo-ucf101.partial").exists()
+
+
+def test_cli_demo_out(tmp_path: Path, capsys, monkeypatch):
+    from harlab.cli import main
+
+    real = generate_demo_dataset
+    monkeypatch.setattr("harlab.demo_data.generate_demo_dataset",
+                        lambda out, seed: real(out, seed=seed, **TINY))
+    assert main(["data", "demo", "--out", str(tmp_path / "d"), "--seed", "2"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "d")
+    assert UCF101(tmp_path / "d").classes == TINY["classes"]

@@ -95,3 +95,14 @@ def test_bad_split_name_and_foreign_folder(tiny: UCF101, tmp_path: Path):
     (cache.folder / "train.u8").write_bytes(b"\0" * 10)
     with pytest.raises(DatasetError, match="damaged, rebuild"):
         cache.split("train")
+
+
+def test_cli_cache(tiny: UCF101, tmp_path: Path, capsys):
+    from harlab.cli import main
+
+    args = ["data", "cache", str(tiny.root), "--frames", "2", "--size", "8",
+            "--cache-dir", str(tmp_path / "c")]
+    assert main(args) == 0
+    assert "8 videos decoded, 0 reused, 0 failed" in capsys.readouterr().out
+    assert main(args[:-2] + ["--size", "2"]) == 2
+    assert "size must be an integer side" in capsys.readouterr().err

@@ -190,3 +190,19 @@ def test_fold_definition_and_writer_round_trip(tmp_path: Path):
     assert (tmp_path / "trainlist01.txt").read_bytes() == b"A/v_A_g09_c02.avi 1\r\n"
     assert (tmp_path / "testlist01.txt").read_bytes() == b"B/v_B_g03_c01.avi\r\n"
     assert (tmp_path / "testlist02.txt").read_bytes() == b"A/v_A_g09_c02.avi\r\n"
+
+
+def test_cli_index_and_validate(dataset_dir: Path, capsys):
+    from harlab.cli import main
+
+    assert main(["data", "index", str(dataset_dir), "--fold", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "HandstandPushups" in out and "3 classes, 18 train and 6 test clips" in out
+    assert main(["data", "validate", str(dataset_dir)]) == 0
+    (dataset_dir / "UCF-101/BabyCrawling/v_BabyCrawling_g22_c01.avi").write_bytes(b"")
+    assert main(["data", "validate", str(dataset_dir)]) == 1
+    assert "[unreadable] BabyCrawling/v_BabyCrawling_g22_c01.avi" in capsys.readouterr().out
+    assert main(["data", "index"]) == 2
+    assert "give either a dataset folder or --demo" in capsys.readouterr().err
+    assert main(["data", "index", str(dataset_dir / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err

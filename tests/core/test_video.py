@@ -185,3 +185,13 @@ def test_streaming_content_keyframes_match_the_offline_definition(tmp_path: Path
     kf = video.extract_keyframes(path, 6, "content")
     assert kf.indices == want
     assert np.array_equal(kf.frames, everything[want])
+
+
+def test_cli_keyframes_writes_pngs(clip: Path, tmp_path: Path, capsys):
+    from harlab.cli import main
+
+    assert main(["data", "keyframes", str(clip), "-k", "3", "--method", "uniform",
+                 "--out", str(tmp_path / "kf")]) == 0
+    out = capsys.readouterr().out
+    assert "frame     10" in out and "saved 3 PNGs" in out
+    assert len(list((tmp_path / "kf").glob("*.png"))) == 3
