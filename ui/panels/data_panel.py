@@ -88,6 +88,7 @@ class DataPanel(QWidget):
         self._scrub_indices: list[int] = []
         self._fps = 25.0
         self._pending_video: Path | None = None
+        self._reload_pending = False
         self._build_ui()
         ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
         if ctx.dataset_root:
@@ -310,13 +311,16 @@ class DataPanel(QWidget):
         self.path_edit.setText(root)
         if self.ctx.runner.busy:
             # the job that produced the root (demo) is still finishing; load right after
-            self.ctx.runner.finished.connect(self._on_runner_finished_reload)
+            if not self._reload_pending:
+                self._reload_pending = True
+                self.ctx.runner.finished.connect(self._on_runner_finished_reload)
             return
         self._load(root)
 
     @Slot()
     def _on_runner_finished_reload(self) -> None:
         self.ctx.runner.finished.disconnect(self._on_runner_finished_reload)
+        self._reload_pending = False
         self._load(self.ctx.dataset_root)
 
     @Slot(int)
