@@ -155,6 +155,8 @@ def fit(config: TrainConfig, train_data: TrainData, val_data: TrainData,
     sampler = DistributedSampler(range(len(train_data)), num_replicas=world, rank=rank,
                                  shuffle=True, seed=config.seed, drop_last=False)
     batches_per_epoch = math.ceil(len(sampler) / config.batch_size)
+    if len(sampler) % config.batch_size == 1 and batches_per_epoch > 1:
+        batches_per_epoch -= 1  # a lone last frame joins the previous batch: BatchNorm needs 2
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CyclicLR(
@@ -246,7 +248,8 @@ def fit(config: TrainConfig, train_data: TrainData, val_data: TrainData,
             sums = ts["sums"] if start_batch else [0.0, 0, 0]  # loss*n, correct, seen
             optimizer.zero_grad(set_to_none=True)
             for b in range(start_batch, batches_per_epoch):
-                idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+                end = (b + 1) * config.batch_size if b + 1 < batches_per_epoch else None
+                idx = order[b * config.batch_size:end]
                 images = augment(to_images(train_data.take(idx), device, channels_last))
                 labels = labels_all[idx].to(device, non_blocking=True)
                 step_now = (b + 1) % config.accumulate == 0 or b + 1 == batches_per_epoch

@@ -129,16 +129,27 @@ def _narrate(job: Generator[Progress, None, Any], bar_shown: bool):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from harlab.store import Project
-    from harlab.training import distributed_env, train
+    from harlab.training import distributed_env, init_distributed, train
 
     config = config_from_args(args)
-    root = _dataset_root(args)
-    rank = distributed_env()[0]
     if args.project is None and args.out is None and args.resume is None:
         raise InputError("harlab train needs --project or --out (where best.pt and last.pt "
                          "go); e.g. --out runs/demo")
-    project = Project.open_or_create(args.project) if args.project and rank == 0 else None
+    rank, world, _ = distributed_env()
+    distributed = world > 1 and init_distributed(config.device)
+    project = None
     try:
+        if distributed:
+            import torch.distributed as dist
+
+            if rank != 0:
+                dist.barrier()  # rank 0 generates the demo data (if asked) first
+            root = _dataset_root(args)
+            if rank == 0:
+                dist.barrier()
+        else:
+            root = _dataset_root(args)
+        project = Project.open_or_create(args.project) if args.project and rank == 0 else None
         show = rank == 0
         job = _narrate(train(config, root, args.out, project=project, resume=args.resume), show)
         result = run_cli(job, "train", disable=None if show else True)
@@ -154,6 +165,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     finally:
         if project is not None:
             project.close()
+        if distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     return 0
 
 

@@ -299,3 +299,12 @@ def test_cli_train_evaluate_and_mismatched_resume(tmp_path, capsys):
     assert "1 class(es) (Biking); a classifier needs at least 2" in capsys.readouterr().err
     assert main(["train", "--dataset", str(root)]) == 2
     assert "needs --project or --out" in capsys.readouterr().err
+
+
+def test_a_lone_last_frame_joins_the_previous_batch(tmp_path):
+    data = synthetic(groups=3, frames=3)  # 27 frames; 18 train frames
+    train, val = data.split_groups(0.34, 0)
+    train = train.subset(np.arange(len(train)) < 17)  # 17 = 2 * 8 + 1
+    seen = []
+    _run(fit(tiny_config(epochs=1, accumulate=1), train, val, tmp_path), seen)
+    assert [p.done for p in seen if p.data and p.data["kind"] == "step"] == [1, 2]
