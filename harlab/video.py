@@ -28,7 +28,9 @@ _END_SLACK = 2
 #: a tenth of the curve's range) to count; flatter clips are filled with evenly spaced frames.
 _MIN_PROMINENCE = 0.05
 _SMOOTH = 5  # frames in the moving average of the change curve (odd)
-_FILL_POOL = 2  # low-motion fill frames are chosen among this many x k evenly spaced ones
+_FILL_POOL = 1  # low-motion fill frames are chosen among this many x k evenly spaced ones
+_STRIDE = 2  # content keyframes analyse every 2nd frame (grabbing the others is cheaper)
+_SUBSAMPLE = 4  # ...on the green channel of every 4th pixel in each direction
 
 
 @dataclass(frozen=True)
@@ -307,9 +309,14 @@ def pick_peaks(curve: np.ndarray, k: int, smooth: int = _SMOOTH) -> tuple[list[i
 
 
 def _content(path: Path, k: int) -> Keyframes:
-    """One decoding pass: frames land in a small ring buffer, the change curve and its
-    smoothed local maxima are computed as the stream goes, and only candidate frames (the
-    highest 2k peaks so far and the evenly spaced fill positions) are copied out."""
+    """Content keyframes in one decoding pass.
+
+    The change curve is taken on every ``_STRIDE``-th frame (the others are only grabbed, which
+    skips their colour conversion); smoothed local maxima are found as the stream goes, and
+    only candidate frames (the highest 2k peaks so far and the k evenly spaced fill positions)
+    are held on to. Keyframe indices are therefore
+    multiples of the stride on clips long enough to have one.
+    """
     import heapq
 
     cv2 = _cv2()
@@ -322,77 +329,85 @@ def _content(path: Path, k: int) -> Keyframes:
         if header <= 0 or width <= 0 or height <= 0:
             raise DatasetError(f"video {path} has no frames according to its header (count "
                                f"{header}, size {width}x{height}); it is damaged, re-download it")
+        stride = _STRIDE if header >= 4 * _STRIDE * k else 1
         half = _SMOOTH // 2
-        ring_len = _SMOOTH + 2
-        ring = np.empty((ring_len, height, width, 3), np.uint8)
-        small_size = (max(8, width // 4), max(8, height // 4))
-        fill = set(sample_indices(header, _FILL_POOL * k))
+        recent: dict[int, np.ndarray] = {}  # the last half+2 analysed frames (BGR)
+        fill = set(sample_indices(-(-header // stride), _FILL_POOL * k))
         keep_peaks = 2 * k
-        kept: dict[int, np.ndarray] = {}
-        heap: list[tuple[float, int]] = []   # (smoothed value, index) of kept peaks
+        kept: dict[int, np.ndarray] = {}     # analysed-frame number -> BGR frame
+        heap: list[tuple[float, int]] = []   # (smoothed value, number) of kept peaks
         curve: list[float] = []
+        smooth: list[float] = []             # smooth[m] once curve[m + half] is known
         prev_small = None
 
-        def smoothed(i: int) -> float:
-            lo, hi = max(0, i - half), min(len(curve), i + half + 1)
-            return sum(curve[lo:hi]) / _SMOOTH
-
-        def consider(i: int, final_n: int | None = None) -> None:
-            # i is a peak of the smoothed curve if it beats its left and ties-or-beats its right
-            if i < 1 or (final_n is not None and i > final_n - 2):
-                return
-            s_i = smoothed(i)
-            if not (s_i > smoothed(i - 1) and s_i >= smoothed(i + 1)):
+        def consider(m: int) -> None:
+            # m is a peak of the smoothed curve if it beats its left and ties-or-beats its right
+            s_m = smooth[m]
+            if not (s_m > smooth[m - 1] and s_m >= smooth[m + 1]):
                 return
             if len(heap) < keep_peaks:
-                heapq.heappush(heap, (s_i, i))
-            elif s_i > heap[0][0]:
-                _, dropped = heapq.heappushpop(heap, (s_i, i))
+                heapq.heappush(heap, (s_m, m))
+            elif s_m > heap[0][0]:
+                _, dropped = heapq.heappushpop(heap, (s_m, m))
                 if dropped not in fill:
                     kept.pop(dropped, None)
             else:
                 return
-            if i not in kept:
-                kept[i] = ring[i % ring_len].copy()
+            kept[m] = recent[m]
 
-        j = 0
+        j = m = 0
         while True:
-            slot = ring[j % ring_len]
-            ok, frame = cap.read(slot)
+            if j % stride:
+                if not cap.grab():
+                    break
+                j += 1
+                continue
+            # a fresh array per frame: reading into a reused buffer costs an extra copy
+            ok, frame = cap.read()
             if not ok:
                 break
-            if frame.shape != slot.shape:  # a stream whose header lies about the size
+            if frame.shape != (height, width, 3):  # a stream whose header lies about the size
                 raise DatasetError(f"video {path} has frames of {frame.shape[1]}x"
                                    f"{frame.shape[0]} but its header says {width}x{height}; "
                                    "re-encode it")
-            small = cv2.cvtColor(cv2.resize(slot, small_size, interpolation=cv2.INTER_NEAREST),
-                                 cv2.COLOR_BGR2GRAY)
+            recent[m] = frame
+            recent.pop(m - half - 2, None)
+            small = np.ascontiguousarray(frame[::_SUBSAMPLE, ::_SUBSAMPLE, 1])
             curve.append(0.0 if prev_small is None else
                          float(cv2.norm(small, prev_small, cv2.NORM_L1)) / small.size)
             prev_small = small
-            if j in fill:
-                kept[j] = slot.copy()
-            consider(j - half - 1)
+            if m in fill:
+                kept[m] = frame
+            if m >= half:
+                smooth.append(sum(curve[max(0, m - 2 * half):m + 1]) / _SMOOTH)
+                if m - half - 1 >= 1:
+                    consider(m - half - 1)
             j += 1
-        n = j
-        for i in range(max(0, n - half - 1), n):
-            consider(i, final_n=n)
+            m += 1
+        # the last few: the curve is zero past its end, as in pick_peaks' convolution
+        for i in range(max(0, m - half), m):
+            smooth.append(sum(curve[max(0, i - half):i + half + 1]) / _SMOOTH)
+        for i in range(max(1, m - half - 1), m - 1):
+            consider(i)
     finally:
         cap.release()
-    if n == 0:
+    if j == 0:
         raise DatasetError(f"video {path} has no decodable frames; it is damaged, "
                            "re-download it")
-    if n < header - _END_SLACK:
-        raise DatasetError(f"video {path} ends after {n} decodable frames but its header "
+    if j < header - _END_SLACK:
+        raise DatasetError(f"video {path} ends after {j} decodable frames but its header "
                            f"says {header}; the file is truncated, re-download it")
-    indices, note = pick_peaks(np.asarray(curve), k, smooth=_SMOOTH)
-    missing = sorted({i for i in indices if i not in kept})
+    chosen, note = pick_peaks(np.asarray(curve), k, smooth=_SMOOTH)
+    missing = sorted({c for c in chosen if c not in kept})
     if missing:  # rare: a chosen frame was not kept; decode those again
         log.debug("%s: second pass for frames %s", path, missing)
-        again = read_frames(path, missing)
-        kept.update({i: cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for i, f in zip(missing, again,
+        again = read_frames(path, [c * stride for c in missing])
+        kept.update({c: cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for c, f in zip(missing, again,
                                                                             strict=True)})
-    frames = np.stack([cv2.cvtColor(kept[i], cv2.COLOR_BGR2RGB) for i in indices])
+    frames = np.empty((len(chosen), height, width, 3), np.uint8)
+    for row, c in enumerate(chosen):
+        cv2.cvtColor(kept[c], cv2.COLOR_BGR2RGB, dst=frames[row])
+    indices = [c * stride for c in chosen]
     return Keyframes(indices, [i / fps for i in indices], frames, "content", note)
 
 
