@@ -301,6 +301,7 @@ def test_cli_train_evaluate_and_mismatched_resume(tmp_path, capsys):
     assert "needs --project or --out" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_lone_last_frame_joins_the_previous_batch(tmp_path):
     data = synthetic(groups=3, frames=3)  # 27 frames; 18 train frames
     train, val = data.split_groups(0.34, 0)
