@@ -23,7 +23,7 @@ from harlab.jobs import Job, Progress, run
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 3
+DEMO_VERSION = 4
 DEMO_CLASSES = ("BabyCrawling", "Biking", "BoxingPunchingBag", "CuttingInKitchen",
                 "HandstandWalking", "JumpingJack", "PushUps", "WalkingWithDog")
 WIDTH, HEIGHT, FPS = 320, 240, 25
@@ -135,7 +135,7 @@ def render_clip(cls_name: str, *, seed: int, cls_index: int, group: int, clip: i
     offsets = np.cumsum(rng.normal(0, shake, (n, 2)), axis=0) * 0.5
     offsets -= offsets.mean(axis=0)
     offsets = np.clip(offsets, -6, 6)
-    sigma = rng.uniform(2, 6)
+    sigma = rng.uniform(1.5, 4.5)
     # sensor noise: a few half-resolution fields, cycled (drawing normals is the slow part)
     noise = [cv2.resize(np.clip(rng.normal(0, sigma, (HEIGHT // 2, WIDTH // 2, 3)), -20, 20)
                         .astype(np.float32), (WIDTH, HEIGHT), interpolation=cv2.INTER_NEAREST)
@@ -158,8 +158,8 @@ def render_clip(cls_name: str, *, seed: int, cls_index: int, group: int, clip: i
 
 
 def generate_demo_dataset(out_dir: str | Path, *, seed: int = 0,
-                          classes: Sequence[str] | None = None, groups: int = 10,
-                          clips_per_group: int = 3, seconds: float = 3.0) -> Job[Path]:
+                          classes: Sequence[str] | None = None, groups: int = 25,
+                          clips_per_group: int = 2, seconds: float = 2.4) -> Job[Path]:
     """Render the demo dataset into ``out_dir``; yields Progress per clip, returns ``out_dir``.
 
     Args:
