@@ -288,14 +288,16 @@ class AttackPanel(QWidget):
         return path
 
     # ------------------------------------------------------------------ jobs
-    def _start(self, job: Job[Any], name: str, on_success, *, busy_ok: bool = False) -> bool:
+    def _start(self, job: Job[Any], name: str, on_success, *, busy_ok: bool = False,
+               show_progress: bool = False) -> bool:
         if self.ctx.runner.busy:
             job.close()
             if busy_ok:
                 return False
             self.status.setText(f"busy with {self.ctx.runner.name!r}; wait or cancel it first")
             return False
-        self.ctx.runner.start(job, name, on_success=on_success, on_progress=self._on_progress,
+        on_progress = self._on_progress if show_progress else self._on_status
+        self.ctx.runner.start(job, name, on_success=on_success, on_progress=on_progress,
                               on_error=self._on_job_error)
         self.cancel_button.setEnabled(True)
         return True
@@ -331,6 +333,9 @@ class AttackPanel(QWidget):
         self.sweep_button.setEnabled(True)
         if self._pending is not None:
             QTimer.singleShot(0, self._run_pending)
+
+    def _on_status(self, step: Progress) -> None:
+        self.status.setText(step.message)
 
     def _on_progress(self, step: Progress) -> None:
         self.status.setText(step.message)
@@ -473,7 +478,8 @@ class AttackPanel(QWidget):
             self.status.setText(str(exc))
             return
         self.left_tabs.setCurrentIndex(1)
-        if self._start(job, "find samples", self._on_find_done):
+        self.progress.reset()
+        if self._start(job, "find samples", self._on_find_done, show_progress=True):
             self.find_button.setEnabled(False)
 
     def _on_find_done(self, result) -> None:
@@ -497,7 +503,8 @@ class AttackPanel(QWidget):
             self.status.setText(str(exc))
             return
         self.right_tabs.setCurrentIndex(1)
-        if self._start(job, "eps sweep", self._on_sweep_done):
+        self.progress.reset()
+        if self._start(job, "eps sweep", self._on_sweep_done, show_progress=True):
             self.sweep_button.setEnabled(False)
 
     def _on_sweep_done(self, result) -> None:
@@ -516,10 +523,12 @@ class AttackPanel(QWidget):
         table.blockSignals(True)
         table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            cells = [str(row["id"]), row["video"], row["true_label"],
+            cells = [str(row["id"]), Path(row["video"]).name, row["true_label"],
                      f"{row['clean_pred']} {row['clean_conf']:.0%}",
                      f"{row['adv_pred']} {row['adv_conf']:.0%}", f"{row['eps'] * 255:.3g}/255",
                      "yes" if row["survives_png"] else "no"]
             for c, text in enumerate(cells):
-                table.setItem(r, c, QTableWidgetItem(text))
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(row["video"])
+                table.setItem(r, c, cell)
         table.blockSignals(False)

@@ -152,7 +152,7 @@ class SweepPlot(pg.PlotWidget):
         self.setLabel("left", "success rate (%)")
         self.setYRange(0, 100)
         self.showGrid(x=True, y=True, alpha=0.3)
-        self.legend = self.addLegend(offset=(10, 10))
+        self.legend = self.addLegend(offset=(-10, -10))  # bottom right: curves rise to the top
         self.curves: dict[str, pg.PlotDataItem] = {}
 
     def set_result(self, eps_255: Sequence[float], overall: Sequence[float],
