@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import multiprocessing
+import os
 import shutil
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,7 @@ DEMO_CLASSES = ("BabyCrawling", "Biking", "BoxingPunchingBag", "CuttingInKitchen
 WIDTH, HEIGHT, FPS = 320, 240, 25
 MARKER = ".harlab-demo.json"
 _NOISE_FIELDS = 3
+_PARALLEL_FROM = 64  # clips; below this, starting processes costs more than it saves
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS,
@@ -159,7 +163,8 @@ def render_clip(cls_name: str, *, seed: int, cls_index: int, group: int, clip: i
 
 def generate_demo_dataset(out_dir: str | Path, *, seed: int = 0,
                           classes: Sequence[str] | None = None, groups: int = 25,
-                          clips_per_group: int = 2, seconds: float = 2.4) -> Job[Path]:
+                          clips_per_group: int = 2, seconds: float = 2.4,
+                          workers: int | None = None) -> Job[Path]:
     """Render the demo dataset into ``out_dir``; yields Progress per clip, returns ``out_dir``.
 
     Args:
@@ -170,6 +175,7 @@ def generate_demo_dataset(out_dir: str | Path, *, seed: int = 0,
             the rest; fold ``f`` tests groups in block ``f`` of ``round(7 * groups / 25)``).
         clips_per_group: clips per group.
         seconds: clip length.
+        workers: processes rendering clips (default: up to 2 for a full-size set, else 1).
     """
     from harlab.ucf101 import write_split_files
 
@@ -191,13 +197,32 @@ def generate_demo_dataset(out_dir: str | Path, *, seed: int = 0,
     video_root = out / "UCF-101"
     jobs = [(c, g, k) for c in classes for g in range(1, groups + 1)
             for k in range(1, clips_per_group + 1)]
-    for done, (c, g, k) in enumerate(jobs):
-        path = video_root / c / f"v_{c}_g{g:02d}_c{k:02d}.avi"
-        write_video(path, render_clip(c, seed=seed, cls_index=DEMO_CLASSES.index(c), group=g,
-                                      clip=k, seconds=seconds))
-        yield Progress(done + 1, len(jobs), path.name)
+    tasks = [(video_root / c / f"v_{c}_g{g:02d}_c{k:02d}.avi", c, seed, g, k, seconds)
+             for c, g, k in jobs]
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if len(tasks) >= _PARALLEL_FROM else 1
+    if workers <= 1:
+        for done, task in enumerate(tasks, 1):
+            yield Progress(done, len(tasks), _render_to_file(*task))
+    else:
+        # each clip has its own seed, so the files do not depend on which process drew them
+        ctx = multiprocessing.get_context("spawn")  # safe from the GUI's worker thread
+        pool = ProcessPoolExecutor(workers, mp_context=ctx)
+        try:
+            futures = [pool.submit(_render_to_file, *task) for task in tasks]
+            for done, fut in enumerate(as_completed(futures), 1):
+                yield Progress(done, len(tasks), fut.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     write_split_files(out / "ucfTrainTestlist", classes, jobs, groups)
     return out
+
+
+def _render_to_file(path: Path, cls_name: str, seed: int, group: int, clip: int,
+                    seconds: float) -> str:
+    write_video(path, render_clip(cls_name, seed=seed, cls_index=DEMO_CLASSES.index(cls_name),
+                                  group=group, clip=clip, seconds=seconds))
+    return path.name
 
 
 def ensure_demo_dataset_job(seed: int = 0, **params) -> Job[Path]:

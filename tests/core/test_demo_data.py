@@ -112,3 +112,14 @@ def test_cli_demo_out(tmp_path: Path, capsys, monkeypatch):
     assert main(["data", "demo", "--out", str(tmp_path / "d"), "--seed", "2"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "d")
     assert UCF101(tmp_path / "d").classes == TINY["classes"]
+
+
+def test_parallel_rendering_writes_the_same_files(tmp_path: Path):
+    small = dict(TINY, groups=4, clips_per_group=1)
+    run(generate_demo_dataset(tmp_path / "one", workers=1, **small))
+    steps = []
+    run(generate_demo_dataset(tmp_path / "two", workers=2, **small), steps.append)
+    assert [s.done for s in steps] == list(range(1, 9))
+    for a in sorted((tmp_path / "one").rglob("*.*")):
+        b = tmp_path / "two" / a.relative_to(tmp_path / "one")
+        assert a.read_bytes() == b.read_bytes(), a.name
