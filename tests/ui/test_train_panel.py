@@ -113,9 +113,11 @@ def test_train_cancel_resume_and_evaluate(qtbot, ready: TrainPanel):
     assert result is not None and result.epochs_done == 2
     assert ready.table.rowCount() == 2 and len(ready.history) == 2
     assert "★" in ready.table.item(result.best_epoch - 1, 0).text()
-    assert ready.best_line.isVisible() and ready.best_line.value() == result.best_epoch
-    ready._on_redraw_timeout()
-    assert len(ready.loss_curve.getData()[0]) > 0 and len(ready.lr_curve.getData()[0]) > 0
+    curves = ready.curves
+    assert curves.best_line.isVisible() and curves.best_line.value() == result.best_epoch
+    assert len(curves.val_acc_curve.getData()[0]) == 2
+    curves.flush()
+    assert len(curves.loss_curve.getData()[0]) > 0 and len(curves.lr_curve.getData()[0]) > 0
     qtbot.waitUntil(ready.evaluate_button.isEnabled, timeout=10000)  # runner's thread ended
     assert not ready.resume_button.isEnabled()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -44,6 +44,7 @@ from harlab.models import MODEL_REGISTRY, WEIGHT_CHOICES
 from harlab.training import TrainConfig
 from ui.context import AppContext
 from ui.widgets.confusion_matrix import ConfusionMatrixView
+from ui.widgets.train_curves import TrainCurvesView
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +87,11 @@ class TrainPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self._editors: dict[str, QWidget] = {}
-        self._steps: list[float] = []
-        self._losses: list[float] = []
-        self._lrs: list[float] = []
         self._history: list[dict[str, Any]] = []
         self._best_epoch = 0
-        self._dirty = False
         self._job = ""  # "train", "evaluate" or ""
         self._outcome: str | None = None  # "done" or "failed" once the job has ended
         self._build()
-        self._redraw = QTimer(self, interval=250)
-        self._redraw.timeout.connect(self._on_redraw_timeout)
-        self._redraw.start()
         ctx.project_changed.connect(self._on_ctx_project_changed)
         ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
         ctx.runner.finished.connect(self._update_buttons)
@@ -121,7 +115,8 @@ class TrainPanel(QWidget):
         box.setLayout(form)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(box)
-        scroll.setMinimumWidth(330)
+        scroll.setMinimumWidth(360)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
 
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
@@ -150,30 +145,7 @@ class TrainPanel(QWidget):
         left_widget.setLayout(left)
 
         pg.setConfigOptions(antialias=True)
-        self.loss_plot = pg.PlotWidget(background="w", title="Loss per step")
-        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
-        self.acc_plot = pg.PlotWidget(background="w", title="Accuracy per epoch")
-        self.acc_plot.addLegend(offset=(-10, -30))
-        self.acc_plot.setYRange(0, 1)
-        self.train_acc_curve = self.acc_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), symbol="o",
-                                                  symbolSize=5, name="train")
-        self.val_acc_curve = self.acc_plot.plot(pen=pg.mkPen("#2ca02c", width=2), symbol="o",
-                                                symbolSize=5, name="val")
-        self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", style=Qt.DashLine),
-                                         label="best", labelOpts={"position": 0.1})
-        self.best_line.setVisible(False)
-        self.acc_plot.addItem(self.best_line)
-        self.lr_plot = pg.PlotWidget(background="w", title="Learning rate (×1e-3)")
-        self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#9467bd", width=1))
-        for plot, label in ((self.loss_plot, "step"), (self.acc_plot, "epoch"),
-                            (self.lr_plot, "step")):
-            plot.setLabel("bottom", label)
-            plot.setMinimumHeight(150)
-        curves = QHBoxLayout()
-        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
-            curves.addWidget(plot)
-        curves_widget = QWidget()
-        curves_widget.setLayout(curves)
+        self.curves = TrainCurvesView()
 
         self.table = QTableWidget(0, len(EPOCH_COLUMNS))
         self.table.setHorizontalHeaderLabels([c.replace("_", " ") for c in EPOCH_COLUMNS])
@@ -196,7 +168,7 @@ class TrainPanel(QWidget):
         self.tabs.addTab(eval_widget, "Evaluation")
 
         right = QSplitter(Qt.Vertical)
-        right.addWidget(curves_widget)
+        right.addWidget(self.curves)
         right.addWidget(self.tabs)
         right.setSizes([300, 300])
         split = QSplitter(Qt.Horizontal)
@@ -419,11 +391,8 @@ class TrainPanel(QWidget):
             for row in data.get("history", []):
                 self._add_epoch(row)
         elif kind == "step":
-            self._steps.append(data["step"])
-            self._losses.append(data["loss"])
-            self._lrs.append(data["lr"])
+            self.curves.add_step(data["step"], data["loss"], data["lr"])
             self.eta.setText(f"ETA {_format_eta(data['eta_s'])}")
-            self._dirty = True
         elif kind == "epoch":
             self._best_epoch = data["best_epoch"]
             self._add_epoch(data["row"])
@@ -471,13 +440,10 @@ class TrainPanel(QWidget):
 
     # ------------------------------------------------------------------ curves
     def _reset_curves(self) -> None:
-        self._steps, self._losses, self._lrs, self._history = [], [], [], []
+        self._history = []
         self._best_epoch = 0
+        self.curves.clear()
         self.table.setRowCount(0)
-        self.train_acc_curve.setData([], [])
-        self.val_acc_curve.setData([], [])
-        self.best_line.setVisible(False)
-        self._dirty = True
 
     def _add_epoch(self, row: dict[str, Any]) -> None:
         self._history.append(row)
@@ -492,11 +458,7 @@ class TrainPanel(QWidget):
                     if key == "time_s" else str(value))
             self.table.setItem(r, c, QTableWidgetItem(text))
         self._mark_best_row()
-        epochs = [h["epoch"] for h in self._history]
-        self.train_acc_curve.setData(epochs, [h["train_acc"] for h in self._history])
-        self.val_acc_curve.setData(epochs, [h["val_acc"] for h in self._history])
-        self.best_line.setPos(self._best_epoch)
-        self.best_line.setVisible(self._best_epoch > 0)
+        self.curves.set_epochs(self._history, self._best_epoch)
 
     def _mark_best_row(self) -> None:
         for r, h in enumerate(self._history):
@@ -507,14 +469,6 @@ class TrainPanel(QWidget):
                 font.setBold(best)
                 item.setFont(font)
             self.table.item(r, 0).setText(f"{h['epoch']} ★" if best else str(h["epoch"]))
-
-    @Slot()
-    def _on_redraw_timeout(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        self.loss_curve.setData(self._steps, self._losses)
-        self.lr_curve.setData(self._steps, [lr * 1e3 for lr in self._lrs])
 
     @property
     def history(self) -> list[dict[str, Any]]:
