@@ -174,6 +174,7 @@ def test_pgd_random_start_reproducible_and_different_from_bim(batch):
     assert not torch.equal(a, bim(model, images, labels, EPS, steps=2))
 
 
+@pytest.mark.slow
 def test_iterative_attack_at_least_as_strong_as_fgsm_on_resnet():
     from torchvision.models import resnet18
 
@@ -183,7 +184,7 @@ def test_iterative_attack_at_least_as_strong_as_fgsm_on_resnet():
     labels = torch.tensor([0, 1, 2, 1])
     with torch.no_grad():
         loss_f = nn.functional.cross_entropy(model(fgsm(model, images, labels, EPS)), labels)
-        loss_b = nn.functional.cross_entropy(model(bim(model, images, labels, EPS, steps=5)),
+        loss_b = nn.functional.cross_entropy(model(bim(model, images, labels, EPS, steps=3)),
                                              labels)
         clean = nn.functional.cross_entropy(model(images), labels)
     assert loss_f > clean
