@@ -69,8 +69,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
     for label, (name, n_train, n_test) in enumerate(ds.counts()):
         print(f"{label:>5}  {name:<28}{n_train:>6}{n_test:>6}")
     print(f"{len(ds.classes)} classes, {len(ds.train)} train and {len(ds.test)} test clips")
-    if ds.problems:
-        print(f"{len(ds.problems)} problems; run `harlab data validate` for details")
+    problems = [p for p in ds.problems if p.kind != "note"]
+    if problems:
+        print(f"{len(problems)} problems in the split lists; run `harlab data validate` for "
+              "details")
     return 0
 
 
