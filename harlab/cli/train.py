@@ -83,9 +83,9 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
 
 def _dataset_root(args: argparse.Namespace) -> Path:
     if args.demo:
-        from harlab.demo_data import ensure_demo_dataset
+        from harlab.demo_data import ensure_demo_dataset_job
 
-        return ensure_demo_dataset()
+        return run_cli(ensure_demo_dataset_job(), "demo data")
     return Path(args.dataset)
 
 
