@@ -29,7 +29,7 @@ _END_SLACK = 2
 _MIN_PROMINENCE = 0.05
 _SMOOTH = 5  # frames in the moving average of the change curve (odd)
 _FILL_POOL = 1  # low-motion fill frames are chosen among this many x k evenly spaced ones
-_STRIDE = 2  # content keyframes analyse every 2nd frame (grabbing the others is cheaper)
+_MAX_STRIDE = 3  # content keyframes analyse every 3rd frame at most (see content_stride)
 _SUBSAMPLE = 4  # ...on the green channel of every 4th pixel in each direction
 
 
@@ -308,14 +308,20 @@ def pick_peaks(curve: np.ndarray, k: int, smooth: int = _SMOOTH) -> tuple[list[i
 
 
 
+def content_stride(frame_count: int, k: int) -> int:
+    """Every how many frames content keyframes analyse: the largest of 3, 2, 1 that still
+    leaves at least ``2k`` analysed frames (grabbing a frame without converting it costs
+    about a third of reading it)."""
+    return next(s for s in range(_MAX_STRIDE, 0, -1) if s == 1 or frame_count >= 2 * s * k)
+
+
 def _content(path: Path, k: int) -> Keyframes:
     """Content keyframes in one decoding pass.
 
-    The change curve is taken on every ``_STRIDE``-th frame (the others are only grabbed, which
-    skips their colour conversion); smoothed local maxima are found as the stream goes, and
-    only candidate frames (the highest 2k peaks so far and the k evenly spaced fill positions)
-    are held on to. Keyframe indices are therefore
-    multiples of the stride on clips long enough to have one.
+    The change curve is taken on every :func:`content_stride`-th frame (the others are only
+    grabbed, which skips their colour conversion); smoothed local maxima are found as the
+    stream goes, and only candidate frames (the highest 2k peaks so far and the k evenly
+    spaced fill positions) are held on to. Keyframe indices are multiples of the stride.
     """
     import heapq
 
@@ -329,7 +335,7 @@ def _content(path: Path, k: int) -> Keyframes:
         if header <= 0 or width <= 0 or height <= 0:
             raise DatasetError(f"video {path} has no frames according to its header (count "
                                f"{header}, size {width}x{height}); it is damaged, re-download it")
-        stride = _STRIDE if header >= 4 * _STRIDE * k else 1
+        stride = content_stride(header, k)
         half = _SMOOTH // 2
         recent: dict[int, np.ndarray] = {}  # the last half+2 analysed frames (BGR)
         fill = set(sample_indices(-(-header // stride), _FILL_POOL * k))
