@@ -32,3 +32,17 @@ def test_importing_every_core_module_loads_no_qt():
 def test_startup_imports_no_heavy_library(stmt):
     loaded = _loaded_after(stmt)
     assert not loaded & {"torch", "cv2", "sentence_transformers", "openai", "torchvision"}
+
+
+def test_cli_output_into_a_closed_pipe_is_quiet(tmp_path):
+    from harlab.store import Project
+
+    Project.create(tmp_path / "p").close()
+    code = ("import sys\nfrom harlab.cli import main\n"
+            f"sys.exit(main(['project', 'info', {str(tmp_path / 'p')!r}]))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=REPO)
+    proc.stdout.close()  # the reader went away before anything was written
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err
