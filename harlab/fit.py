@@ -50,16 +50,20 @@ class BatchAugment:
         n, dev = images.shape[0], images.device
         x = images
         if self.jitter > 0 or self.hue > 0:
+            # Brightness, contrast, saturation and hue are all affine in RGB, so they fold
+            # into one 3x3 matrix and one offset per image: a single pass over the pixels.
             j = self.jitter
-            r = torch.rand(n, 4, 1, 1, 1, device=dev) * 2 - 1  # in [-1, 1)
-            x = x * (1 + j * r[:, 0])
-            gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
-            x = (x - gray.mean((2, 3), keepdim=True)) * (1 + j * r[:, 1]) \
-                + gray.mean((2, 3), keepdim=True)
-            gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
-            x = (x - gray) * (1 + j * r[:, 2]) + gray
+            r = torch.rand(n, 4, device=dev) * 2 - 1  # in [-1, 1)
+            b, c, s = 1 + j * r[:, 0], 1 + j * r[:, 1], 1 + j * r[:, 2]
+            w = torch.tensor([0.299, 0.587, 0.114], device=dev)
+            mean_gray = torch.einsum("c,nchw->n", w, x) / (x.shape[2] * x.shape[3])
+            eye = torch.eye(3, device=dev).expand(n, 3, 3)
+            sat = s.view(n, 1, 1) * eye + (1 - s).view(n, 1, 1) * w.view(1, 1, 3)
+            mat = sat * (c * b).view(n, 1, 1)
             if self.hue > 0:
-                x = self._hue(x, r[:, 3].view(n) * self.hue * 2 * math.pi)
+                mat = self._hue_matrix(r[:, 3] * self.hue * 2 * math.pi) @ mat
+            offset = ((1 - c) * b * mean_gray).view(n, 1, 1, 1)  # gray stays gray under mat
+            x = torch.einsum("nij,njhw->nihw", mat, x) + offset
         if self.rotation_deg > 0 or self.zoom > 0:
             u = torch.rand(n, 5, device=dev) * 2 - 1  # in [-1, 1)
             angle = u[:, 0] * math.radians(self.rotation_deg)
@@ -78,17 +82,23 @@ class BatchAugment:
         return x.clamp_(0, 1) if x is not images else x.clone()
 
     @staticmethod
-    def _hue(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    def _hue_matrix(angle: torch.Tensor) -> torch.Tensor:
+        """Per-image RGB matrices rotating hue by ``angle`` radians (in YIQ space)."""
         import torch
 
         to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                               [0.211, -0.523, 0.312]], device=x.device)
+                               [0.211, -0.523, 0.312]], device=angle.device)
         cos, sin = angle.cos(), angle.sin()
-        rot = torch.zeros(len(angle), 3, 3, device=x.device)
+        rot = torch.zeros(len(angle), 3, 3, device=angle.device)
         rot[:, 0, 0] = 1
         rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
-        mat = torch.linalg.inv(to_yiq) @ rot @ to_yiq  # (N, 3, 3)
-        return torch.einsum("nij,njhw->nihw", mat, x)
+        return torch.linalg.inv(to_yiq) @ rot @ to_yiq  # (N, 3, 3)
+
+    @classmethod
+    def _hue(cls, x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return torch.einsum("nij,njhw->nihw", cls._hue_matrix(angle), x)
 
 
 def read_resume_state(path: Path) -> dict[str, Any]:

@@ -309,3 +309,23 @@ def test_a_lone_last_frame_joins_the_previous_batch(tmp_path):
     seen = []
     _run(fit(tiny_config(epochs=1, accumulate=1), train, val, tmp_path), seen)
     assert [p.done for p in seen if p.data and p.data["kind"] == "step"] == [1, 2]
+
+
+def test_fused_colour_jitter_matches_the_step_by_step_definition():
+    torch.manual_seed(3)
+    x = torch.rand(4, 3, 8, 8)
+    torch.manual_seed(7)
+    fused = BatchAugment(flip=False, jitter=0.3, rotation_deg=0, hue=0.2)(x)
+    torch.manual_seed(7)
+    r = torch.rand(4, 4) * 2 - 1
+    b, c, s = (1 + 0.3 * r[:, i].view(4, 1, 1, 1) for i in range(3))
+
+    def gray(t):
+        return 0.299 * t[:, 0:1] + 0.587 * t[:, 1:2] + 0.114 * t[:, 2:3]
+
+    y = x * b
+    m = gray(y).mean((2, 3), keepdim=True)
+    y = (y - m) * c + m
+    y = (y - gray(y)) * s + gray(y)
+    y = BatchAugment._hue(y, r[:, 3] * 0.2 * 2 * math.pi).clamp(0, 1)
+    assert torch.allclose(fused, y, atol=1e-5)
