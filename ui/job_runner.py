@@ -89,6 +89,7 @@ class JobRunner(QObject):
         self._worker: _Worker | None = None
         self._abort = threading.Event()
         self._callbacks = _Callbacks()
+        self._queue: list[tuple[Generator[Progress, None, Any], str, _Callbacks]] = []
         self.name = ""
 
     @property
@@ -125,6 +126,34 @@ class JobRunner(QObject):
         thread.start()
         self.started.emit(name)
 
+    def enqueue(self, job: Generator[Progress, None, Any], name: str, *,
+                on_success: Callable[[Any], None] | None = None,
+                on_progress: Callable[[Progress], None] | None = None,
+                on_error: Callable[[str, str], None] | None = None,
+                on_finished: Callable[[], None] | None = None) -> None:
+        """Start ``job`` now, or right after the running job when busy.
+
+        For automatic work (indexing a dataset a panel needs, loading a view) that must not be
+        lost because a user job happens to run. A queued job with the same name is replaced
+        (the latest request wins); ``cancel()`` affects only the running job.
+        """
+        callbacks = _Callbacks(on_success, on_progress, on_error, on_finished)
+        if not self.busy:
+            self.start(job, name, on_success=on_success, on_progress=on_progress,
+                       on_error=on_error, on_finished=on_finished)
+            return
+        for i, (old_job, old_name, _cb) in enumerate(self._queue):
+            if old_name == name:
+                old_job.close()
+                self._queue[i] = (job, name, callbacks)
+                return
+        self._queue.append((job, name, callbacks))
+
+    @property
+    def queued(self) -> list[str]:
+        """Names of the jobs waiting to start."""
+        return [name for _job, name, _cb in self._queue]
+
     def cancel(self) -> None:
         """Ask the running job to stop at its next step (within one batch)."""
         if self.busy:
@@ -132,6 +161,9 @@ class JobRunner(QObject):
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel, quit and wait; call on window close. Returns False if the thread hung."""
+        for job, _name, _cb in self._queue:
+            job.close()
+        self._queue.clear()
         if self._thread is None:
             return True
         self._abort.set()
@@ -181,3 +213,7 @@ class JobRunner(QObject):
         if callbacks.on_finished:
             callbacks.on_finished()
         self.finished.emit()
+        if self._queue and not self.busy:
+            job, name, cb = self._queue.pop(0)
+            self.start(job, name, on_success=cb.on_success, on_progress=cb.on_progress,
+                       on_error=cb.on_error, on_finished=cb.on_finished)

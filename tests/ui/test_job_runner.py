@@ -99,3 +99,34 @@ def test_shutdown_mid_job_stops_the_thread(qtbot):
     assert isinstance(thread, QThread)
     assert runner.shutdown(5000)
     assert log == ["finally"] and not runner.busy
+
+
+def test_enqueue_waits_for_the_running_job_and_latest_request_wins(qtbot, runner):
+    log, results = [], []
+    runner.start(job(5, log, delay_s=0.02), "first", on_success=results.append)
+    stale_log = []
+    runner.enqueue(job(1, stale_log), "load view", on_success=lambda r: results.append("stale"))
+    runner.enqueue(job(2, log), "load view", on_success=lambda r: results.append("view"))
+    assert runner.queued == ["load view"]
+    assert stale_log == []  # replaced (closed) before it ever ran
+    qtbot.waitUntil(lambda: results == ["result", "view"], timeout=5000)
+    qtbot.waitUntil(lambda: not runner.busy, timeout=5000)
+    assert runner.queued == []
+
+
+def test_enqueue_starts_at_once_when_idle(qtbot, runner):
+    results = []
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.enqueue(job(1, []), "now", on_success=results.append)
+    assert results == ["result"]
+
+
+def test_shutdown_drops_queued_jobs(qtbot):
+    runner = JobRunner()
+    running_log, queued_log = [], []
+    with qtbot.waitSignal(runner.progress, timeout=5000):
+        runner.start(job(10_000, running_log, delay_s=0.01), "long")
+    runner.enqueue(job(3, queued_log), "later")
+    assert runner.shutdown(5000)
+    assert running_log == ["finally"] and queued_log == []  # dropped, never started
+    assert runner.queued == []

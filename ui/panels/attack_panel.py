@@ -366,7 +366,10 @@ class AttackPanel(QWidget):
     @Slot(str)
     def _on_ctx_dataset_changed(self, root: str) -> None:
         if root:
-            self._start(_index_job(root, 1), "index dataset", self._on_dataset_indexed)
+            # queued, not refused, when another job runs: the browser needs this index
+            self.ctx.runner.enqueue(_index_job(root, 1), "index dataset",
+                                    on_success=self._on_dataset_indexed,
+                                    on_error=self._on_job_error)
 
     def _on_dataset_indexed(self, dataset) -> None:
         self._dataset = dataset
