@@ -93,6 +93,12 @@ class JobRunner(QObject):
         self.name = ""
 
     @property
+    def error_handled(self) -> bool:
+        """Whether the running job's starter shows its errors itself (it gave ``on_error``);
+        the main window then keeps to its status bar instead of a modal dialog."""
+        return self._callbacks.on_error is not None
+
+    @property
     def busy(self) -> bool:
         return self._thread is not None
 
@@ -134,16 +140,18 @@ class JobRunner(QObject):
         """Start ``job`` now, or right after the running job when busy.
 
         For automatic work (indexing a dataset a panel needs, loading a view) that must not be
-        lost because a user job happens to run. A queued job with the same name is replaced
-        (the latest request wins); ``cancel()`` affects only the running job.
+        lost because a user job happens to run. A queued job with the same name and the same
+        ``on_success`` (the same request from the same requester) is replaced: the latest
+        request wins. ``cancel()`` affects only the running job.
         """
         callbacks = _Callbacks(on_success, on_progress, on_error, on_finished)
         if not self.busy:
             self.start(job, name, on_success=on_success, on_progress=on_progress,
                        on_error=on_error, on_finished=on_finished)
             return
-        for i, (old_job, old_name, _cb) in enumerate(self._queue):
-            if old_name == name:
+        for i, (old_job, old_name, old_cb) in enumerate(self._queue):
+            # the same request from the same requester (two panels may both index a dataset)
+            if old_name == name and old_cb.on_success == on_success:
                 old_job.close()
                 self._queue[i] = (job, name, callbacks)
                 return

@@ -297,7 +297,12 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_runner_failed(self, message: str, _tb: str) -> None:
-        show_error(self, f"{self.ctx.runner.name} failed", message)
+        name = self.ctx.runner.name
+        if self.ctx.runner.error_handled:  # the panel that started it shows the error inline
+            log.error("%s failed: %s", name, message)
+            self.statusBar().showMessage(f"{name} failed: {message}", 10000)
+        else:
+            show_error(self, f"{name} failed", message)
 
     @Slot()
     def _on_runner_cancelled(self) -> None:

@@ -105,8 +105,14 @@ def test_enqueue_waits_for_the_running_job_and_latest_request_wins(qtbot, runner
     log, results = [], []
     runner.start(job(5, log, delay_s=0.02), "first", on_success=results.append)
     stale_log = []
-    runner.enqueue(job(1, stale_log), "load view", on_success=lambda r: results.append("stale"))
-    runner.enqueue(job(2, log), "load view", on_success=lambda r: results.append("view"))
+    label = {"now": "stale"}
+
+    def on_view(_result):  # one requester asking twice: the same callback
+        results.append(label["now"])
+
+    runner.enqueue(job(1, stale_log), "load view", on_success=on_view)
+    label["now"] = "view"
+    runner.enqueue(job(2, log), "load view", on_success=on_view)
     assert runner.queued == ["load view"]
     assert stale_log == []  # replaced (closed) before it ever ran
     qtbot.waitUntil(lambda: results == ["result", "view"], timeout=5000)
@@ -130,3 +136,22 @@ def test_shutdown_drops_queued_jobs(qtbot):
     assert runner.shutdown(5000)
     assert running_log == ["finally"] and queued_log == []  # dropped, never started
     assert runner.queued == []
+
+
+def test_enqueue_keeps_the_same_request_from_two_requesters(qtbot, runner):
+    got = []
+
+    class Requester:
+        def __init__(self, tag):
+            self.tag = tag
+
+        def done(self, result):
+            got.append(self.tag)
+
+    a, b = Requester("a"), Requester("b")
+    runner.start(job(3, [], delay_s=0.02), "first")
+    runner.enqueue(job(1, []), "index dataset", on_success=a.done)
+    runner.enqueue(job(1, []), "index dataset", on_success=b.done)
+    assert runner.queued == ["index dataset", "index dataset"]
+    qtbot.waitUntil(lambda: sorted(got) == ["a", "b"], timeout=5000)
+    qtbot.waitUntil(lambda: not runner.busy, timeout=5000)

@@ -1,5 +1,6 @@
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 
 from harlab.store import Project
 from ui.context import AppContext
@@ -93,3 +94,32 @@ def test_settings_dialog_never_stores_a_key(qtbot, tmp_path, monkeypatch):
     text = (tmp_path / "s.ini").read_text()
     assert "MY_TEST_KEY" in text and "sk-secret-value" not in text
     assert settings.value("compute/device") == "cpu"
+
+
+def test_errors_a_panel_handles_stay_out_of_dialogs(qtbot, window):
+    from harlab.errors import InputError
+    from harlab.jobs import Progress
+
+    def failing():
+        yield Progress(0, 1)
+        raise InputError("dataset folder /gone does not exist; choose another")
+
+    inline = []
+    with qtbot.waitSignal(window.ctx.runner.finished, timeout=5000):
+        window.ctx.runner.start(failing(), "index dataset",
+                                on_error=lambda m, tb: inline.append(m))
+    assert inline and "does not exist" in window.statusBar().currentMessage()
+    assert window.findChildren(QMessageBox) == []
+
+
+def test_unhandled_job_errors_get_a_dialog(qtbot, window):
+    from harlab.jobs import Progress
+
+    def failing():
+        yield Progress(0, 1)
+        raise RuntimeError("disk on fire")
+
+    with qtbot.waitSignal(window.ctx.runner.finished, timeout=5000):
+        window.ctx.runner.start(failing(), "job")
+    boxes = window.findChildren(QMessageBox)
+    assert boxes and "disk on fire" in boxes[-1].text()

@@ -87,8 +87,6 @@ class DataPanel(QWidget):
         self._scrub_frames: np.ndarray | None = None
         self._scrub_indices: list[int] = []
         self._fps = 25.0
-        self._pending_video: Path | None = None
-        self._reload_pending = False
         self._build_ui()
         ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
         if ctx.dataset_root:
@@ -233,15 +231,21 @@ class DataPanel(QWidget):
         self._set_busy(False)
 
     # -- job plumbing -----------------------------------------------------------------------
-    def _start(self, job, name: str, on_success) -> bool:
-        if self.ctx.runner.busy:
+    def _start(self, job, name: str, on_success, *, queue: bool = False) -> bool:
+        """Run ``job``; a user action is refused while another job runs, while automatic
+        loads (``queue=True``: the index, a video's frames) wait for it, latest request wins."""
+        runner = self.ctx.runner
+        if runner.busy and not queue:
             job.close()
-            self._show_error(f"cannot start {name}: {self.ctx.runner.name!r} is still "
+            self._show_error(f"cannot start {name}: {runner.name!r} is still "
                              "running; wait for it or press Cancel")
             return False
-        self._set_busy(True, name)
-        self.ctx.runner.start(job, name, on_success=on_success, on_progress=self._on_progress,
-                              on_error=self._on_job_error, on_finished=self._on_job_finished)
+        runner.enqueue(job, name, on_success=on_success, on_progress=self._on_progress,
+                       on_error=self._on_job_error, on_finished=self._on_job_finished)
+        if runner.name == name and runner.busy and name not in runner.queued:
+            self._set_busy(True, name)
+        else:
+            self.status_label.setText(f"{name}: waiting for {runner.name!r}")
         return True
 
     def _set_busy(self, busy: bool, name: str = "") -> None:
@@ -274,15 +278,12 @@ class DataPanel(QWidget):
 
     def _on_job_finished(self) -> None:
         self._set_busy(False)
-        if self._pending_video is not None and self.dataset is not None:
-            path, self._pending_video = self._pending_video, None
-            self._load_video(path)
 
     # -- dataset ----------------------------------------------------------------------------
     def _load(self, root: str) -> None:
         self.status_label.setStyleSheet("")
         self._start(_index_job(root, int(self.fold_combo.currentText())), "index dataset",
-                    self._on_index_done)
+                    self._on_index_done, queue=True)
 
     @Slot()
     def _on_path_edit_return(self) -> None:
@@ -309,19 +310,7 @@ class DataPanel(QWidget):
     @Slot(str)
     def _on_ctx_dataset_changed(self, root: str) -> None:
         self.path_edit.setText(root)
-        if self.ctx.runner.busy:
-            # the job that produced the root (demo) is still finishing; load right after
-            if not self._reload_pending:
-                self._reload_pending = True
-                self.ctx.runner.finished.connect(self._on_runner_finished_reload)
-            return
-        self._load(root)
-
-    @Slot()
-    def _on_runner_finished_reload(self) -> None:
-        self.ctx.runner.finished.disconnect(self._on_runner_finished_reload)
-        self._reload_pending = False
-        self._load(self.ctx.dataset_root)
+        self._load(root)  # queued behind the job that produced the root (the demo), if any
 
     @Slot(int)
     def _on_fold_changed(self, _index: int) -> None:
@@ -422,11 +411,8 @@ class DataPanel(QWidget):
             self._load_video(Path(current.data(Qt.ItemDataRole.UserRole)))
 
     def _load_video(self, path: Path) -> None:
-        if self.ctx.runner.busy:
-            self._pending_video = path  # decoded once the running job ends
-            return
         self._start(_video_job(path, self.k_spin.value(), self.method_combo.currentText()),
-                    f"decode {path.name}", self._on_video_done)
+                    "decode video", self._on_video_done, queue=True)
 
     def _on_video_done(self, result) -> None:
         keyframes, indices, frames, info = result
