@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from harlab.attacks import fgsm
 from harlab.device import describe_device, resolve_device
-from harlab.models import build_model
+from harlab.train.models import build_model
 
 THRESHOLD = 0.95
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from harlab import video
-from harlab.demo_data import ensure_demo_dataset
-from harlab.framecache import CacheConfig, build_cache
+from harlab.data import video
+from harlab.data.demo_data import ensure_demo_dataset
+from harlab.data.framecache import CacheConfig, build_cache
+from harlab.data.ucf101 import UCF101
 from harlab.jobs import run
-from harlab.ucf101 import UCF101
 
 
 def bare_decode(path: Path) -> int:

@@ -1,7 +1,7 @@
 """Training-step throughput: HARLab's loop vs a bare PyTorch loop, same model/batch/optimizer.
 
 The bare loop feeds ready float tensors to ``NormalizedClassifier(resnet18)`` with AdamW. The
-HARLab path is :func:`harlab.fit.fit` on uint8 frames: gathering, conversion, per-sample
+HARLab path is :func:`harlab.train.fit.fit` on uint8 frames: gathering, conversion, per-sample
 augmentation (flip, jitter, hue, rotation), the cyclic schedule, loss bookkeeping and one
 ``Progress`` per batch. The issue asks for >= 0.9x (harness + augmentation <= 10%). Steps of the
 two alternate (one bare step, one HARLab step, ...), so other load on a shared machine hits
@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from harlab.device import resolve_device
-from harlab.fit import fit
-from harlab.models import build_model
-from harlab.training import TrainConfig, TrainData
+from harlab.train.config import TrainConfig
+from harlab.train.data import TrainData
+from harlab.train.fit import fit
+from harlab.train.models import build_model
 
 THRESHOLD = 0.9
 
@@ -70,7 +71,7 @@ def next_step(job) -> None:
     """Advance the job to its next training-step Progress."""
     while True:
         step = next(job)
-        if isinstance(step.data, dict) and step.data.get("kind") == "step":
+        if type(step.data).__name__ == "TrainStep":
             return
 
 

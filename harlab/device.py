@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import torch
 
 from harlab.errors import InputError
-
-if TYPE_CHECKING:
-    import torch
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+from harlab.validation import DEVICE_CHOICES, check_device
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """Map ``auto``/``cpu``/``cuda``/``cuda:N`` to a ``torch.device``, checking availability."""
-    import torch
 
-    name = (name or "auto").strip().lower()
+    name = check_device(name or "auto")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -30,12 +25,12 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise InputError(f"device {name!r} does not exist: this machine has "
                              f"{torch.cuda.device_count()} CUDA device(s); use cuda:0..")
         return dev
-    raise InputError(f"unknown device {name!r}; valid devices: auto, cpu, cuda, cuda:N")
+    raise InputError(f"unknown device {name!r}; valid devices: {', '.join(DEVICE_CHOICES)}, "
+                     "cuda:N")
 
 
 def describe_device(name: str = "auto") -> str:
     """A short human label, e.g. ``CUDA: NVIDIA H100`` or ``CPU (2 threads)``."""
-    import torch
 
     dev = resolve_device(name)
     if dev.type == "cuda":

@@ -12,6 +12,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tqdm import tqdm
+
 T = TypeVar("T")
 
 
@@ -55,7 +57,6 @@ def run_cli(job: Job[T], desc: str = "", *, disable: bool | None = None) -> T:
 
     ``disable=None`` hides the bar when stderr is not a terminal (CI logs).
     """
-    from tqdm import tqdm
 
     bar = tqdm(total=None, desc=desc, unit="", dynamic_ncols=True, disable=disable, leave=True)
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import platformdirs
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = REPO_ROOT / "resources"
 
@@ -15,7 +17,6 @@ def cache_dir() -> Path:
     if env:
         path = Path(env).expanduser()
     else:
-        import platformdirs
 
         path = Path(platformdirs.user_cache_dir("harlab", appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
@@ -28,7 +29,6 @@ def data_dir() -> Path:
     if env:
         path = Path(env).expanduser()
     else:
-        import platformdirs
 
         path = Path(platformdirs.user_data_dir("harlab", appauthor=False))
     path.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,15 @@ is lost if the app is killed. Each thread gets its own connection.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +125,62 @@ MIGRATIONS: list[str] = [
     ALTER TABLE llm_requests ADD COLUMN run_id INTEGER REFERENCES runs(id);
     ALTER TABLE llm_requests ADD COLUMN cached_from INTEGER REFERENCES llm_requests(id);
     """,
+    # 2 -> 3: independent answers per draw, with the sampling settings and the model snapshot
+    # that answered; scores and ratings tied to the exact responses they judge (the first
+    # schema's scores and ratings tables were never written by any release, so they are
+    # replaced); blind A/B orders per annotator and item.
+    """
+    ALTER TABLE llm_requests ADD COLUMN draw INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE llm_requests ADD COLUMN temperature REAL;
+    ALTER TABLE llm_requests ADD COLUMN seed INTEGER;
+    ALTER TABLE llm_requests ADD COLUMN max_tokens INTEGER;
+    ALTER TABLE llm_requests ADD COLUMN finish_reason TEXT;
+    ALTER TABLE llm_requests ADD COLUMN response_model TEXT;
+    CREATE INDEX llm_requests_run ON llm_requests (run_id);
+    DROP TABLE scores;
+    CREATE TABLE scores (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,            -- unimodal, multimodal
+        pair TEXT NOT NULL,                -- 'attacked' (original vs attacked) or 'noise-k'
+        metric TEXT NOT NULL,              -- syntactic_cosine, semantic_cosine, ...
+        scorer TEXT NOT NULL,              -- what computed it (model name, rule version)
+        value REAL,                        -- NULL only with a reason
+        reason TEXT,
+        response_a_id INTEGER NOT NULL REFERENCES llm_requests(id),  -- the original answer
+        response_b_id INTEGER NOT NULL REFERENCES llm_requests(id),  -- attacked / noise answer
+        details_json TEXT,
+        created_at REAL NOT NULL,
+        UNIQUE (metric, scorer, response_a_id, response_b_id)
+    );
+    CREATE INDEX scores_sample ON scores (sample_id, modality, pair, metric);
+    DROP TABLE ratings;
+    CREATE TABLE ratings (
+        id INTEGER PRIMARY KEY,
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,
+        annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+        item TEXT NOT NULL,                -- rubric item id
+        value TEXT,                        -- as given (Likert number, choice, free text)
+        original_response_id INTEGER NOT NULL REFERENCES llm_requests(id),
+        attacked_response_id INTEGER NOT NULL REFERENCES llm_requests(id),
+        rubric_version TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (annotator_id, item, original_response_id, attacked_response_id)
+    );
+    CREATE INDEX ratings_sample ON ratings (sample_id, modality, annotator_id);
+    CREATE TABLE blind_orders (
+        annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,
+        a_is TEXT NOT NULL,                -- which answer is shown as A: original or attacked
+        seed INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (annotator_id, sample_id, modality)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 _APP_ID = 0x4841524C  # "HARL": marks a database as a HARLab project
@@ -129,6 +188,14 @@ _APP_ID = 0x4841524C  # "HARL": marks a database as a HARLab project
 
 def _now() -> float:
     return time.time()
+
+
+@dataclass
+class RunRecord:
+    """The run being recorded by :meth:`Project.run`; set ``result`` to store an outcome."""
+
+    id: int
+    result: Any = None
 
 
 class Project:
@@ -154,7 +221,7 @@ class Project:
         if root.exists() and not root.is_dir():
             raise InputError(f"project path {str(root)!r} is a file; expected a folder. "
                              "Choose a new folder name.")
-        if (root / DB_NAME).exists():
+        if (root / DB_NAME).exists() and not _is_unfinished(root / DB_NAME):
             raise InputError(f"{str(root)!r} is already a HARLab project; open it instead of "
                              "creating it.")
         try:
@@ -179,7 +246,7 @@ class Project:
             raise InputError(f"{str(root)!r} is not a HARLab project (no {DB_NAME} in it). "
                              "Pick the project folder itself, or create a new project.")
         project = cls(root)
-        project._migrate(new=False)
+        project._migrate(new=_is_unfinished(project.db_path))
         for sub in SUBDIRS:
             (root / sub).mkdir(exist_ok=True)
         return project
@@ -211,6 +278,10 @@ class Project:
             raise StoreError(f"project {str(self.root)!r} has schema version {version}, newer "
                              f"than this HARLab understands ({SCHEMA_VERSION}). Update HARLab "
                              "to open it; the file was left untouched.")
+        if new:
+            # Marked first: a creation killed half-way leaves a database that is recognisably
+            # ours, which open() and create() both finish instead of refusing.
+            conn.execute(f"PRAGMA application_id = {_APP_ID}")
         for target in range(version, SCHEMA_VERSION):
             log.info("migrating %s from schema %d to %d", self.db_path, target, target + 1)
             try:
@@ -222,8 +293,7 @@ class Project:
                 self.close()
                 raise StoreError(f"migrating {str(self.db_path)!r} to schema {target + 1} "
                                  f"failed: {exc}. Nothing was changed.") from exc
-        if new:
-            conn.execute(f"PRAGMA application_id = {_APP_ID}")
+        if new and self.get_meta("created_at") is None:
             self.set_meta("created_at", str(_now()))
 
     # ------------------------------------------------------------------ connections
@@ -282,7 +352,8 @@ class Project:
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn().execute(sql, params).fetchall()
 
-    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+                  ) -> sqlite3.Row | None:
         return self.conn().execute(sql, params).fetchone()
 
     def insert(self, table: str, **values: Any) -> int:
@@ -330,6 +401,27 @@ class Project:
                      "WHERE id = ?",
                      (status, None if result is None else to_json(result), error, _now(), run_id))
 
+    @contextlib.contextmanager
+    def run(self, kind: str, config: Any, name: str = "") -> Iterator[RunRecord]:
+        """Record one run of a stage: its config, start, end and outcome.
+
+        Leaving the block normally marks the run ``done``; ``GeneratorExit`` (a job closed by
+        the GUI's Cancel) or ``KeyboardInterrupt`` (Ctrl-C) marks it ``cancelled``; any other
+        exception marks it ``failed`` with the message. Set ``record.result`` inside the block
+        to store what the run produced (also kept on cancel and failure).
+        """
+        record = RunRecord(self.start_run(kind, config, name=name))
+        try:
+            yield record
+        except (GeneratorExit, KeyboardInterrupt):
+            self.finish_run(record.id, "cancelled", result=record.result)
+            raise
+        except BaseException as exc:
+            message = str(exc) or type(exc).__name__
+            self.finish_run(record.id, "failed", result=record.result, error=message)
+            raise
+        self.finish_run(record.id, "done", result=record.result)
+
     def runs(self, kind: str | None = None) -> list[sqlite3.Row]:
         if kind is None:
             return self.query("SELECT * FROM runs ORDER BY id")
@@ -360,13 +452,34 @@ class Project:
         return self.root / rel
 
 
+def _is_unfinished(db_path: Path) -> bool:
+    """True for a database that a killed :meth:`Project.create` left behind.
+
+    That is an empty file, or a database with no tables, or one marked as ours whose creation
+    stopped before its ``created_at`` was written. Anything else is never touched.
+    """
+    try:
+        if db_path.stat().st_size == 0:
+            return True
+        with contextlib.closing(sqlite3.connect(db_path)) as conn:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if not tables:
+                return app_id in (0, _APP_ID)
+            if app_id != _APP_ID or "meta" not in tables:
+                return False
+            return conn.execute("SELECT count(*) FROM meta WHERE key = 'created_at'"
+                                ).fetchone()[0] == 0
+    except (OSError, sqlite3.DatabaseError):
+        return False
+
+
 def is_project(path: str | Path) -> bool:
     return (Path(path).expanduser() / DB_NAME).is_file()
 
 
 def to_json(value: Any) -> str:
     """JSON of a dataclass, mapping or list; paths and numpy scalars become plain values."""
-    import dataclasses
 
     def default(obj: Any) -> Any:
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

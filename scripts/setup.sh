@@ -89,6 +89,6 @@ if [ ! -f "$STAMP" ]; then
 fi
 
 # The bundled demo data: generated (deterministic, seconds), never downloaded.
-if "$PY" -c 'import harlab.demo_data' >/dev/null 2>&1; then
+if "$PY" -c 'import harlab.data.demo_data' >/dev/null 2>&1; then
     "$PY" -m harlab data demo >/dev/null
 fi

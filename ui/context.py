@@ -19,10 +19,13 @@ class AppContext(QObject):
     Signals:
         project_changed(object): the new :class:`harlab.store.Project`, or None when closed.
         dataset_changed(str): the dataset root chosen in the Data panel.
+        sample_requested(int, str): show this sample and modality in the Responses panel
+            (e.g. a point clicked in the Results panel).
     """
 
     project_changed = Signal(object)
     dataset_changed = Signal(str)
+    sample_requested = Signal(int, str)
 
     def __init__(self, settings: QSettings | None = None, parent: QObject | None = None):
         super().__init__(parent)

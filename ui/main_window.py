@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
         project = self.ctx.project
         if project is None or project.get_meta("dataset_root"):
             return
-        from harlab.demo_data import ensure_demo_dataset_job
+        from harlab.data.demo_data import ensure_demo_dataset_job
 
         try:
             self.ctx.runner.start(ensure_demo_dataset_job(), "Generate demo dataset",

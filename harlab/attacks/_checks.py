@@ -12,13 +12,11 @@ import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
-from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
 
 from harlab.errors import InputError
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 
 def parse_eps(value: object, *, name: str = "eps") -> float:
@@ -62,12 +60,6 @@ def check_eps(eps: object, *, name: str = "eps") -> float:
     return eps
 
 
-def check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InputError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
-
-
 def check_batch(model: nn.Module, images: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor:
     """Check an attack's tensors and return ``labels`` as int64.
@@ -76,8 +68,6 @@ def check_batch(model: nn.Module, images: torch.Tensor,
         images: ``(N, C, H, W)`` floating point, values in ``[0, 1]``.
         labels: ``(N,)`` integer class indices on the same device as ``images``.
     """
-    import torch
-    from torch import nn
 
     if not isinstance(model, nn.Module):
         raise InputError(f"model must be a torch.nn.Module mapping [0, 1] images to logits, "
@@ -120,7 +110,6 @@ def check_batch(model: nn.Module, images: torch.Tensor,
 
 
 def check_label_range(labels: torch.Tensor, num_classes: int) -> None:
-    import torch
 
     low, high = torch.aminmax(labels)
     low, high = int(low), int(high)
@@ -132,7 +121,6 @@ def check_label_range(labels: torch.Tensor, num_classes: int) -> None:
 
 
 def check_logits(logits: object, n: int) -> None:
-    import torch
 
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != n:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__

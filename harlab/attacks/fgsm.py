@@ -8,7 +8,9 @@ input only, so no parameter gradients are computed or accumulated in ``.grad``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 from harlab.attacks._checks import (
     check_batch,
@@ -17,10 +19,6 @@ from harlab.attacks._checks import (
     check_logits,
     eval_mode,
 )
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 
 def input_gradient(model: nn.Module, images: torch.Tensor,
@@ -34,8 +32,6 @@ def input_gradient(model: nn.Module, images: torch.Tensor,
         images: ``(N, C, H, W)``; labels: ``(N,)`` int64.
         Returns ``(grad (N, C, H, W), logits (N, num_classes))``, both detached.
     """
-    import torch
-    import torch.nn.functional as F
 
     with torch.enable_grad():
         x = images.detach().requires_grad_(True)

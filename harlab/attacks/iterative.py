@@ -13,15 +13,13 @@ iterate can cross the ball) and ``eps / steps`` for MI-FGSM (Dong et al.).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import torch
+from torch import nn
 
-from harlab.attacks._checks import check_batch, check_eps, check_positive_int, eval_mode
+from harlab.attacks._checks import check_batch, check_eps, eval_mode
 from harlab.attacks.fgsm import input_gradient
 from harlab.errors import InputError
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
+from harlab.validation import check_positive_int
 
 
 def bim(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, *,
@@ -71,7 +69,6 @@ def _iterate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: 
              steps: int, alpha: float | None, targeted: bool, random_start: bool,
              decay: float | None, generator: torch.Generator | None,
              default_alpha_scale: float) -> torch.Tensor:
-    import torch
 
     eps = check_eps(eps)
     steps = check_positive_int(steps, "steps")

@@ -2,26 +2,27 @@
 
 A video's prediction is the mean softmax over its keyframes. Keyframes are resized to the
 classifier's square input size exactly as they are stored and sent (``INTER_AREA``), so the
-clean PNG is the clean input. The config is :class:`harlab.selection.AttackConfig`.
+clean PNG is the clean input. The config is :class:`harlab.attacks.config.AttackConfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import cv2
 import numpy as np
+import torch
 
 from harlab.attacks import get_attack
+from harlab.attacks.config import AttackConfig
+from harlab.attacks.heatmaps import frame_delta
+from harlab.data.ucf101 import VideoItem
+from harlab.data.video import extract_keyframes
 from harlab.errors import InputError
-
-if TYPE_CHECKING:
-    import torch
-
-    from harlab.checkpoint import LoadedClassifier
-    from harlab.selection import AttackConfig
-    from harlab.ucf101 import VideoItem
+from harlab.train.checkpoint import LoadedClassifier
+from harlab.train.inference import device_of, predict_probs, to_images
 
 TOPK = 5
 
@@ -74,7 +75,6 @@ class VideoAttack:
     @property
     def delta(self) -> np.ndarray:
         """``adv - clean`` on the ``[0, 1]`` scale, ``(K, S, S, 3)`` float32."""
-        from harlab.heatmaps import frame_delta
 
         return frame_delta(self.clean_frames, self.adv_frames)
 
@@ -91,9 +91,7 @@ def load_keyframes(item: VideoItem, config: AttackConfig, size: int):
 
     Returns ``(indices, timestamps_s, frames (K, size, size, 3) uint8)``.
     """
-    import cv2
 
-    from harlab.video import extract_keyframes
 
     kf = extract_keyframes(item.path, config.keyframes, config.keyframe_method)
     frames = np.stack([f if f.shape[:2] == (size, size)
@@ -102,40 +100,11 @@ def load_keyframes(item: VideoItem, config: AttackConfig, size: int):
     return [int(i) for i in kf.indices], [float(t) for t in kf.timestamps_s], frames
 
 
-def device_of(model: torch.nn.Module) -> torch.device:
-    import torch
-
-    param = next(iter(model.parameters()), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def to_images(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2) \
-        .float().div_(255.0)
-
-
-def predict_probs(model: torch.nn.Module, images: torch.Tensor, batch_size: int) -> np.ndarray:
-    import torch
-
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            out = [model(images[i:i + batch_size]).float().softmax(1).cpu()
-                   for i in range(0, images.shape[0], batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(out).numpy()
-
-
 def attack_video(loaded: LoadedClassifier, item: VideoItem,
                  config: AttackConfig | None = None) -> VideoAttack:
     """Attack one video's keyframes (the panel's interactive re-run); ``adv_probs`` are those
     of the quantised frames that would be stored."""
     if config is None:
-        from harlab.selection import AttackConfig
 
         config = AttackConfig()
     check_label(item.label, loaded.classes)
@@ -183,7 +152,6 @@ def attack_batch(loaded: LoadedClassifier, batch: Batch, rows: np.ndarray,
     ``quantised=False`` classifies the attack's float output (the method as published);
     ``True`` classifies the uint8 frames.
     """
-    import torch
 
     device = device_of(loaded.model)
     attack = get_attack(config.attack)

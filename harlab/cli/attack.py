@@ -10,8 +10,6 @@ from harlab.jobs import run_cli
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from harlab.attacks import ATTACKS
-
     p = sub.add_parser(
         "attack", help="attack keyframes and keep videos classified correctly before and "
                        "wrongly after (the study's samples)",
@@ -26,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--dataset", help="folder holding UCF-101/ and ucfTrainTestlist/ "
                                         "(default: the project's dataset, else the demo)")
     data.add_argument("--demo", action="store_true", help="use the bundled demo dataset")
-    p.add_argument("--attack", default="fgsm", help=f"one of {', '.join(ATTACKS)} "
-                                                    "(default fgsm)")
+    p.add_argument("--attack", default="fgsm",
+                   help="fgsm (default; the paper's), bim, pgd or mifgsm: the names of "
+                        "harlab.attacks.ATTACKS, checked when the stage runs")
     p.add_argument("--eps", default="8/255",
                    help="L-inf budget on the [0, 1] scale: 8/255 or 0.0314 (default 8/255)")
     p.add_argument("--steps", type=int, help="iterations (bim, pgd, mifgsm)")
@@ -54,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace):
     """The AttackConfig a ``harlab attack`` command line asks for."""
     from harlab.attacks import parse_eps
-    from harlab.selection import AttackConfig
+    from harlab.attacks.selection import AttackConfig
 
     params: dict = {}
     if args.steps is not None:
@@ -74,7 +73,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _cmd_attack(args: argparse.Namespace) -> int:
-    from harlab.selection import default_checkpoint, default_dataset_root
+    from harlab.attacks.selection import default_checkpoint, default_dataset_root
     from harlab.store import Project
 
     config = config_from_args(args)
@@ -89,14 +88,14 @@ def _cmd_attack(args: argparse.Namespace) -> int:
     with Project.open_or_create(args.project) as project:
         checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(project)
         if args.demo:
-            from harlab.demo_data import ensure_demo_dataset
+            from harlab.data.demo_data import ensure_demo_dataset
 
             root = ensure_demo_dataset()
         else:
             root = Path(args.dataset) if args.dataset else default_dataset_root(project)
         if sweep is not None:
             return _run_sweep(project, checkpoint, root, config, sweep, args.sweep_videos)
-        from harlab.selection import find_samples
+        from harlab.attacks.selection import find_samples
 
         print(f"attack {config.describe()} on {checkpoint} ({root})")
         result = run_cli(find_samples(project, checkpoint, root, config), "attack")
@@ -113,10 +112,10 @@ def _cmd_attack(args: argparse.Namespace) -> int:
 
 def _run_sweep(project, checkpoint: Path, root: Path, config, eps_list: list[float],
                per_class: int) -> int:
-    from harlab.attacks._checks import check_positive_int
-    from harlab.checkpoint import check_classes, load_classifier
-    from harlab.selection import check_classes_known, eps_sweep, sweep_items
-    from harlab.ucf101 import UCF101
+    from harlab.attacks.selection import check_classes_known, eps_sweep, sweep_items
+    from harlab.data.ucf101 import UCF101
+    from harlab.train.checkpoint import check_classes, load_classifier
+    from harlab.validation import check_positive_int
 
     per_class = check_positive_int(per_class, "--sweep-videos")
     loaded = load_classifier(checkpoint, device=config.device)

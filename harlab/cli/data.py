@@ -53,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _dataset(args: argparse.Namespace):
-    from harlab.demo_data import ensure_demo_dataset_job
-    from harlab.ucf101 import UCF101
+    from harlab.data.demo_data import ensure_demo_dataset_job
+    from harlab.data.ucf101 import UCF101
 
     if args.demo == bool(args.root):
         raise InputError("give either a dataset folder or --demo (exactly one)")
@@ -84,7 +84,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_keyframes(args: argparse.Namespace) -> int:
-    from harlab.video import extract_keyframes
+    from harlab.data.video import extract_keyframes
 
     kf = extract_keyframes(args.video, args.k, args.method)
     for i, (index, ts) in enumerate(zip(kf.indices, kf.timestamps_s, strict=True)):
@@ -104,7 +104,7 @@ def _cmd_keyframes(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from harlab.framecache import CacheConfig, build_cache
+    from harlab.data.framecache import CacheConfig, build_cache
 
     ds = _dataset(args)
     config = CacheConfig(frames_per_video=args.frames, size=args.size)
@@ -118,7 +118,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from harlab.demo_data import ensure_demo_dataset_job, generate_demo_dataset
+    from harlab.data.demo_data import ensure_demo_dataset_job, generate_demo_dataset
 
     if args.out:
         root = run_cli(generate_demo_dataset(args.out, seed=args.seed), "rendering demo")

@@ -51,9 +51,10 @@ def run_headless(project_dir: str | Path | None = None, *, dry_run: bool = False
 
 
 def _pipeline(target: Path, say: Callable[[str], None]) -> None:
-    from harlab.demo_data import ensure_demo_dataset_job
-    from harlab.selection import AttackConfig, default_checkpoint, find_samples
-    from harlab.training import TrainConfig, train
+    from harlab.attacks.selection import AttackConfig, default_checkpoint, find_samples
+    from harlab.data.demo_data import ensure_demo_dataset_job
+    from harlab.train.config import TrainConfig
+    from harlab.train.fit import train
 
     say("1/5 demo dataset")
     root = jobs.run_cli(ensure_demo_dataset_job(), "demo dataset")

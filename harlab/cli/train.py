@@ -83,7 +83,7 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
 
 def _dataset_root(args: argparse.Namespace) -> Path:
     if args.demo:
-        from harlab.demo_data import ensure_demo_dataset_job
+        from harlab.data.demo_data import ensure_demo_dataset_job
 
         return run_cli(ensure_demo_dataset_job(), "demo data")
     return Path(args.dataset)
@@ -91,7 +91,7 @@ def _dataset_root(args: argparse.Namespace) -> Path:
 
 def config_from_args(args: argparse.Namespace):
     """The TrainConfig an ``harlab train`` command line asks for."""
-    from harlab.training import TrainConfig
+    from harlab.train.config import TrainConfig
 
     overrides = {name: getattr(args, name) for _, name, _, _ in _OVERRIDES
                  if getattr(args, name, None) is not None}
@@ -106,18 +106,20 @@ def _narrate(job: Generator[Progress, None, Any], bar_shown: bool):
     """Pass steps through, printing the weights notice and one line per epoch."""
     from tqdm import tqdm
 
+    from harlab.train.fit import EpochDone, TrainStarted
+
     try:
         while True:
             try:
                 step = next(job)
             except StopIteration as stop:
                 return stop.value
-            data = step.data if isinstance(step.data, dict) else {}
-            if bar_shown and data.get("kind") == "start":
-                tqdm.write(f"{data['weights']}\ndevice {data['device']}, {data['world_size']} "
-                           f"process(es); checkpoints in {data['out_dir']}", file=sys.stderr)
-            elif bar_shown and data.get("kind") == "epoch":
-                r = data["row"]
+            data = step.data
+            if bar_shown and isinstance(data, TrainStarted):
+                tqdm.write(f"{data.weights}\ndevice {data.device}, {data.world_size} "
+                           f"process(es); checkpoints in {data.out_dir}", file=sys.stderr)
+            elif bar_shown and isinstance(data, EpochDone):
+                r = data.row
                 tqdm.write(f"epoch {r['epoch']:>3}  train loss {r['train_loss']:.4f} acc "
                            f"{r['train_acc']:.1%}  val loss {r['val_loss']:.4f} acc "
                            f"{r['val_acc']:.1%}  lr {r['lr']:.2e}  {r['time_s']:.1f}s"
@@ -129,7 +131,7 @@ def _narrate(job: Generator[Progress, None, Any], bar_shown: bool):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from harlab.store import Project
-    from harlab.training import distributed_env, init_distributed, train
+    from harlab.train.fit import distributed_env, init_distributed, train
 
     config = config_from_args(args)
     if args.project is None and args.out is None and args.resume is None:
@@ -157,7 +159,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(f"best val acc {result.best_val_acc:.1%} at epoch {result.best_epoch} of "
                   f"{result.epochs_done}; best checkpoint {result.best_checkpoint}")
         if args.evaluate and show:
-            from harlab.evaluation import evaluate
+            from harlab.train.evaluate import evaluate
 
             ev = run_cli(evaluate(result.best_checkpoint, root, config.fold, project=project,
                                   device=config.device), "evaluate")
@@ -173,8 +175,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from harlab.evaluation import evaluate
     from harlab.store import Project
+    from harlab.train.evaluate import evaluate
 
     root = _dataset_root(args)
     project = Project.open(args.project) if args.project else None

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openai
+
 from harlab.errors import InputError, LLMError
 from harlab.llm.config import LLMConfig
 
@@ -86,7 +88,6 @@ def api_key(config: LLMConfig) -> str:
 
 def make_client(config: LLMConfig, base_url: str) -> Any:
     """An ``openai.OpenAI`` client for ``base_url`` without its own retries."""
-    import openai
 
     return openai.OpenAI(base_url=base_url, api_key=api_key(config), max_retries=0,
                          timeout=config.timeout_s)
@@ -186,7 +187,6 @@ class _Retryable(Exception):
 
 def _attempt(client: Any, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """One attempt: the parsed body and its raw text, or an exception saying what happened."""
-    import openai
 
     try:
         response = client.chat.completions.with_raw_response.create(**body)

@@ -8,13 +8,13 @@ itself) and whether its default model takes images.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harlab.errors import InputError
+from harlab.validation import check_range
 
 BUILTIN_MODEL = "SmolLM2-135M-Instruct"
 IMAGE_DETAILS = ("auto", "low", "high")
@@ -229,10 +229,7 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 def _check_number(name: str, value: Any, low: float, high: float, hint: str) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or not low <= value <= high):
-        raise InputError(f"{name} must be a number in [{low:g}, {high:g}] ({hint}), "
-                         f"got {value!r}")
+    check_range(name, value, low, high, hint=hint)
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:

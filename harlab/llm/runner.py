@@ -30,8 +30,9 @@ from harlab.errors import InputError, LLMError
 from harlab.jobs import Job, Progress
 from harlab.llm import client as llm_client
 from harlab.llm.config import LLMConfig
+from harlab.llm.local_server import ensure_builtin_server, find_gguf
 from harlab.llm.pricing import ESTIMATE_NOTE, estimate_cost
-from harlab.scenarios import ScenarioSet, scenarios_for_project
+from harlab.llm.scenarios import ScenarioSet, scenarios_for_project
 from harlab.store import Project
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,6 @@ def cache_identity(config: LLMConfig) -> str:
     if config.base_url:
         return config.base_url.rstrip("/")
     if config.provider == "builtin":
-        from harlab.llm.local_server import find_gguf
 
         try:
             return f"builtin:{find_gguf().name}"
@@ -315,7 +315,6 @@ def query_samples(project: Project, config: LLMConfig, *,
                 base_url = config.base_url
             elif config.provider == "builtin":
                 yield Progress(done, total, "starting the built-in model (SmolLM2, llama.cpp)")
-                from harlab.llm.local_server import ensure_builtin_server
 
                 base_url = ensure_builtin_server()
             else:

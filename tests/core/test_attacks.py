@@ -286,7 +286,7 @@ def test_parse_eps_errors(text, match):
 
 
 def test_pixel_space_attack_through_harlab_wrapper_equals_explicit():
-    from harlab.models import build_model
+    from harlab.train.models import build_model
 
     torch.manual_seed(0)
     wrapped, _ = build_model("resnet18", 3, weights="none")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harlab.checkpoint import (check_classes, load_classifier, read_checkpoint,
-                               save_checkpoint)
 from harlab.errors import CheckpointError
-from harlab.models import build_model
+from harlab.train.checkpoint import check_classes, load_classifier, read_checkpoint, save_checkpoint
+from harlab.train.models import build_model
 
 CLASSES = ["Biking", "BabyCrawling", "PushUps"]
 

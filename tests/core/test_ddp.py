@@ -9,15 +9,17 @@ import textwrap
 
 import pytest
 
-from harlab.checkpoint import read_checkpoint
+from harlab.train.checkpoint import read_checkpoint
 
 SCRIPT = textwrap.dedent('''
     import json, sys
     import numpy as np
     import torch.distributed as dist
     from harlab import jobs
-    from harlab.fit import fit
-    from harlab.training import TrainConfig, TrainData, init_distributed
+    from harlab.train.fit import fit
+    from harlab.train.config import TrainConfig
+    from harlab.train.data import TrainData
+    from harlab.train.fit import init_distributed
 
     out = sys.argv[1]
     rng = np.random.default_rng(0)
@@ -36,7 +38,7 @@ SCRIPT = textwrap.dedent('''
     assert init_distributed("cpu")
     steps = []
     result = jobs.run(fit(config, train, val, out),
-                      lambda p: steps.append(p.done) if p.data and p.data["kind"] == "step"
+                      lambda p: steps.append(p.done) if type(p.data).__name__ == "TrainStep"
                       else None)
     rank, world = dist.get_rank(), dist.get_world_size()
     with open(f"{out}/rank{rank}.json", "w") as fh:

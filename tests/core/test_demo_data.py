@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harlab import paths, video
-from harlab.demo_data import (
+from harlab import paths
+from harlab.data import video
+from harlab.data.demo_data import (
     DEMO_CLASSES,
     MARKER,
     ensure_demo_dataset,
@@ -17,9 +18,9 @@ from harlab.demo_data import (
     generate_demo_dataset,
     render_clip,
 )
+from harlab.data.ucf101 import UCF101
 from harlab.errors import InputError
 from harlab.jobs import run
-from harlab.ucf101 import UCF101
 
 TINY = dict(classes=["BabyCrawling", "HandstandWalking"], groups=4, clips_per_group=2,
             seconds=0.2)
@@ -107,7 +108,7 @@ def test_cli_demo_out(tmp_path: Path, capsys, monkeypatch):
     from harlab.cli import main
 
     real = generate_demo_dataset
-    monkeypatch.setattr("harlab.demo_data.generate_demo_dataset",
+    monkeypatch.setattr("harlab.data.demo_data.generate_demo_dataset",
                         lambda out, seed: real(out, seed=seed, **TINY))
     assert main(["data", "demo", "--out", str(tmp_path / "d"), "--seed", "2"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "d")

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harlab import video
-from harlab.demo_data import generate_demo_dataset
+from harlab.data import video
+from harlab.data.demo_data import generate_demo_dataset
+from harlab.data.framecache import CacheConfig, FrameCache, build_cache, cache_folder
+from harlab.data.ucf101 import UCF101
 from harlab.errors import DatasetError, InputError
-from harlab.framecache import CacheConfig, FrameCache, build_cache, cache_folder
 from harlab.jobs import Progress, run
-from harlab.ucf101 import UCF101
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from harlab.errors import InputError
-from harlab.heatmaps import (
+from harlab.attacks.heatmaps import (
     amplified_delta,
     find_cam_layer,
     frame_delta,
     grad_cam,
     perturbation_map,
 )
+from harlab.errors import InputError
 
 
 def test_frame_delta_and_perturbation_map():
@@ -130,7 +130,7 @@ def test_grad_cam_errors():
 
 
 def test_grad_cam_frames_matches_tensor_api():
-    from harlab.heatmaps import grad_cam_frames
+    from harlab.attacks.heatmaps import grad_cam_frames
 
     model = PatchModel()
     frames = np.zeros((3, 16, 16, 3), np.uint8)

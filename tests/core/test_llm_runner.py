@@ -181,12 +181,12 @@ def test_text_only_model_skips_multimodal_with_reason(project):
 
 
 def test_sample_without_scenario_is_skipped(project, tmp_path):
-    from harlab.scenarios import load_scenarios
+    from harlab.llm.scenarios import load_scenarios
 
     add_samples(project, [("JumpingJack", "JumpingJack", "Biking")])
     paper_only = tmp_path / "sc"
     paper_only.mkdir()
-    from harlab.scenarios import BUNDLED_DIR
+    from harlab.llm.scenarios import BUNDLED_DIR
     for name in ("smart_home_security.yaml", "road_safety_monitoring.yaml"):
         (paper_only / name).write_text((BUNDLED_DIR / name).read_text())
     with FakeLLMServer() as server:

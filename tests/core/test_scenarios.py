@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harlab.errors import InputError
-from harlab.scenarios import (
+from harlab.llm.scenarios import (
     BUNDLED_DIR,
     ScenarioError,
     ScenarioSet,

@@ -16,9 +16,7 @@ from torch import nn
 
 import harlab.attacks.video as video_attack
 from harlab import jobs
-from harlab.checkpoint import LoadedClassifier
-from harlab.errors import InputError
-from harlab.selection import (
+from harlab.attacks.selection import (
     AttackConfig,
     attack_video,
     eps_sweep,
@@ -26,8 +24,10 @@ from harlab.selection import (
     read_pngs,
     select_samples,
 )
+from harlab.data.ucf101 import VideoItem
+from harlab.errors import InputError
 from harlab.store import Project
-from harlab.ucf101 import VideoItem
+from harlab.train.checkpoint import LoadedClassifier
 
 CLASSES = ["Low", "Mid", "High"]
 SIZE = 8
@@ -256,7 +256,7 @@ def test_eps_sweep_errors(eps_list, items, match):
 def _write_dataset(root: Path, classes: list[str], greys: dict[str, int]) -> None:
     import cv2
 
-    from harlab.ucf101 import write_split_files
+    from harlab.data.ucf101 import write_split_files
 
     entries = []
     for cls in classes:
@@ -276,8 +276,8 @@ def _write_dataset(root: Path, classes: list[str], greys: dict[str, int]) -> Non
 
 @pytest.mark.slow
 def test_find_samples_end_to_end_on_disk(tmp_path, project):
-    from harlab.checkpoint import save_checkpoint
-    from harlab.models import build_model
+    from harlab.train.checkpoint import save_checkpoint
+    from harlab.train.models import build_model
 
     _write_dataset(tmp_path / "data", CLASSES, {"Low": 40, "Mid": 128, "High": 220})
     torch.manual_seed(0)
@@ -302,7 +302,7 @@ def test_find_samples_end_to_end_on_disk(tmp_path, project):
 
 # --------------------------------------------------------------------------- project helpers, CLI
 def test_load_sample_and_defaults(fake_videos, project, tmp_path):
-    from harlab.selection import default_checkpoint, default_dataset_root, load_sample
+    from harlab.attacks.selection import default_checkpoint, default_dataset_root, load_sample
 
     items = [add(fake_videos, "01", 1, 153)]
     cfg = AttackConfig(eps=16 / 255, keyframes=3, classes=("Mid",), per_class=1)
@@ -326,9 +326,9 @@ def test_load_sample_and_defaults(fake_videos, project, tmp_path):
 
 @pytest.mark.slow
 def test_cli_attack_errors_and_sweep(tmp_path, capsys):
-    from harlab.checkpoint import save_checkpoint
     from harlab.cli import main
-    from harlab.models import build_model
+    from harlab.train.checkpoint import save_checkpoint
+    from harlab.train.models import build_model
 
     proj = tmp_path / "p"
     assert main(["attack", "--project", str(proj), "--eps", "8"]) == 2

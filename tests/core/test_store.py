@@ -151,8 +151,12 @@ def test_every_write_survives_a_killed_process(tmp_path):
         " timestamps_json='[]', attack='fgsm', eps=0.1, clean_pred='A', clean_conf=0.9,"
         " adv_pred='B', adv_conf=0.8, clean_top5_json='[]', adv_top5_json='[]',"
         " clean_frames_json='[]', adv_frames_json='[]', created_at=1.0)\n"
-        "p.insert('ratings', sample_id=1, modality='unimodal', annotator_id=aid, field='harm',"
-        " value='4', created_at=1.0, updated_at=1.0)\n"
+        "for v in ('original', 'attacked'):\n"
+        "    p.insert('llm_requests', cache_key=v, sample_id=1, modality='unimodal', variant=v,"
+        " provider='builtin', model='m', request_json='{}', status='ok', created_at=1.0)\n"
+        "p.insert('ratings', sample_id=1, modality='unimodal', annotator_id=aid, item='harm',"
+        " value='4', original_response_id=1, attacked_response_id=2, rubric_version='1',"
+        " created_at=1.0, updated_at=1.0)\n"
         "os._exit(9)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -10,14 +10,19 @@ import pytest
 import torch
 
 from harlab import jobs
-from harlab.checkpoint import load_classifier, read_checkpoint
 from harlab.errors import CheckpointError, DatasetError, InputError
-from harlab.evaluation import evaluate_data, metrics_from_probs
-from harlab.fit import BatchAugment, fit
 from harlab.store import Project
-from harlab.training import TrainConfig, TrainData, check_trainable
+from harlab.train.augment import BatchAugment
+from harlab.train.checkpoint import load_classifier, read_checkpoint
+from harlab.train.config import TrainConfig
+from harlab.train.data import TrainData, check_trainable
+from harlab.train.evaluate import evaluate_data, metrics_from_probs
+from harlab.train.fit import EpochDone, TrainStarted, TrainStep, fit
 
 CLASSES = ["Red", "Green", "Blue"]
+
+
+KINDS = {TrainStarted: "start", TrainStep: "step", EpochDone: "epoch"}
 
 
 def synthetic(n_classes=3, groups=4, frames=4, size=32, seed=0) -> TrainData:
@@ -147,9 +152,9 @@ def test_fit_trains_writes_checkpoints_and_records_the_run(tmp_path):
     project = Project.create(tmp_path / "proj")
     seen = []
     result = _run(fit(tiny_config(), train, val, None, project=project), seen)
-    kinds = [p.data["kind"] for p in seen if p.data]  # validation steps carry none
+    kinds = [KINDS[type(p.data)] for p in seen if p.data]  # validation steps carry none
     assert kinds[0] == "start" and kinds.count("epoch") == 2 and "step" in kinds
-    assert "from scratch" in seen[0].data["weights"]
+    assert "from scratch" in seen[0].data.weights
     assert result.out_dir == project.checkpoints_dir / f"train-{result.run_id}"
     assert result.best_checkpoint.is_file() and result.last_checkpoint.is_file()
     assert result.epochs_done == 2 and len(result.history) == 2
@@ -162,10 +167,10 @@ def test_fit_trains_writes_checkpoints_and_records_the_run(tmp_path):
     loaded = load_classifier(project.root / saved["best_checkpoint"])
     assert loaded.classes == CLASSES and loaded.image_size == 32
     assert read_checkpoint(result.last_checkpoint)["train_state"]["epoch"] == 2
-    steps = [p.data for p in seen if p.data and p.data["kind"] == "step"]
-    assert all(math.isfinite(s["loss"]) and s["lr"] >= 1e-4 - 1e-12 for s in steps)
+    steps = [p.data for p in seen if isinstance(p.data, TrainStep)]
+    assert all(math.isfinite(s.loss) and s.lr >= 1e-4 - 1e-12 for s in steps)
     # the cyclic schedule moved the learning rate
-    assert max(s["lr"] for s in steps) > 1e-4 * 1.5
+    assert max(s.lr for s in steps) > 1e-4 * 1.5
     project.close()
 
 
@@ -182,13 +187,13 @@ def test_cancel_mid_epoch_then_resume_finishes_the_run(tmp_path):
     state = read_checkpoint(tmp_path / "run" / "last.pt")["train_state"]
     assert (state["epoch"], state["batch"], state["opt_step"]) == (0, 2, 1)
     assert project.runs("train")[0]["status"] == "cancelled"
-    from harlab.fit import read_resume_state
+    from harlab.train.fit import read_resume_state
 
     resumed = read_resume_state(tmp_path / "run" / "last.pt")
     seen = []
     result = _run(fit(config, train, val, tmp_path / "run", project=project,
                       resume_state=resumed), seen)
-    first_step = next(p for p in seen if p.data and p.data["kind"] == "step")
+    first_step = next(p for p in seen if isinstance(p.data, TrainStep))
     assert first_step.done == 3  # continued at the third batch of epoch 1
     assert result.epochs_done == 2 and [r["epoch"] for r in result.history] == [1, 2]
     assert project.runs("train")[1]["status"] == "done"
@@ -238,7 +243,7 @@ def test_metrics_by_hand():
 
 def test_evaluate_data_and_empty_split():
     torch.manual_seed(0)
-    from harlab.models import build_model
+    from harlab.train.models import build_model
 
     model, _ = build_model("resnet18", 3, "none")
     data = synthetic(groups=2, frames=2)
@@ -262,7 +267,7 @@ def test_cuda_amp_channels_last_path(tmp_path):
 # ---------------------------------------------------------------- CLI on a generated dataset
 @pytest.mark.slow
 def test_cli_train_evaluate_and_mismatched_resume(tmp_path, capsys):
-    import harlab.demo_data as demo_data
+    import harlab.data.demo_data as demo_data
     from harlab.cli import main
 
     tiny = dict(groups=4, clips_per_group=1, seconds=0.4)
@@ -308,7 +313,7 @@ def test_a_lone_last_frame_joins_the_previous_batch(tmp_path):
     train = train.subset(np.arange(len(train)) < 17)  # 17 = 2 * 8 + 1
     seen = []
     _run(fit(tiny_config(epochs=1, accumulate=1), train, val, tmp_path), seen)
-    assert [p.done for p in seen if p.data and p.data["kind"] == "step"] == [1, 2]
+    assert [p.done for p in seen if isinstance(p.data, TrainStep)] == [1, 2]
 
 
 def test_fused_colour_jitter_matches_the_step_by_step_definition():

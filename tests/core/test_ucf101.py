@@ -14,9 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harlab.demo_data import write_video
+from harlab.data.demo_data import write_video
+from harlab.data.ucf101 import (
+    UCF101,
+    fold_test_groups,
+    group_split,
+    parse_video_name,
+    write_split_files,
+)
 from harlab.errors import DatasetError, InputError
-from harlab.ucf101 import UCF101, fold_test_groups, group_split, parse_video_name, write_split_files
 
 FIXTURE = Path(__file__).resolve().parent.parent / "data" / "ucfTrainTestlist"
 

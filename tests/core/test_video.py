@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harlab import video
-from harlab.demo_data import write_video
+from harlab.data import video
+from harlab.data.demo_data import write_video
 from harlab.errors import DatasetError, InputError
 
 

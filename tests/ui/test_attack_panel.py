@@ -22,7 +22,7 @@ WAIT_MS = 120_000
 def _write_dataset(root: Path) -> None:
     import cv2
 
-    from harlab.ucf101 import write_split_files
+    from harlab.data.ucf101 import write_split_files
 
     entries = []
     rng = np.random.default_rng(0)
@@ -45,9 +45,9 @@ def _write_dataset(root: Path) -> None:
 def setup(qtbot, tmp_path):
     import torch
 
-    from harlab.checkpoint import save_checkpoint
-    from harlab.models import build_model
-    from harlab.selection import write_pngs
+    from harlab.attacks.selection import write_pngs
+    from harlab.train.checkpoint import save_checkpoint
+    from harlab.train.models import build_model
 
     root = tmp_path / "data"
     _write_dataset(root)

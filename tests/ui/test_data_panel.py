@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-import harlab.demo_data as demo_data
+import harlab.data.demo_data as demo_data
 from harlab.jobs import run
 from ui.context import AppContext
 from ui.panels.data_panel import DataPanel

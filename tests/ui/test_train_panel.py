@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-import harlab.demo_data as demo_data
+import harlab.data.demo_data as demo_data
 from harlab.jobs import run
 from harlab.store import Project
-from harlab.training import TrainConfig
+from harlab.train.config import TrainConfig
 from ui.context import AppContext
 from ui.panels.train_panel import TrainPanel
 
@@ -94,7 +94,7 @@ def test_train_cancel_resume_and_evaluate(qtbot, ready: TrainPanel):
     ready.set_config(TrainConfig(epochs=2, **TINY_CONFIG))
 
     def cancel_on_first_step(step):
-        if isinstance(step.data, dict) and step.data.get("kind") == "step":
+        if type(step.data).__name__ == "TrainStep":
             ctx.runner.progress.disconnect(cancel_on_first_step)
             ready.cancel_button.click()
 

@@ -56,7 +56,7 @@ SAMPLE_COLUMNS = ("ID", "Video", "True", "Before", "After", "eps", "PNG flips")
 class AttackView:
     """What the right-hand side shows: an attacked video and its Grad-CAMs."""
 
-    attack: Any                    # harlab.selection.VideoAttack
+    attack: Any                    # harlab.attacks.selection.VideoAttack
     cam_clean: np.ndarray          # (K, S, S)
     cam_adv: np.ndarray
     source: str                    # "live" or "sample #N"
@@ -64,7 +64,7 @@ class AttackView:
 
 def _classifier(cache: dict, checkpoint: str, device: str):
     """The classifier for ``checkpoint``, loaded once and kept in ``cache`` (job thread)."""
-    from harlab.checkpoint import load_classifier
+    from harlab.train.checkpoint import load_classifier
 
     key = (str(Path(checkpoint).expanduser().resolve()), device)
     if cache.get("key") != key:
@@ -74,21 +74,21 @@ def _classifier(cache: dict, checkpoint: str, device: str):
 
 
 def _with_cams(loaded, attack, source: str) -> AttackView:
-    from harlab.heatmaps import grad_cam_frames
+    from harlab.attacks.heatmaps import grad_cam_frames
 
     return AttackView(attack, grad_cam_frames(loaded.model, attack.clean_frames),
                       grad_cam_frames(loaded.model, attack.adv_frames), source)
 
 
 def _index_job(root: str, fold: int) -> Job[Any]:
-    from harlab.ucf101 import UCF101
+    from harlab.data.ucf101 import UCF101
 
     yield Progress(0, 0, f"indexing {root}")
     return UCF101(root, fold=fold)
 
 
 def _live_job(cache: dict, checkpoint: str, item, config) -> Job[AttackView]:
-    from harlab.selection import attack_video
+    from harlab.attacks.selection import attack_video
 
     yield Progress(0, 2, "loading the classifier")
     loaded = _classifier(cache, checkpoint, config.device)
@@ -98,7 +98,7 @@ def _live_job(cache: dict, checkpoint: str, item, config) -> Job[AttackView]:
 
 def _sample_job(cache: dict, checkpoint: str, project, sample_id: int,
                 device: str) -> Job[AttackView]:
-    from harlab.selection import load_sample
+    from harlab.attacks.selection import load_sample
 
     yield Progress(0, 2, "loading the classifier")
     loaded = _classifier(cache, checkpoint, device)
@@ -107,7 +107,7 @@ def _sample_job(cache: dict, checkpoint: str, project, sample_id: int,
 
 
 def _sweep_job(cache: dict, checkpoint: str, items, eps_list, config) -> Job[Any]:
-    from harlab.selection import eps_sweep
+    from harlab.attacks.selection import eps_sweep
 
     yield Progress(0, 0, "loading the classifier")
     loaded = _classifier(cache, checkpoint, config.device)
@@ -269,7 +269,7 @@ class AttackPanel(QWidget):
 
     def config(self, **overrides: Any):
         """The AttackConfig the controls describe (raises InputError on bad entries)."""
-        from harlab.selection import AttackConfig
+        from harlab.attacks.selection import AttackConfig
 
         values = dict(attack=self.attack_combo.currentData(), eps=self.eps,
                       keyframes=self.keyframes_spin.value(),
@@ -356,7 +356,7 @@ class AttackPanel(QWidget):
         self._refresh_samples()
         if project is None:
             return
-        from harlab.selection import default_checkpoint
+        from harlab.attacks.selection import default_checkpoint
 
         try:
             self.checkpoint_edit.setText(str(default_checkpoint(project)))
@@ -467,7 +467,7 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_find_clicked(self) -> None:
-        from harlab.selection import default_dataset_root, find_samples
+        from harlab.attacks.selection import default_dataset_root, find_samples
 
         project = self.ctx.project
         try:
@@ -491,7 +491,7 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_sweep_clicked(self) -> None:
-        from harlab.selection import check_classes_known, sweep_items
+        from harlab.attacks.selection import check_classes_known, sweep_items
 
         try:
             if self._dataset is None:

@@ -44,7 +44,7 @@ SCRUB_SIDE = 320
 
 
 def _index_job(root: str, fold: int) -> Job[object]:
-    from harlab.ucf101 import UCF101
+    from harlab.data.ucf101 import UCF101
 
     yield Progress(0, 0, f"indexing {root}")
     return UCF101(root, fold=fold)
@@ -52,7 +52,7 @@ def _index_job(root: str, fold: int) -> Job[object]:
 
 def _video_job(path: Path, k: int, method: str) -> Job[tuple]:
     """Keyframes plus up to SCRUB_MAX_FRAMES evenly spaced frames for the scrubber."""
-    from harlab import video
+    from harlab.data import video
 
     yield Progress(0, 2, f"keyframes of {path.name}")
     keyframes = video.extract_keyframes(path, k, method)
@@ -69,10 +69,10 @@ class DataPanel(QWidget):
     """Dataset chooser, class table, validation report, keyframe strip and frame scrubber.
 
     Signals:
-        dataset_loaded(object): the new :class:`harlab.ucf101.UCF101` (GUI thread).
-        video_loaded(object): the :class:`harlab.video.Keyframes` of the selected video.
-        report_ready(object): a :class:`harlab.ucf101.ValidationReport`.
-        cache_built(object): a :class:`harlab.framecache.FrameCache`.
+        dataset_loaded(object): the new :class:`harlab.data.ucf101.UCF101` (GUI thread).
+        video_loaded(object): the :class:`harlab.data.video.Keyframes` of the selected video.
+        report_ready(object): a :class:`harlab.data.ucf101.ValidationReport`.
+        cache_built(object): a :class:`harlab.data.framecache.FrameCache`.
     """
 
     dataset_loaded = Signal(object)
@@ -300,7 +300,7 @@ class DataPanel(QWidget):
 
     @Slot()
     def _on_demo_clicked(self) -> None:
-        from harlab.demo_data import ensure_demo_dataset_job
+        from harlab.data.demo_data import ensure_demo_dataset_job
 
         self._start(ensure_demo_dataset_job(), "prepare demo dataset", self._on_demo_ready)
 
@@ -377,7 +377,7 @@ class DataPanel(QWidget):
 
     @Slot()
     def _on_cache_clicked(self) -> None:
-        from harlab.framecache import CacheConfig, build_cache
+        from harlab.data.framecache import CacheConfig, build_cache
 
         if self.dataset is None:
             return

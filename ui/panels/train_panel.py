@@ -1,7 +1,7 @@
 """The Train panel: the recipe form, Start / Cancel / Resume, live curves, epochs, evaluation.
 
-The form is built from :class:`harlab.training.TrainConfig`'s fields; the job is
-:func:`harlab.training.train` on the context's runner. Plots redraw on a timer, not on every
+The form is built from :class:`harlab.train.config.TrainConfig`'s fields; the job is
+:func:`harlab.train.fit.train` on the context's runner. Plots redraw on a timer, not on every
 step, so a long run with many thousands of steps stays cheap to display.
 """
 
@@ -40,8 +40,9 @@ from PySide6.QtWidgets import (
 
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
-from harlab.models import MODEL_REGISTRY, WEIGHT_CHOICES
-from harlab.training import TrainConfig
+from harlab.train.config import TrainConfig
+from harlab.train.fit import EpochDone, TrainStarted, TrainStep
+from harlab.train.models import MODEL_REGISTRY, WEIGHT_CHOICES
 from ui.context import AppContext
 from ui.widgets.confusion_matrix import ConfusionMatrixView
 from ui.widgets.train_curves import TrainCurvesView
@@ -327,7 +328,7 @@ class TrainPanel(QWidget):
         self._start_training(resume=self._resume_checkpoint())
 
     def _start_training(self, resume: Path | None) -> None:
-        from harlab.training import train
+        from harlab.train.fit import train
 
         try:
             config = self.config()
@@ -355,7 +356,7 @@ class TrainPanel(QWidget):
 
     @Slot()
     def _on_evaluate_clicked(self) -> None:
-        from harlab.evaluation import evaluate
+        from harlab.train.evaluate import evaluate
 
         checkpoint = self._best_checkpoint()
         if checkpoint is None:
@@ -383,19 +384,18 @@ class TrainPanel(QWidget):
         else:
             self.progress.setMaximum(0)
         self.status.setText(step.message)
-        data = step.data if isinstance(step.data, dict) else {}
-        kind = data.get("kind")
-        if kind == "start":
-            self.notice.setProperty("weights", data["weights"])
+        data = step.data
+        if isinstance(data, TrainStarted):
+            self.notice.setProperty("weights", data.weights)
             self._update_buttons()
-            for row in data.get("history", []):
+            for row in data.history:
                 self._add_epoch(row)
-        elif kind == "step":
-            self.curves.add_step(data["step"], data["loss"], data["lr"])
-            self.eta.setText(f"ETA {_format_eta(data['eta_s'])}")
-        elif kind == "epoch":
-            self._best_epoch = data["best_epoch"]
-            self._add_epoch(data["row"])
+        elif isinstance(data, TrainStep):
+            self.curves.add_step(data.step, data.loss, data.lr)
+            self.eta.setText(f"ETA {_format_eta(data.eta_s)}")
+        elif isinstance(data, EpochDone):
+            self._best_epoch = data.best_epoch
+            self._add_epoch(data.row)
 
     def _on_train_succeeded(self, result: Any) -> None:
         self._outcome = "done"

@@ -76,7 +76,7 @@ class KeyframeGrid(pg.GraphicsLayoutWidget):
             clean, adv: ``(H, W, 3)`` uint8; delta: ``(H, W, 3)`` float on the [0, 1] scale;
             cam_*: ``(H, W)`` in [0, 1] or None (hidden).
         """
-        from harlab.heatmaps import amplified_delta, perturbation_map
+        from harlab.attacks.heatmaps import amplified_delta, perturbation_map
 
         self.images["clean"].setImage(clean, levels=(0, 255))
         self.images["adv"].setImage(adv, levels=(0, 255))

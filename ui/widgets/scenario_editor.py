@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from harlab.errors import InputError
-from harlab.scenarios import (
+from harlab.llm.scenarios import (
     BUNDLED_DIR,
     parse_scenario,
     project_scenarios_dir,

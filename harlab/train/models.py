@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import torch
+import torchvision.models as tvm
+from torch import nn
 
 from harlab.errors import CheckpointError, InputError
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -59,51 +59,24 @@ class WeightsInfo:
     message: str
 
 
-def _make_wrapper_class():
-    import torch
-    from torch import nn
+class NormalizedClassifier(nn.Module):
+    """A classifier fed ``[0, 1]`` RGB images; ImageNet normalisation happens inside.
 
-    class NormalizedClassifier(nn.Module):
-        """A classifier fed ``[0, 1]`` RGB images; ImageNet normalisation happens inside.
+    Shape:
+        images: ``(N, 3, H, W)`` float in ``[0, 1]``.
+        output: ``(N, num_classes)`` logits.
+    """
 
-        Shape:
-            images: ``(N, 3, H, W)`` float in ``[0, 1]``.
-            output: ``(N, num_classes)`` logits.
-        """
+    def __init__(self, net: nn.Module, arch: str, num_classes: int):
+        super().__init__()
+        self.net = net
+        self.arch = arch
+        self.num_classes = num_classes
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
-        def __init__(self, net: nn.Module, arch: str, num_classes: int):
-            super().__init__()
-            self.net = net
-            self.arch = arch
-            self.num_classes = num_classes
-            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-
-        def forward(self, images: torch.Tensor) -> torch.Tensor:
-            return self.net((images - self.mean) / self.std)
-
-    NormalizedClassifier.__qualname__ = "NormalizedClassifier"
-    NormalizedClassifier.__module__ = __name__
-    return NormalizedClassifier
-
-
-_WRAPPER: type | None = None
-
-
-def __getattr__(name: str) -> Any:
-    # ``NormalizedClassifier`` needs torch; build it on first use so ``import harlab.models``
-    # stays cheap for the CLI and the GUI start-up.
-    if name == "NormalizedClassifier":
-        return wrapper_class()
-    raise AttributeError(name)
-
-
-def wrapper_class() -> type:
-    """The :class:`NormalizedClassifier` class (importing torch on first call)."""
-    global _WRAPPER
-    if _WRAPPER is None:
-        _WRAPPER = _make_wrapper_class()
-    return _WRAPPER
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net((images - self.mean) / self.std)
 
 
 def _spec(arch: str) -> ModelSpec:
@@ -116,8 +89,6 @@ def _spec(arch: str) -> ModelSpec:
 
 def imagenet_weights_file(arch: str = "resnet18") -> Path:
     """Where torchvision caches ``arch``'s ImageNet weights (it may not exist)."""
-    import torch
-    import torchvision.models as tvm
 
     spec = _spec(arch)
     url = getattr(tvm, spec.weights_enum).DEFAULT.url
@@ -125,7 +96,6 @@ def imagenet_weights_file(arch: str = "resnet18") -> Path:
 
 
 def _replace_head(net: nn.Module, head: str, num_classes: int) -> None:
-    from torch import nn
 
     *parents, last = head.split(".")
     owner = net
@@ -140,7 +110,6 @@ def _replace_head(net: nn.Module, head: str, num_classes: int) -> None:
 
 
 def _load_state_file(path: Path) -> dict[str, Any]:
-    import torch
 
     if not path.is_file():
         raise CheckpointError(f"weights file {str(path)!r} does not exist; expected a .pth "
@@ -189,7 +158,6 @@ def build_model(arch: str = "resnet18", num_classes: int = 101,
     Returns:
         ``(NormalizedClassifier, WeightsInfo)``; the model is on the CPU in train mode.
     """
-    import torchvision.models as tvm
 
     spec = _spec(arch)
     if not isinstance(num_classes, int) or num_classes < 2:
@@ -208,13 +176,12 @@ def build_model(arch: str = "resnet18", num_classes: int = 101,
         _apply_state(net, _load_state_file(path), spec.head, f"weights file {str(path)!r}")
         info = WeightsInfo("file", f"{arch}: weights from {path}.")
     _replace_head(net, spec.head, num_classes)
-    model = wrapper_class()(net, arch, num_classes)
+    model = NormalizedClassifier(net, arch, num_classes)
     log.info(info.message)
     return model, info
 
 
 def _load_imagenet(net: nn.Module, spec: ModelSpec, arch: str, *, download: bool) -> WeightsInfo:
-    import torch
 
     cached = imagenet_weights_file(arch)
     if cached.is_file():
@@ -225,7 +192,6 @@ def _load_imagenet(net: nn.Module, spec: ModelSpec, arch: str, *, download: bool
         return WeightsInfo("scratch", f"{arch}: no ImageNet weights in torchvision's cache "
                                       f"({cached}); training from scratch. Put the file there, "
                                       "choose a weights file, or use weights 'imagenet' online.")
-    import torchvision.models as tvm
 
     url = getattr(tvm, spec.weights_enum).DEFAULT.url
     try:

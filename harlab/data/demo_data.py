@@ -8,6 +8,7 @@ position, direction and camera. Everything comes from ``seed``.
 
 from __future__ import annotations
 
+import colorsys
 import json
 import logging
 import math
@@ -18,9 +19,12 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from harlab import paths
+from harlab.data.demo_actions import ACTIONS, Ops, Scene
+from harlab.data.ucf101 import write_split_files
 from harlab.errors import InputError
 from harlab.jobs import Job, Progress, run
 
@@ -38,7 +42,6 @@ _PARALLEL_FROM = 64  # clips; below this, starting processes costs more than it 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS,
                 fourcc: str = "XVID") -> Path:
     """Write RGB uint8 frames ``(H, W, 3)`` to an AVI that OpenCV reads back."""
-    import cv2
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,6 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS
 
 
 def _colour(rng: np.random.Generator, sat=(0.3, 1.0), val=(0.35, 1.0)) -> tuple:
-    import colorsys
 
     r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(*sat), rng.uniform(*val))
     return (int(b * 255), int(g * 255), int(r * 255))  # OpenCV draws in BGR
@@ -67,7 +69,6 @@ def _colour(rng: np.random.Generator, sat=(0.3, 1.0), val=(0.35, 1.0)) -> tuple:
 
 def _background(rng: np.random.Generator, ground_y: float) -> np.ndarray:
     """A room or street: sky/wall gradient, floor, a few blocks, a lighting gradient."""
-    import cv2
 
     img = np.empty((HEIGHT, WIDTH, 3), np.float32)
     top, bottom = np.array(_colour(rng, (0, 0.6))), np.array(_colour(rng, (0, 0.6)))
@@ -113,9 +114,7 @@ def _group_look(seed: int, group: int) -> dict:
 def render_clip(cls_name: str, *, seed: int, cls_index: int, group: int, clip: int,
                 seconds: float) -> Iterable[np.ndarray]:
     """Yield the RGB frames of one clip."""
-    import cv2
 
-    from harlab.demo_actions import ACTIONS, Ops, Scene
 
     draw, base_hz, travels = ACTIONS[cls_name]
     look = _group_look(seed, group)
@@ -180,7 +179,6 @@ def generate_demo_dataset(out_dir: str | Path, *, seed: int = 0,
         seconds: clip length.
         workers: processes rendering clips (default: up to 2 for a full-size set, else 1).
     """
-    from harlab.ucf101 import write_split_files
 
     classes = list(DEMO_CLASSES if classes is None else classes)
     unknown = [c for c in classes if c not in DEMO_CLASSES]

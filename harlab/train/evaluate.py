@@ -9,17 +9,17 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import torch
 
 from harlab.errors import InputError
-from harlab.jobs import Job, Progress
-
-if TYPE_CHECKING:
-    import numpy as np
-    import torch
-
-    from harlab.store import Project
-    from harlab.training import TrainData
+from harlab.jobs import Job
+from harlab.store import Project
+from harlab.train.checkpoint import check_classes, load_classifier
+from harlab.train.data import TrainData, load_split_data
+from harlab.train.inference import predict_frames
 
 log = logging.getLogger(__name__)
 
@@ -50,55 +50,9 @@ class EvalResult:
                 f"({self.n_videos} videos, {self.n_frames} frames)")
 
 
-def to_images(batch: np.ndarray | torch.Tensor, device: torch.device,
-              channels_last: bool = False) -> torch.Tensor:
-    """uint8 ``(N, H, W, 3)`` frames -> float ``(N, 3, H, W)`` in ``[0, 1]`` on ``device``."""
-    import torch
-
-    x = torch.as_tensor(batch).to(device, non_blocking=True)
-    x = x.permute(0, 3, 1, 2).float().div_(255.0)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return x.contiguous(memory_format=fmt)
-
-
-def predict_frames(model: torch.nn.Module, frames: np.ndarray, *, batch_size: int = 64,
-                   device: torch.device | None = None, amp: bool = False,
-                   channels_last: bool = False, indices: np.ndarray | None = None
-                   ) -> Job[torch.Tensor]:
-    """Softmax probabilities for frames (all, or those at ``indices``), on the CPU.
-
-    Shape:
-        frames: ``(M, S, S, 3)`` uint8.
-        result: ``(len(indices) or M, num_classes)`` float32.
-    """
-    import numpy as np
-    import torch
-
-    device = device or next(model.parameters()).device
-    idx = np.arange(len(frames)) if indices is None else np.asarray(indices)
-    was_training = model.training
-    model.eval()
-    out = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(idx), batch_size):
-                x = to_images(frames[idx[start:start + batch_size]], device, channels_last)
-                with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-                    logits = model(x)
-                out.append(logits.float().softmax(1).cpu())
-                yield Progress(min(start + batch_size, len(idx)), len(idx), "predicting")
-    finally:
-        model.train(was_training)
-    if not out:
-        return torch.zeros(0, getattr(model, "num_classes", 0))
-    return torch.cat(out)
-
-
 def metrics_from_probs(probs: torch.Tensor, labels: np.ndarray, video_ids: np.ndarray,
                        classes: list[str]) -> EvalResult:
     """Frame/video top-1/top-5, per-class (video-level) accuracy and confusion matrix."""
-    import numpy as np
-    import torch
 
     labels_t = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     k = min(5, len(classes))
@@ -125,7 +79,7 @@ def metrics_from_probs(probs: torch.Tensor, labels: np.ndarray, video_ids: np.nd
 
 def evaluate_data(model: torch.nn.Module, data: TrainData, *, batch_size: int = 64,
                   device: torch.device | None = None, amp: bool = False) -> Job[EvalResult]:
-    """Evaluate ``model`` on in-memory frames (see :class:`harlab.training.TrainData`)."""
+    """Evaluate ``model`` on in-memory frames (see :class:`harlab.train.data.TrainData`)."""
     if len(data) == 0:
         raise InputError("the evaluation split is empty (0 frames); expected at least one "
                          "video. Check the dataset's test list for this fold.")
@@ -144,8 +98,6 @@ def evaluate(checkpoint: str | Path, dataset_root: str | Path, fold: int = 1, *,
         dataset_root: a UCF-101-layout folder.
         frames_per_video: frames sampled per test video (default: the checkpoint's).
     """
-    from harlab.checkpoint import check_classes, load_classifier
-    from harlab.training import load_split_data
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")

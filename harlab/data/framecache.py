@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from harlab import paths
+from harlab.data import video
 from harlab.errors import DatasetError, InputError
 from harlab.jobs import Job, Progress
 
@@ -108,7 +109,7 @@ class FrameCache:
 
 
 def cache_folder(dataset, config: CacheConfig, cache_dir: Path | None = None) -> Path:
-    """Where the cache of ``dataset`` (a :class:`harlab.ucf101.UCF101`) with ``config`` lives."""
+    """Where the cache of ``dataset`` (a :class:`~harlab.data.UCF101`) with ``config`` lives."""
     base = Path(cache_dir) if cache_dir is not None else paths.cache_dir() / "frames"
     digest = hashlib.sha1(str(dataset.root).encode()).hexdigest()[:12]
     return base / (f"{dataset.root.name}-{digest}-fold{dataset.fold}"
@@ -152,7 +153,6 @@ def build_cache(dataset, config: CacheConfig = CacheConfig(),
     Yields Progress once per video. Videos already cached with the same size and mtime are
     copied, not decoded. Unreadable videos are skipped and listed in ``FrameCache.failed``.
     """
-    from harlab import video
 
     if not isinstance(config, CacheConfig):
         raise InputError(f"config must be a CacheConfig, got {type(config).__name__}")

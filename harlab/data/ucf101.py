@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harlab.data import video
 from harlab.errors import DatasetError, InputError
 from harlab.jobs import Job, Progress, run
 
@@ -364,7 +365,6 @@ def video_problem(path: Path) -> str:
 
     Seeks rather than decoding the whole file, so validating all of UCF-101 takes minutes.
     """
-    from harlab import video
 
     try:
         video.verify(path)

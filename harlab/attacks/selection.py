@@ -14,17 +14,20 @@ the quantisation is recorded with ``survives_png = 0`` and ``selected = 0`` and 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import cv2
 import numpy as np
 
-from harlab.attacks import canonical_name, check_attack_params, parse_eps
-from harlab.attacks._checks import check_positive_int
+from harlab.attacks import parse_eps
+from harlab.attacks.config import AttackConfig
 from harlab.attacks.video import (
     Batch,
     VideoAttack,
@@ -32,20 +35,16 @@ from harlab.attacks.video import (
     attack_video,
     batches,
     check_label,
-    device_of,
     load_batch,
-    predict_probs,
-    to_images,
     top5,
 )
-from harlab.errors import InputError
+from harlab.data.demo_data import ensure_demo_dataset
+from harlab.data.ucf101 import UCF101, VideoItem
+from harlab.errors import InputError, StoreError
 from harlab.jobs import Job, Progress
-
-if TYPE_CHECKING:
-
-    from harlab.checkpoint import LoadedClassifier
-    from harlab.store import Project
-    from harlab.ucf101 import VideoItem
+from harlab.store import Project, to_json
+from harlab.train.checkpoint import LoadedClassifier, check_classes, load_classifier
+from harlab.train.inference import device_of, predict_probs, to_images
 
 log = logging.getLogger(__name__)
 
@@ -53,81 +52,6 @@ __all__ = ["AttackConfig", "SelectionResult", "SweepResult", "VideoAttack", "att
            "check_classes_known", "default_checkpoint", "default_dataset_root", "eps_sweep",
            "find_samples", "load_sample", "read_pngs", "select_samples", "sweep_items",
            "write_pngs"]
-
-KEYFRAME_METHODS = ("uniform", "content")
-SPLITS = ("train", "test")
-
-
-@dataclass(frozen=True)
-class AttackConfig:
-    """Everything that shapes an attack run; saved with the run.
-
-    Attributes:
-        attack: a name from :data:`harlab.attacks.ATTACKS`.
-        eps: L-inf budget on the ``[0, 1]`` scale (``"8/255"`` strings are accepted). The paper
-            does not state its eps; 8/255 is the standard ImageNet-scale L-inf budget (Madry et
-            al.; RobustBench), invisible at a glance and a multiple of 1/255, so the uint8 PNG
-            holds the FGSM image exactly. Use the eps sweep to see how success grows with eps.
-        params: the attack's own keyword arguments (``steps``, ``alpha``, ``decay``...).
-        keyframes: K keyframes per video (5: enough to cover a UCF-101 clip's action, few
-            enough to show side by side and to send to a multimodal model).
-        keyframe_method: ``uniform`` or ``content``.
-        classes: the true classes to select samples from (the paper: BabyCrawling, Biking).
-        per_class: samples to keep per class (the paper: 25 each, 50 in all).
-        split: which split of the fold to draw videos from (``test``: never seen in training).
-        fold: UCF-101 fold (1-3).
-        seed: order in which candidate videos are tried.
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        batch_size: keyframes per forward/backward pass (videos are never split).
-    """
-
-    attack: str = "fgsm"
-    eps: float = 8 / 255
-    params: dict[str, Any] = field(default_factory=dict)
-    keyframes: int = 5
-    keyframe_method: str = "uniform"
-    classes: tuple[str, ...] = ("BabyCrawling", "Biking")
-    per_class: int = 25
-    split: str = "test"
-    fold: int = 1
-    seed: int = 0
-    device: str = "auto"
-    batch_size: int = 64
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "attack", canonical_name(self.attack))
-        set_(self, "eps", parse_eps(self.eps))
-        if not isinstance(self.params, dict):
-            raise InputError(f"params must be a dict of the attack's keyword arguments, got "
-                             f"{type(self.params).__name__}")
-        set_(self, "params", check_attack_params(self.attack, dict(self.params)))
-        check_positive_int(self.keyframes, "keyframes")
-        check_positive_int(self.per_class, "per_class")
-        check_positive_int(self.batch_size, "batch_size")
-        if self.keyframe_method not in KEYFRAME_METHODS:
-            raise InputError(f"unknown keyframe method {self.keyframe_method!r}; valid "
-                             f"methods: {', '.join(KEYFRAME_METHODS)}")
-        if self.split not in SPLITS:
-            raise InputError(f"split must be 'train' or 'test', got {self.split!r}")
-        if self.fold not in (1, 2, 3):
-            raise InputError(f"fold must be 1, 2 or 3 (UCF-101's three splits), got "
-                             f"{self.fold!r}")
-        classes = (self.classes,) if isinstance(self.classes, str) else tuple(self.classes)
-        if not classes or not all(isinstance(c, str) and c.strip() for c in classes):
-            raise InputError(f"classes must be one or more class names, got {self.classes!r}")
-        set_(self, "classes", tuple(c.strip() for c in classes))
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise InputError(f"seed must be an integer, got {self.seed!r}")
-
-    @property
-    def eps_255(self) -> float:
-        return self.eps * 255.0
-
-    def describe(self) -> str:
-        extra = "".join(f", {k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.attack} eps={self.eps_255:.4g}/255{extra}"
-
 
 # ---------------------------------------------------------------------------- selection
 @dataclass
@@ -168,8 +92,6 @@ class SelectionResult:
 def find_samples(project: Project, checkpoint_path: str | Path, dataset_root: str | Path,
                  config: AttackConfig = AttackConfig()) -> Job[SelectionResult]:
     """Find correct-to-wrong samples of ``config.classes`` and store them in ``project``."""
-    from harlab.checkpoint import check_classes, load_classifier
-    from harlab.ucf101 import UCF101
 
     yield Progress(0, 0, "loading the classifier and the dataset")
     loaded = load_classifier(checkpoint_path, device=config.device)
@@ -273,9 +195,7 @@ def select_samples(project: Project, loaded: LoadedClassifier, items: Sequence[V
 def _store_sample(project: Project, run_id: int, loaded: LoadedClassifier, batch: Batch,
                   row: int, adv: np.ndarray, config: AttackConfig) -> dict[str, Any]:
     """Write one sample's PNGs, classify the PNGs as read back, insert its ``samples`` row."""
-    import time
 
-    from harlab.store import to_json
 
     item = batch.items[row]
     folder = project.frames_dir / f"attack-{run_id:04d}" / Path(item.relpath).stem
@@ -306,9 +226,7 @@ def _store_sample(project: Project, run_id: int, loaded: LoadedClassifier, batch
 
 def write_pngs(folder: Path, prefix: str, frames: np.ndarray) -> list[Path]:
     """Write ``(K, H, W, 3)`` uint8 RGB frames as lossless PNGs ``prefix_00.png``, ..."""
-    import cv2
 
-    from harlab.errors import StoreError
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -324,9 +242,7 @@ def write_pngs(folder: Path, prefix: str, frames: np.ndarray) -> list[Path]:
 
 def read_pngs(paths: Sequence[str | Path]) -> np.ndarray:
     """Read PNG frames back as ``(K, H, W, 3)`` uint8 RGB."""
-    import cv2
 
-    from harlab.errors import StoreError
 
     frames = []
     for path in paths:
@@ -414,7 +330,6 @@ def default_checkpoint(project: Project) -> Path:
     Raises:
         InputError: the project has no finished training run with a checkpoint on disk.
     """
-    import json
 
     for run in reversed(project.runs("train")):
         if run["status"] not in ("done", "cancelled") or not run["result_json"]:
@@ -431,7 +346,6 @@ def default_checkpoint(project: Project) -> Path:
 
 def default_dataset_root(project: Project | None) -> Path:
     """The project's dataset (meta ``dataset_root``, else its training run's), else the demo."""
-    import json
 
     if project is not None:
         root = project.get_meta("dataset_root")
@@ -441,7 +355,6 @@ def default_dataset_root(project: Project | None) -> Path:
             root = json.loads(run["config_json"]).get("dataset_root")
             if root:
                 return Path(root)
-    from harlab.demo_data import ensure_demo_dataset
 
     return ensure_demo_dataset()
 
@@ -459,7 +372,6 @@ def sweep_items(items: Sequence[VideoItem], classes: Sequence[str], per_class: i
 
 def load_sample(project: Project, sample_id: int, loaded: LoadedClassifier) -> VideoAttack:
     """A stored sample as a :class:`VideoAttack`: its PNGs, classified again by ``loaded``."""
-    import json
 
     row = project.query_one("SELECT * FROM samples WHERE id = ?", (int(sample_id),))
     if row is None:

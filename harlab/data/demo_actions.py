@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 # segment lengths as fractions of the standing body height
@@ -84,7 +85,6 @@ class Ops:
         self.items.append(("ellipse", c, axes, angle, color))
 
     def paint(self, img: np.ndarray, shift: tuple[float, float] = (0.0, 0.0)) -> None:
-        import cv2
 
         sx, sy = shift
 

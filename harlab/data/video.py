@@ -9,12 +9,14 @@ Video errors raise :class:`harlab.errors.DatasetError` naming the file.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from harlab.errors import DatasetError, InputError
@@ -67,7 +69,6 @@ class Keyframes:
 
 
 def _cv2():
-    import cv2
 
     return cv2
 
@@ -323,7 +324,6 @@ def _content(path: Path, k: int) -> Keyframes:
     stream goes, and only candidate frames (the highest 2k peaks so far and the k evenly
     spaced fill positions) are held on to. Keyframe indices are multiples of the stride.
     """
-    import heapq
 
     cv2 = _cv2()
     cap = _open(path)

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+import torchvision
+
+from harlab import __version__
+from harlab.device import resolve_device
 from harlab.errors import CheckpointError
+from harlab.train.models import build_model
 
 FORMAT = "harlab-classifier"
 FORMAT_VERSION = 1
@@ -34,10 +40,7 @@ class LoadedClassifier:
 
 
 def versions() -> dict[str, str]:
-    import torch
-    import torchvision
 
-    from harlab import __version__
 
     # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
     return {"harlab": str(__version__), "torch": str(torch.__version__),
@@ -57,7 +60,6 @@ def save_checkpoint(path: str | Path, *, model: Any, classes: list[str], image_s
         metrics: e.g. ``{"best_val_acc": 0.9, "epoch": 3}``.
         train_state: optimizer/scheduler/scaler states, epoch, step... for resuming.
     """
-    import torch
 
     model = getattr(model, "module", model)
     payload = {
@@ -92,7 +94,6 @@ def save_checkpoint(path: str | Path, *, model: Any, classes: list[str], image_s
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check a checkpoint file (on the CPU); raises :class:`CheckpointError`."""
-    import torch
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -141,8 +142,6 @@ def load_classifier(path: str | Path, device: str = "auto",
         CheckpointError: the file is missing, corrupt, foreign, or (with
             ``expected_classes``) for another class set.
     """
-    from harlab.device import resolve_device
-    from harlab.models import build_model
 
     dev = resolve_device(device)
     data = read_checkpoint(path)

@@ -8,15 +8,15 @@ upsamples it to the input size.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
+from harlab.attacks._checks import check_batch, check_label_range, eval_mode
 from harlab.errors import InputError
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 
 def _channels_last(delta: Any) -> np.ndarray:
@@ -78,7 +78,6 @@ def amplified_delta(delta: Any, eps: float | None = None) -> np.ndarray:
 def find_cam_layer(model: nn.Module, layer: str | None = None) -> tuple[str, nn.Module]:
     """The module Grad-CAM hooks: ``layer`` by name, else the last ``layer4`` (ResNet's last
     block), else the last ``Conv2d``."""
-    from torch import nn
 
     named = dict(model.named_modules())
     if layer is not None:
@@ -111,10 +110,7 @@ def grad_cam(model: nn.Module, images: torch.Tensor, class_idx: Any = None, *,
         Returns ``(N, H, W)`` float on the images' device, each map scaled to max 1 (all zero
         when the class has no positive evidence).
     """
-    import torch
-    import torch.nn.functional as F
 
-    from harlab.attacks._checks import check_batch, check_label_range, eval_mode
 
     _, module = find_cam_layer(model, layer)
     captured: list[torch.Tensor] = []
@@ -158,7 +154,6 @@ def grad_cam_frames(model: nn.Module, frames: np.ndarray, class_idx: Any = None,
     Shape:
         frames: ``(K, H, W, 3)`` uint8. Returns ``(K, H, W)`` float32 in ``[0, 1]``.
     """
-    import torch
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:

@@ -1,0 +1,84 @@
+"""What shapes an attack run: :class:`AttackConfig`, saved with every run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harlab.attacks import canonical_name, check_attack_params, parse_eps
+from harlab.errors import InputError
+from harlab.validation import check_positive_int
+
+KEYFRAME_METHODS = ("uniform", "content")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Everything that shapes an attack run; saved with the run.
+
+    Attributes:
+        attack: a name from :data:`harlab.attacks.ATTACKS`.
+        eps: L-inf budget on the ``[0, 1]`` scale (``"8/255"`` strings are accepted). The paper
+            does not state its eps; 8/255 is the standard ImageNet-scale L-inf budget (Madry et
+            al.; RobustBench), invisible at a glance and a multiple of 1/255, so the uint8 PNG
+            holds the FGSM image exactly. Use the eps sweep to see how success grows with eps.
+        params: the attack's own keyword arguments (``steps``, ``alpha``, ``decay``...).
+        keyframes: K keyframes per video (5: enough to cover a UCF-101 clip's action, few
+            enough to show side by side and to send to a multimodal model).
+        keyframe_method: ``uniform`` or ``content``.
+        classes: the true classes to select samples from (the paper: BabyCrawling, Biking).
+        per_class: samples to keep per class (the paper: 25 each, 50 in all).
+        split: which split of the fold to draw videos from (``test``: never seen in training).
+        fold: UCF-101 fold (1-3).
+        seed: order in which candidate videos are tried.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        batch_size: keyframes per forward/backward pass (videos are never split).
+    """
+
+    attack: str = "fgsm"
+    eps: float = 8 / 255
+    params: dict[str, Any] = field(default_factory=dict)
+    keyframes: int = 5
+    keyframe_method: str = "uniform"
+    classes: tuple[str, ...] = ("BabyCrawling", "Biking")
+    per_class: int = 25
+    split: str = "test"
+    fold: int = 1
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "attack", canonical_name(self.attack))
+        set_(self, "eps", parse_eps(self.eps))
+        if not isinstance(self.params, dict):
+            raise InputError(f"params must be a dict of the attack's keyword arguments, got "
+                             f"{type(self.params).__name__}")
+        set_(self, "params", check_attack_params(self.attack, dict(self.params)))
+        check_positive_int(self.keyframes, "keyframes")
+        check_positive_int(self.per_class, "per_class")
+        check_positive_int(self.batch_size, "batch_size")
+        if self.keyframe_method not in KEYFRAME_METHODS:
+            raise InputError(f"unknown keyframe method {self.keyframe_method!r}; valid "
+                             f"methods: {', '.join(KEYFRAME_METHODS)}")
+        if self.split not in SPLITS:
+            raise InputError(f"split must be 'train' or 'test', got {self.split!r}")
+        if self.fold not in (1, 2, 3):
+            raise InputError(f"fold must be 1, 2 or 3 (UCF-101's three splits), got "
+                             f"{self.fold!r}")
+        classes = (self.classes,) if isinstance(self.classes, str) else tuple(self.classes)
+        if not classes or not all(isinstance(c, str) and c.strip() for c in classes):
+            raise InputError(f"classes must be one or more class names, got {self.classes!r}")
+        set_(self, "classes", tuple(c.strip() for c in classes))
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise InputError(f"seed must be an integer, got {self.seed!r}")
+
+    @property
+    def eps_255(self) -> float:
+        return self.eps * 255.0
+
+    def describe(self) -> str:
+        extra = "".join(f", {k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.attack} eps={self.eps_255:.4g}/255{extra}"

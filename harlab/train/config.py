@@ -1,0 +1,129 @@
+"""The fine-tuning recipe: :class:`TrainConfig` (the paper's defaults, a demo preset)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from harlab.errors import InputError
+from harlab.train.models import MODEL_REGISTRY
+from harlab.validation import check_device, check_range
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fine-tune; the defaults are the paper's recipe.
+
+    Attributes:
+        arch: a key of :data:`harlab.train.models.MODEL_REGISTRY`.
+        weights: ``auto``, ``imagenet``, ``none`` or a weights file path.
+        image_size: square input side in pixels (frames are cached at this size).
+        frames_per_video: frames sampled from each training video.
+        epochs: passes over the training frames.
+        batch_size: frames per forward pass (per process under DDP).
+        lr: AdamW learning rate, also the cyclic schedule's lower bound.
+        max_lr: the cyclic schedule's upper bound.
+        weight_decay: AdamW weight decay.
+        accumulate: batches whose gradients are summed per optimizer step.
+        lr_cycle_steps: optimizer steps from ``lr`` up to ``max_lr`` (0: half an epoch).
+        flip: random horizontal flips.
+        jitter: colour-jitter strength (brightness, contrast, saturation: ×(1 ± jitter)).
+        hue: hue jitter, ± this share of the colour circle (0.5 = any hue).
+        rotation_deg: random rotation range in degrees (±).
+        zoom: random zoom and shift, ± this share of the side (not in the paper: 0).
+        val_fraction: share of the training split's groups held out for validation.
+        fold: UCF-101 split (1-3).
+        seed: seeds shuffling, augmentation and initialisation.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        amp: mixed precision (CUDA only).
+        channels_last: channels-last memory format (CUDA only).
+    """
+
+    arch: str = "resnet18"
+    weights: str = "auto"
+    image_size: int = 224
+    frames_per_video: int = 50
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 1e-4
+    max_lr: float = 1e-3
+    weight_decay: float = 0.01
+    accumulate: int = 4
+    lr_cycle_steps: int = 0
+    flip: bool = True
+    jitter: float = 0.2
+    hue: float = 0.05
+    rotation_deg: float = 10.0
+    zoom: float = 0.0
+    val_fraction: float = 0.1
+    fold: int = 1
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+
+        if self.arch not in MODEL_REGISTRY:
+            raise InputError(f"unknown model architecture {self.arch!r}; valid architectures: "
+                             f"{', '.join(MODEL_REGISTRY)}")
+        check_range("image_size", self.image_size, 32, 1024, integer=True,
+                     hint="ResNet needs at least 32 px; the paper uses 224")
+        check_range("frames_per_video", self.frames_per_video, 1, 1000, integer=True)
+        check_range("epochs", self.epochs, 1, 10000, integer=True)
+        check_range("batch_size", self.batch_size, 1, 4096, integer=True)
+        check_range("lr", self.lr, 1e-8, 1.0, hint="the paper uses 1e-4")
+        check_range("max_lr", self.max_lr, 1e-8, 1.0, hint="the paper uses 1e-3")
+        if self.max_lr < self.lr:
+            raise InputError(f"max_lr must be >= lr for the cyclic schedule, got max_lr "
+                             f"{self.max_lr!r} < lr {self.lr!r}; swap them or raise max_lr.")
+        check_range("weight_decay", self.weight_decay, 0.0, 1.0)
+        check_range("accumulate", self.accumulate, 1, 1024, integer=True)
+        check_range("lr_cycle_steps", self.lr_cycle_steps, 0, 10**7, integer=True,
+                     hint="0 means half an epoch")
+        check_range("jitter", self.jitter, 0.0, 1.0)
+        check_range("hue", self.hue, 0.0, 0.5)
+        check_range("rotation_deg", self.rotation_deg, 0.0, 180.0)
+        check_range("zoom", self.zoom, 0.0, 0.5)
+        check_range("val_fraction", self.val_fraction, 0.01, 0.9,
+                     hint="a share of the training groups, e.g. 0.1")
+        check_range("fold", self.fold, 1, 3, integer=True)
+        check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+        check_device(self.device)
+        if not str(self.weights).strip():
+            raise InputError("weights must be auto, imagenet, none or a file path, got ''")
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> TrainConfig:
+        """The paper's recipe (the defaults)."""
+        return cls(**overrides)
+
+    @classmethod
+    def demo(cls, **overrides: Any) -> TrainConfig:
+        """A fast preset for the bundled demo data on a CPU; the paper's recipe otherwise.
+
+        64 px inputs and 8 frames per video keep an epoch to about 19 s on two cores at batch
+        64 (the demo's drawn actors stay recognisable at 64 px); 15 epochs fit in about 5
+        minutes. One batch per optimizer step, and one cyclic-LR triangle over the whole run
+        (245 steps up, 245 down: the demo has ~33 batches an epoch) instead of one per epoch,
+        so training ends at the low LR. Stronger colour jitter (0.4, hue 0.25) because the
+        demo's actors and scenes differ mostly in colour. Measured on demo v5, seed 0, a quiet
+        2-core CPU: 90.2% video top-1 on the fold-1 test split in 4 min 59 s (batch 32 and 12
+        epochs: 89.3%; per-epoch LR triangles and the default jitter: 83.0%). A tenth of the
+        groups for validation.
+        """
+        preset = dict(image_size=64, frames_per_video=8, epochs=15, batch_size=64,
+                      accumulate=1, lr_cycle_steps=245, jitter=0.4, hue=0.25,
+                      val_fraction=0.1)
+        preset.update(overrides)
+        return cls(**preset)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Rebuild from a saved dict, ignoring keys this version does not know."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
