@@ -23,11 +23,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from harlab.attacks import parse_eps
 from harlab.attacks.config import AttackConfig
+from harlab.attacks.samples import get_sample, read_pngs, write_pngs
 from harlab.attacks.video import (
     Batch,
     VideoAttack,
@@ -40,18 +40,20 @@ from harlab.attacks.video import (
 )
 from harlab.data.demo_data import ensure_demo_dataset
 from harlab.data.ucf101 import UCF101, VideoItem
-from harlab.errors import InputError, StoreError
+from harlab.errors import InputError
 from harlab.jobs import Job, Progress
 from harlab.store import Project, to_json
 from harlab.train.checkpoint import LoadedClassifier, check_classes, load_classifier
 from harlab.train.inference import device_of, predict_probs, to_images
+from harlab.train.runs import best_checkpoint, train_runs
+from harlab.validation import check_positive_int
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AttackConfig", "SelectionResult", "SweepResult", "VideoAttack", "attack_video",
-           "check_classes_known", "default_checkpoint", "default_dataset_root", "eps_sweep",
-           "find_samples", "load_sample", "read_pngs", "select_samples", "sweep_items",
-           "write_pngs"]
+__all__ = ["AttackConfig", "SelectionResult", "SweepConfig", "SweepResult", "VideoAttack",
+           "attack_video", "check_classes_known", "default_checkpoint", "default_dataset_root",
+           "eps_sweep", "find_samples", "last_sweep", "load_sample", "read_pngs", "run_sweep",
+           "select_samples", "sweep_items", "write_pngs"]
 
 # ---------------------------------------------------------------------------- selection
 @dataclass
@@ -131,19 +133,19 @@ def select_samples(project: Project, loaded: LoadedClassifier, items: Sequence[V
         raise InputError(f"the {config.split} split has no videos of "
                          f"{', '.join(config.classes)}; pick classes present in the dataset.")
     random.Random(config.seed).shuffle(candidates)
-    run_id = project.start_run("attack", {"config": config, **(provenance or {})},
-                               name=config.describe())
     counts = {c: 0 for c in config.classes}
     stats = {"examined": 0, "clean_correct": 0, "flipped": 0, "not_surviving": 0}
     sample_ids: list[int] = []
-    status, error = "failed", None
     per = max(1, config.batch_size // config.keyframes)
+    with project.run("attack", {"config": config, **(provenance or {})},
+                     name=config.describe()) as record:
 
-    def result() -> SelectionResult:
-        return SelectionResult(run_id, list(sample_ids), dict(counts), **stats,
-                               per_class_requested=config.per_class)
+        def result() -> SelectionResult:
+            record.result = SelectionResult(record.id, list(sample_ids), dict(counts), **stats,
+                                            per_class_requested=config.per_class)
+            return record.result
 
-    try:
+        result()
         pos = 0
         while pos < len(candidates) and min(counts.values()) < config.per_class:
             chunk: list[Any] = []
@@ -154,42 +156,43 @@ def select_samples(project: Project, loaded: LoadedClassifier, items: Sequence[V
                     chunk.append(item)
             if not chunk:
                 break
-            batch = load_batch(loaded, chunk, config)
-            labels = np.array([int(it.label) for it in chunk])
-            rows = np.flatnonzero(batch.clean_probs.mean(1).argmax(1) == labels)
-            stats["examined"] += len(chunk)
-            stats["clean_correct"] += len(rows)
-            new_rows = []
-            if len(rows):
-                adv, adv_probs = attack_batch(loaded, batch, rows, config, quantised=False)
-                for j, row in enumerate(rows):
-                    name = by_label[int(labels[row])]
-                    if adv_probs[j].mean(0).argmax() == labels[row]:
-                        continue
-                    stats["flipped"] += 1
-                    if counts[name] >= config.per_class:
-                        continue
-                    sample = _store_sample(project, run_id, loaded, batch, int(row), adv[j],
-                                           config)
-                    new_rows.append(sample)
-                    if sample["survives_png"]:
-                        counts[name] += 1
-                        sample_ids.append(sample["id"])
-                    else:
-                        stats["not_surviving"] += 1
+            new_rows = _select_chunk(project, record.id, loaded, chunk, config,
+                                   by_label, counts, stats, sample_ids)
+            result()
             found = ", ".join(f"{c} {n}/{config.per_class}" for c, n in counts.items())
             yield Progress(pos, len(candidates), f"{found} ({stats['examined']} examined)",
                            data=new_rows)
-        status = "done"
         return result()
-    except GeneratorExit:
-        status = "cancelled"
-        raise
-    except BaseException as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        project.finish_run(run_id, status, result=result(), error=error)
+
+
+def _select_chunk(project: Project, run_id: int, loaded: LoadedClassifier, chunk: list[Any],
+                  config: AttackConfig, by_label: dict[int, str], counts: dict[str, int],
+                  stats: dict[str, int], sample_ids: list[int]) -> list[dict[str, Any]]:
+    """Classify, attack and store one chunk of videos; updates the tallies in place."""
+    batch = load_batch(loaded, chunk, config)
+    labels = np.array([int(it.label) for it in chunk])
+    rows = np.flatnonzero(batch.clean_probs.mean(1).argmax(1) == labels)
+    stats["examined"] += len(chunk)
+    stats["clean_correct"] += len(rows)
+    new_rows: list[dict[str, Any]] = []
+    if not len(rows):
+        return new_rows
+    adv, adv_probs = attack_batch(loaded, batch, rows, config, quantised=False)
+    for j, row in enumerate(rows):
+        name = by_label[int(labels[row])]
+        if adv_probs[j].mean(0).argmax() == labels[row]:
+            continue
+        stats["flipped"] += 1
+        if counts[name] >= config.per_class:
+            continue
+        sample = _store_sample(project, run_id, loaded, batch, int(row), adv[j], config)
+        new_rows.append(sample)
+        if sample["survives_png"]:
+            counts[name] += 1
+            sample_ids.append(sample["id"])
+        else:
+            stats["not_surviving"] += 1
+    return new_rows
 
 
 def _store_sample(project: Project, run_id: int, loaded: LoadedClassifier, batch: Batch,
@@ -222,36 +225,6 @@ def _store_sample(project: Project, run_id: int, loaded: LoadedClassifier, batch
         survives_png=int(survives), selected=int(survives), created_at=time.time())
     values["id"] = project.insert("samples", **values)
     return values
-
-
-def write_pngs(folder: Path, prefix: str, frames: np.ndarray) -> list[Path]:
-    """Write ``(K, H, W, 3)`` uint8 RGB frames as lossless PNGs ``prefix_00.png``, ..."""
-
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k, frame in enumerate(frames):
-        path = folder / f"{prefix}_{k:02d}.png"
-        if not cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_PNG_COMPRESSION, 3]):
-            raise StoreError(f"cannot write {path}; check that the project folder is writable "
-                             "and the disk is not full.")
-        paths.append(path)
-    return paths
-
-
-def read_pngs(paths: Sequence[str | Path]) -> np.ndarray:
-    """Read PNG frames back as ``(K, H, W, 3)`` uint8 RGB."""
-
-
-    frames = []
-    for path in paths:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise StoreError(f"cannot read frame {path}; it is missing or not an image. "
-                             "Re-run the attack to write it again.")
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return np.stack(frames)
 
 
 # ---------------------------------------------------------------------------- eps sweep
@@ -323,6 +296,72 @@ def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Se
                        config.attack, class_counts)
 
 
+# ---------------------------------------------------------------------------- recorded sweep
+@dataclass(frozen=True)
+class SweepConfig:
+    """An eps sweep as a recorded run: which classifier, which videos, which eps values.
+
+    Attributes:
+        attack: the attack and its settings (``eps`` is ignored; ``classes``, ``split``,
+            ``fold``, ``seed``, ``keyframes`` and ``device`` are used).
+        eps_list: budgets on the [0, 1] scale (``"8/255"`` strings are accepted).
+        videos_per_class: videos of each class, drawn in a seeded order.
+        checkpoint: the classifier file; dataset_root: the UCF-101-layout folder.
+    """
+
+    attack: AttackConfig
+    eps_list: tuple[float, ...]
+    videos_per_class: int
+    checkpoint: str
+    dataset_root: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attack, AttackConfig):
+            raise InputError(f"attack must be an AttackConfig, got {type(self.attack).__name__}")
+        values = tuple(parse_eps(e) for e in self.eps_list)
+        if not values:
+            raise InputError("eps_list is empty; pass values such as 0, 2/255, 4/255, 8/255")
+        object.__setattr__(self, "eps_list", values)
+        check_positive_int(self.videos_per_class, "videos_per_class")
+        object.__setattr__(self, "checkpoint", str(self.checkpoint))
+        object.__setattr__(self, "dataset_root", str(self.dataset_root))
+
+
+def run_sweep(project: Project, config: SweepConfig, *, loaded: LoadedClassifier | None = None,
+              dataset: UCF101 | None = None) -> Job[SweepResult]:
+    """The eps sweep of :func:`eps_sweep`, recorded as a ``sweep`` run of ``project``.
+
+    ``loaded`` and ``dataset`` may be passed when the caller already holds them (the GUI's
+    classifier cache and dataset index); they must match ``config``.
+    """
+    yield Progress(0, 0, "loading the classifier and the dataset")
+    attack = config.attack
+    if loaded is None:
+        loaded = load_classifier(config.checkpoint, device=attack.device)
+    if dataset is None or dataset.fold != attack.fold:
+        dataset = UCF101(config.dataset_root, fold=attack.fold)
+    check_classes(config.checkpoint, loaded.classes, dataset.classes)
+    check_classes_known(attack.classes, loaded.classes)
+    items = sweep_items(dataset.items(attack.split), attack.classes, config.videos_per_class,
+                        attack.seed)
+    with project.run("sweep", config, name=f"{attack.attack} eps sweep") as record:
+        record.result = yield from eps_sweep(loaded, items, config.eps_list, attack)
+    return record.result
+
+
+def last_sweep(project: Project) -> SweepResult | None:
+    """The result of the project's newest finished ``sweep`` run, or None."""
+    for row in reversed(project.runs("sweep")):
+        if row["status"] != "done" or not row["result_json"]:
+            continue
+        values = json.loads(row["result_json"])
+        try:
+            return SweepResult(**values)
+        except TypeError:
+            continue  # stored by an older release with other fields
+    return None
+
+
 # ---------------------------------------------------------------------------- defaults
 def default_checkpoint(project: Project) -> Path:
     """The best checkpoint of the project's latest finished ``train`` run.
@@ -330,32 +369,22 @@ def default_checkpoint(project: Project) -> Path:
     Raises:
         InputError: the project has no finished training run with a checkpoint on disk.
     """
-
-    for run in reversed(project.runs("train")):
-        if run["status"] not in ("done", "cancelled") or not run["result_json"]:
-            continue
-        rel = json.loads(run["result_json"]).get("best_checkpoint")
-        if not rel:
-            continue
-        path = Path(rel) if Path(rel).is_absolute() else project.abspath(rel)
-        if path.is_file():
-            return path
-    raise InputError(f"project {str(project.root)!r} has no trained checkpoint yet; train one "
-                     "(harlab train --project ...) or pass --checkpoint PATH.")
+    path = best_checkpoint(project)
+    if path is None:
+        raise InputError(f"project {str(project.root)!r} has no trained checkpoint yet; train "
+                         "one (harlab train --project ...) or pass --checkpoint PATH.")
+    return path
 
 
 def default_dataset_root(project: Project | None) -> Path:
     """The project's dataset (meta ``dataset_root``, else its training run's), else the demo."""
-
     if project is not None:
         root = project.get_meta("dataset_root")
         if root:
             return Path(root)
-        for run in reversed(project.runs("train")):
-            root = json.loads(run["config_json"]).get("dataset_root")
-            if root:
-                return Path(root)
-
+        for run in reversed(train_runs(project)):
+            if run.config.get("dataset_root"):
+                return Path(run.config["dataset_root"])
     return ensure_demo_dataset()
 
 
@@ -372,23 +401,18 @@ def sweep_items(items: Sequence[VideoItem], classes: Sequence[str], per_class: i
 
 def load_sample(project: Project, sample_id: int, loaded: LoadedClassifier) -> VideoAttack:
     """A stored sample as a :class:`VideoAttack`: its PNGs, classified again by ``loaded``."""
-
-    row = project.query_one("SELECT * FROM samples WHERE id = ?", (int(sample_id),))
-    if row is None:
-        raise InputError(f"sample {sample_id} does not exist in project {str(project.root)!r}; "
-                         "pick one from the samples table.")
+    sample = get_sample(project, sample_id)
     classes = list(loaded.classes)
-    if row["true_label"] not in classes:
-        raise InputError(f"sample {sample_id} is of class {row['true_label']!r}, which the "
+    if sample.true_label not in classes:
+        raise InputError(f"sample {sample_id} is of class {sample.true_label!r}, which the "
                          "loaded classifier does not know; load the checkpoint it was made "
                          "with.")
-    clean = read_pngs([project.abspath(p) for p in json.loads(row["clean_frames_json"])])
-    adv = read_pngs([project.abspath(p) for p in json.loads(row["adv_frames_json"])])
+    clean, adv = read_pngs(sample.clean_frames), read_pngs(sample.adv_frames)
     device = device_of(loaded.model)
     return VideoAttack(
-        video=row["video"], true_index=classes.index(row["true_label"]),
-        true_label=row["true_label"], keyframe_indices=json.loads(row["keyframes_json"]),
-        timestamps_s=json.loads(row["timestamps_json"]), clean_frames=clean, adv_frames=adv,
+        video=sample.video, true_index=classes.index(sample.true_label),
+        true_label=sample.true_label, keyframe_indices=sample.keyframes,
+        timestamps_s=sample.timestamps_s, clean_frames=clean, adv_frames=adv,
         clean_probs=predict_probs(loaded.model, to_images(clean, device), 64),
         adv_probs=predict_probs(loaded.model, to_images(adv, device), 64),
-        classes=classes, attack=row["attack"], eps=float(row["eps"]))
+        classes=classes, attack=sample.attack, eps=sample.eps)

@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "harlab.cli.train",
     "harlab.cli.attack",
     "harlab.cli.query",
+    "harlab.cli.score",
+    "harlab.cli.rate",
 ]
 
 log = logging.getLogger("harlab")

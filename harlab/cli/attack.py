@@ -73,6 +73,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _cmd_attack(args: argparse.Namespace) -> int:
+    from harlab import stages
+    from harlab.attacks.samples import list_samples
     from harlab.attacks.selection import default_checkpoint, default_dataset_root
     from harlab.store import Project
 
@@ -94,45 +96,23 @@ def _cmd_attack(args: argparse.Namespace) -> int:
         else:
             root = Path(args.dataset) if args.dataset else default_dataset_root(project)
         if sweep is not None:
-            return _run_sweep(project, checkpoint, root, config, sweep, args.sweep_videos)
-        from harlab.attacks.selection import find_samples
-
+            sweep_config = stages.SweepConfig(config, tuple(sweep), args.sweep_videos,
+                                              str(checkpoint), str(root))
+            # Ctrl-C closes the job: the run is recorded as cancelled
+            result = run_cli(stages.sweep_eps(project, sweep_config), "eps sweep")
+            _print_sweep(config, result)
+            return 0
         print(f"attack {config.describe()} on {checkpoint} ({root})")
-        result = run_cli(find_samples(project, checkpoint, root, config), "attack")
+        result = run_cli(stages.find_samples(project, config, checkpoint=checkpoint,
+                                             dataset_root=root), "attack")
         print(result.summary())
-        if result.sample_ids:
-            marks = ",".join("?" for _ in result.sample_ids)
-            rows = project.query(f"SELECT * FROM samples WHERE id IN ({marks}) ORDER BY id",
-                                 result.sample_ids)
-            for r in rows:
-                print(f"  #{r['id']:<4} {r['video']:<40} {r['clean_pred']} "
-                      f"({r['clean_conf']:.0%}) -> {r['adv_pred']} ({r['adv_conf']:.0%})")
+        for r in list_samples(project, ids=result.sample_ids):
+            print(f"  #{r.id:<4} {r.video:<40} {r.clean_pred} ({r.clean_conf:.0%}) -> "
+                  f"{r.adv_pred} ({r.adv_conf:.0%})")
     return 0
 
 
-def _run_sweep(project, checkpoint: Path, root: Path, config, eps_list: list[float],
-               per_class: int) -> int:
-    from harlab.attacks.selection import check_classes_known, eps_sweep, sweep_items
-    from harlab.data.ucf101 import UCF101
-    from harlab.train.checkpoint import check_classes, load_classifier
-    from harlab.validation import check_positive_int
-
-    per_class = check_positive_int(per_class, "--sweep-videos")
-    loaded = load_classifier(checkpoint, device=config.device)
-    dataset = UCF101(root, fold=config.fold)
-    check_classes(checkpoint, loaded.classes, dataset.classes)
-    check_classes_known(config.classes, loaded.classes)
-    items = sweep_items(dataset.items(config.split), config.classes, per_class, config.seed)
-    run_id = project.start_run("sweep", {"config": config, "eps_list": eps_list,
-                                         "checkpoint": str(checkpoint),
-                                         "dataset_root": str(root)},
-                               name=f"{config.attack} eps sweep")
-    try:
-        result = run_cli(eps_sweep(loaded, items, eps_list, config), "eps sweep")
-    except BaseException as exc:
-        project.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    project.finish_run(run_id, "done", result=result)
+def _print_sweep(config, result) -> None:
     print(f"{config.attack} success rate over {result.n_correct} correctly classified of "
           f"{result.n_videos} videos:")
     names = list(result.per_class)
@@ -143,4 +123,3 @@ def _run_sweep(project, checkpoint: Path, root: Path, config, eps_list: list[flo
     for name, (n, correct) in result.class_counts.items():
         if not correct:
             print(f"  {name}: none of its {n} videos is classified correctly before the attack")
-    return 0

@@ -52,14 +52,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_demo)
 
 
-def _dataset(args: argparse.Namespace):
+def _dataset_config(args: argparse.Namespace):
     from harlab.data.demo_data import ensure_demo_dataset_job
-    from harlab.data.ucf101 import UCF101
+    from harlab.stages import DatasetConfig
 
     if args.demo == bool(args.root):
         raise InputError("give either a dataset folder or --demo (exactly one)")
     root = run_cli(ensure_demo_dataset_job(), "demo dataset") if args.demo else args.root
-    return UCF101(root, annotation_dir=args.annotations, fold=args.fold)
+    return DatasetConfig(str(root), args.fold, args.annotations)
+
+
+def _dataset(args: argparse.Namespace):
+    from harlab.jobs import run
+    from harlab.stages import index_data
+
+    return run(index_data(None, _dataset_config(args)))
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -77,8 +84,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    ds = _dataset(args)
-    report = run_cli(ds.validate_job(check_videos=not args.no_decode), "checking videos")
+    from harlab.stages import validate_data
+
+    report = run_cli(validate_data(None, _dataset_config(args),
+                                   check_videos=not args.no_decode), "checking videos")
     print(report.to_text())
     return 0 if report.ok else 1
 
@@ -104,11 +113,12 @@ def _cmd_keyframes(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from harlab.data.framecache import CacheConfig, build_cache
+    from harlab.data.framecache import CacheConfig
+    from harlab.stages import build_cache
 
-    ds = _dataset(args)
     config = CacheConfig(frames_per_video=args.frames, size=args.size)
-    cache = run_cli(build_cache(ds, config, Path(args.cache_dir) if args.cache_dir else None),
+    cache = run_cli(build_cache(None, _dataset_config(args), config,
+                                Path(args.cache_dir) if args.cache_dir else None),
                     "caching frames")
     print(f"cache {cache.folder}: {cache.decoded} videos decoded, {cache.reused} reused, "
           f"{len(cache.failed)} failed")

@@ -25,9 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "(default: the provider's, e.g. OPENAI_API_KEY)")
     p.add_argument("--modality", default="unimodal,multimodal",
                    help="comma-separated: unimodal, multimodal (default both)")
-    p.add_argument("--temperature", type=float, default=0.0, help="default 0.0")
-    p.add_argument("--seed", type=int, default=0, help="sent with every request (default 0)")
-    p.add_argument("--max-tokens", type=int, default=256, help="answer length cap (default 256)")
+    default = LLMConfig()
+    p.add_argument("--temperature", type=_temperature, default=default.temperature,
+                   help=f"sampling temperature (default {default.temperature}); 'default' "
+                        "leaves it to the provider (1.0 for GPT-4o, as in the paper)")
+    p.add_argument("--seed", type=int, default=default.seed,
+                   help=f"study seed; each request gets its own seed derived from it, the "
+                        f"sample, the side and the draw (default {default.seed})")
+    p.add_argument("--max-tokens", type=int, default=default.max_tokens,
+                   help=f"answer length cap (default {default.max_tokens}); truncated answers "
+                        "are flagged")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt")
     p.add_argument("--max-retries", type=int, default=4,
@@ -42,6 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--noise-floor", type=int, default=0, metavar="K",
                    help="also ask each clean request K more times (variation with no attack)")
     p.set_defaults(func=_cmd_query)
+
+
+def _temperature(value: str) -> float | None:
+    if value.strip().lower() in {"default", "none"}:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"temperature must be a number in [0, 2] or 'default', got {value!r}") from None
 
 
 def _cmd_query(args: argparse.Namespace) -> int:

@@ -130,8 +130,10 @@ def _narrate(job: Generator[Progress, None, Any], bar_shown: bool):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from harlab import stages
     from harlab.store import Project
-    from harlab.train.fit import distributed_env, init_distributed, train
+    from harlab.train.evaluate import EvalConfig
+    from harlab.train.fit import distributed_env, init_distributed
 
     config = config_from_args(args)
     if args.project is None and args.out is None and args.resume is None:
@@ -153,16 +155,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             root = _dataset_root(args)
         project = Project.open_or_create(args.project) if args.project and rank == 0 else None
         show = rank == 0
-        job = _narrate(train(config, root, args.out, project=project, resume=args.resume), show)
+        job = _narrate(stages.train(project, config, root, out_dir=args.out,
+                                    resume=args.resume), show)
         result = run_cli(job, "train", disable=None if show else True)
         if show:
             print(f"best val acc {result.best_val_acc:.1%} at epoch {result.best_epoch} of "
                   f"{result.epochs_done}; best checkpoint {result.best_checkpoint}")
         if args.evaluate and show:
-            from harlab.train.evaluate import evaluate
-
-            ev = run_cli(evaluate(result.best_checkpoint, root, config.fold, project=project,
-                                  device=config.device), "evaluate")
+            ev = run_cli(stages.evaluate(project, EvalConfig(
+                str(result.best_checkpoint), str(root), config.fold, device=config.device)),
+                "evaluate")
             print(f"test: {ev.summary()}")
     finally:
         if project is not None:
@@ -175,15 +177,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from harlab import stages
     from harlab.store import Project
-    from harlab.train.evaluate import evaluate
+    from harlab.train.evaluate import EvalConfig
 
     root = _dataset_root(args)
+    config = EvalConfig(args.checkpoint, str(root), args.fold, batch_size=args.batch_size,
+                        device=args.device, frames_per_video=args.frames_per_video)
     project = Project.open(args.project) if args.project else None
     try:
-        result = run_cli(evaluate(args.checkpoint, root, args.fold, project=project,
-                                  batch_size=args.batch_size, device=args.device,
-                                  frames_per_video=args.frames_per_video), "evaluate")
+        result = run_cli(stages.evaluate(project, config), "evaluate")
     finally:
         if project is not None:
             project.close()

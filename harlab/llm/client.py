@@ -54,7 +54,9 @@ class ChatResult:
     Attributes:
         text: the first choice's message content.
         raw: the response body as received (text).
-        model: the model that answered (as the server reports it).
+        model: the model that answered (as the server reports it: the snapshot, e.g.
+            ``gpt-4o-2024-08-06``, not only the alias asked for).
+        finish_reason: why generation stopped (``stop``; ``length`` = truncated).
         system_fingerprint: the server's configuration fingerprint, if any.
         prompt_tokens, completion_tokens: usage, if reported.
         latency_s: wall time of the successful attempt.
@@ -64,11 +66,15 @@ class ChatResult:
     text: str
     raw: str
     model: str
+    finish_reason: str | None
     system_fingerprint: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
     latency_s: float
     attempts: int
+
+
+_UNSET = object()
 
 
 # ---------------------------------------------------------------------------- client
@@ -128,12 +134,16 @@ def build_messages(text: str, images: Sequence[bytes] = (), *, detail: str = "au
     return messages
 
 
-def request_body(config: LLMConfig, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The exact JSON body of a chat completion request."""
+def request_body(config: LLMConfig, messages: list[dict[str, Any]], *,
+                 seed: int | None | object = _UNSET) -> dict[str, Any]:
+    """The exact JSON body of a chat completion request (``seed`` overrides the config's)."""
     body: dict[str, Any] = {"model": config.model_name, "messages": messages,
-                            "temperature": config.temperature, "max_tokens": config.max_tokens}
-    if config.seed is not None:
-        body["seed"] = config.seed
+                            "max_tokens": config.max_tokens}
+    if config.temperature is not None:
+        body["temperature"] = config.temperature
+    seed = config.seed if seed is _UNSET else seed
+    if seed is not None:
+        body["seed"] = seed
     return body
 
 
@@ -258,6 +268,7 @@ def chat(client: Any, body: dict[str, Any], *, max_retries: int = 4, backoff_s: 
             text=data["choices"][0]["message"].get("content") or "",
             raw=raw,
             model=str(data.get("model") or body.get("model")),
+            finish_reason=data["choices"][0].get("finish_reason"),
             system_fingerprint=data.get("system_fingerprint"),
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),

@@ -8,6 +8,7 @@ itself) and whether its default model takes images.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,11 +83,17 @@ class LLMConfig:
         base_url: endpoint; None = the preset's (for ``builtin``: the local server).
         model: model name; None = the preset's default.
         api_key_env: environment variable read at request time; None = the preset's.
-        temperature: 0.0 by default. The paper does not report it; 0 makes the original and
-            attacked answers differ because of the attack rather than sampling noise (measure
-            the remaining noise with the noise-floor option).
-        seed: sent with every request (best-effort determinism on servers that honour it).
-        max_tokens: answer length cap; 256 keeps CPU generation quick.
+        temperature: sampling temperature; None sends none, so the provider's default applies
+            (1.0 for GPT-4o: what the paper, which does not report one, used through the API).
+            HARLab's default is 0.7, a stated non-zero value: every (sample, side, draw) is its
+            own request, and at 0 the answers of samples with the same prompt would be copies
+            rather than independent measurements. Measure the sampling spread with the
+            noise-floor draws.
+        seed: the study seed. Each request is sent its own seed derived from (this seed,
+            sample, side, draw) (:func:`draw_seed`), so a local server's answers are
+            reproducible and no two draws share one; None sends no seed.
+        max_tokens: answer length cap, large enough for a whole answer (a truncated answer is
+            flagged by its ``finish_reason``).
         timeout_s: per attempt.
         max_retries: extra attempts after a 429, 5xx, timeout or malformed body.
         backoff_s: first retry delay; doubles per attempt (a ``Retry-After`` header wins).
@@ -100,9 +107,9 @@ class LLMConfig:
     base_url: str | None = None
     model: str | None = None
     api_key_env: str | None = None
-    temperature: float = 0.0
+    temperature: float | None = 0.7
     seed: int | None = 0
-    max_tokens: int = 256
+    max_tokens: int = 512
     timeout_s: float = 120.0
     max_retries: int = 4
     backoff_s: float = 1.0
@@ -125,8 +132,9 @@ class LLMConfig:
             raise InputError(f"api_key_env must be the NAME of an environment variable such "
                              f"as OPENAI_API_KEY, got {self.api_key_env!r} (never put the key "
                              "itself in the settings)")
-        _check_number("temperature", self.temperature, 0.0, 2.0, "e.g. 0 for the most "
-                      "repeatable answers")
+        if self.temperature is not None:
+            _check_number("temperature", self.temperature, 0.0, 2.0, "e.g. 0.7; or unset "
+                          "for the provider's default")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)
                                       or not -2**63 <= self.seed < 2**63):
             raise InputError(f"seed must be a whole number or None, got {self.seed!r}")
@@ -188,6 +196,9 @@ class LLMConfig:
             if key == "seed" and (value is None or str(value).strip().lower() in {"", "none"}):
                 kwargs[key] = None  # the settings dialog stores "" for "no seed"
                 continue
+            if key == "temperature" and str(value).strip().lower() in {"none", "default"}:
+                kwargs[key] = None  # the provider's default temperature
+                continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 continue
             kwargs[key] = _coerce(key, value)
@@ -235,3 +246,13 @@ def _check_number(name: str, value: Any, low: float, high: float, hint: str) -> 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
+
+
+def draw_seed(study_seed: int, sample_id: int, variant: str, draw: int = 0) -> int:
+    """The seed of one request: stable across runs, different for every (sample, side, draw).
+
+    Derived with SHA-256 (not Python's salted ``hash``) into ``[0, 2**31)``, which every
+    OpenAI-compatible server accepts.
+    """
+    text = f"{study_seed}:{sample_id}:{variant}:{draw}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "big") & 0x7FFFFFFF

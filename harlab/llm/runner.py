@@ -29,7 +29,7 @@ from typing import Any
 from harlab.errors import InputError, LLMError
 from harlab.jobs import Job, Progress
 from harlab.llm import client as llm_client
-from harlab.llm.config import LLMConfig
+from harlab.llm.config import LLMConfig, draw_seed
 from harlab.llm.local_server import ensure_builtin_server, find_gguf
 from harlab.llm.pricing import ESTIMATE_NOTE, estimate_cost
 from harlab.llm.scenarios import ScenarioSet, scenarios_for_project
@@ -108,6 +108,11 @@ def cache_identity(config: LLMConfig) -> str:
         except LLMError:
             return f"builtin:{config.model_name}"
     return (config.preset.base_url or "").rstrip("/")
+
+
+def _draw(variant: str) -> int:
+    """0 for the original and attacked answers, k for the k-th noise-floor re-draw."""
+    return int(variant.split("-")[1]) if variant.startswith("noise-") else 0
 
 
 def _key(parts: dict[str, Any]) -> str:
@@ -201,13 +206,18 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                     for rel, img in zip(frames, images, strict=True):
                         digest = hashlib.sha256(img).hexdigest()
                         refs[llm_client.png_data_url(img)] = f"png:{rel}#sha256={digest}"
-                body = llm_client.request_body(config, messages)
+                draw = _draw(variant)
+                seed = (None if config.seed is None
+                        else draw_seed(config.seed, sample["id"], variant, draw))
+                body = llm_client.request_body(config, messages, seed=seed)
                 body_ref = llm_client.body_by_reference(body, refs)
                 # The key hashes image bytes (not paths): the same pixels give the same key.
                 hashed = llm_client.body_by_reference(
                     body, {u: r.split("#", 1)[1] for u, r in refs.items()})
-                repeat = int(variant.split("-")[1]) if variant.startswith("noise-") else 0
-                key = _key({"server": identity, "body": hashed, "repeat": repeat})
+                # Each (sample, modality, side, draw) is its own request: two samples whose
+                # prompts read the same never share an answer.
+                key = _key({"server": identity, "body": hashed, "sample": sample["id"],
+                            "modality": modality, "variant": variant, "draw": draw})
                 items.append(_Item(sample["id"], modality, variant, key, body, body_ref))
     return items
 
@@ -219,8 +229,9 @@ def query_samples(project: Project, config: LLMConfig, *,
                   noise_floor: int = 0, scenarios: ScenarioSet | None = None) -> Job[QueryResult]:
     """Ask the model about the samples; yields Progress, returns a :class:`QueryResult`.
 
-    Closing the generator (GUI cancel, Ctrl-C) cancels the requests not yet sent; those in
-    flight finish and are stored, so a later run resumes without repeating them.
+    Recorded as a ``query`` run. Closing the generator (GUI cancel, Ctrl-C) cancels the
+    requests not yet sent; those in flight finish and are stored, so a later run resumes
+    without repeating them.
     """
     if not isinstance(config, LLMConfig):
         raise InputError(f"config must be an LLMConfig, got {type(config).__name__}")
@@ -229,25 +240,115 @@ def query_samples(project: Project, config: LLMConfig, *,
     run_config = {"llm": config.to_dict(), "modalities": list(_check_modalities(modalities)),
                   "refresh": refresh, "noise_floor": noise_floor,
                   "sample_ids": None if sample_ids is None else list(sample_ids)}
-    run_id = project.start_run("query", run_config, name=f"{config.provider}:{config.model_name}")
-    counts = {"asked": 0, "cached": 0, "failed": 0, "skipped": 0, "prompt_tokens": 0,
-              "completion_tokens": 0}
-    total = len(items)
-    done = 0
-    status = "failed"
-    error: str | None = None
-    stop = threading.Event()
-    executor: cf.ThreadPoolExecutor | None = None
-    pending: dict[cf.Future[Any], list[_Item]] = {}
-    base_url = ""
+    with project.run("query", run_config, name=f"{config.provider}:{config.model_name}") as rec:
+        job = _QueryJob(project, config, rec.id, total=len(items))
+        try:
+            to_ask = job.answer_from_store(items, refresh)
+            yield Progress(job.done, job.total,
+                           f"{job.done} answered from the store; asking {len(to_ask)}")
+            if to_ask:
+                yield from job.ask(to_ask)
+        except GeneratorExit:
+            job.cancelled = True
+            raise
+        finally:
+            rec.result = job.result()
+    return job.result()
 
-    def result() -> QueryResult:
-        cost = estimate_cost(config.provider, config.model_name, counts["prompt_tokens"],
-                             counts["completion_tokens"])
-        return QueryResult(run_id=run_id, cost_usd=cost, cancelled=status == "cancelled",
-                           **counts)
 
-    def store(group: list[_Item], future: cf.Future[Any]) -> None:
+class _QueryJob:
+    """The bookkeeping of one query run: counts, the store writes, the request pool."""
+
+    def __init__(self, project: Project, config: LLMConfig, run_id: int, total: int):
+        self.project, self.config, self.run_id = project, config, run_id
+        self.total, self.done, self.cancelled = total, 0, False
+        self.counts = {"asked": 0, "cached": 0, "failed": 0, "skipped": 0, "prompt_tokens": 0,
+                       "completion_tokens": 0}
+        self.base_url = ""
+
+    def result(self) -> QueryResult:
+        cost = estimate_cost(self.config.provider, self.config.model_name,
+                             self.counts["prompt_tokens"], self.counts["completion_tokens"])
+        return QueryResult(run_id=self.run_id, cost_usd=cost, cancelled=self.cancelled,
+                           **self.counts)
+
+    def answer_from_store(self, items: list[_Item], refresh: bool) -> dict[str, list[_Item]]:
+        """Record skips and stored answers; return the requests still to send, by key."""
+        project, config, counts = self.project, self.config, self.counts
+        latest = _latest_rows(project)
+        ok_by_key = _ok_rows_by_key(project, {i.cache_key for i in items})
+        to_ask: dict[str, list[_Item]] = {}
+        for item in items:
+            prev = latest.get((item.sample_id, item.modality, item.variant))
+            same = prev is not None and prev["cache_key"] == item.cache_key
+            if item.skip_reason is not None:
+                if not (same and prev["status"] == "skipped"):
+                    project.insert("llm_requests", **{**_row(item, config, None, self.run_id),
+                                                      "status": "skipped",
+                                                      "error": item.skip_reason})
+                counts["skipped"] += 1
+            elif not refresh and same and prev["status"] == "ok":
+                counts["cached"] += 1
+            elif not refresh and item.cache_key in ok_by_key:
+                source = ok_by_key[item.cache_key]
+                project.insert("llm_requests", **{**_row(item, config, source["base_url"],
+                                                         self.run_id), **_copy_answer(source)})
+                counts["cached"] += 1
+            else:
+                to_ask.setdefault(item.cache_key, []).append(item)
+                continue
+            self.done += 1
+        return to_ask
+
+    def _connect(self) -> Job[Any]:
+        config = self.config
+        if config.base_url:
+            self.base_url = config.base_url
+        elif config.provider == "builtin":
+            yield Progress(self.done, self.total,
+                           "starting the built-in model (SmolLM2, llama.cpp)")
+            self.base_url = ensure_builtin_server()
+        else:
+            self.base_url = config.preset.base_url or ""
+        return llm_client.make_client(config, self.base_url)
+
+    def ask(self, to_ask: dict[str, list[_Item]]) -> Job[None]:
+        """Send the requests through a thread pool, storing each answer as it arrives."""
+        config, counts = self.config, self.counts
+        client = yield from self._connect()
+        # llama_cpp.server answers one request at a time: more workers would only queue there
+        # and make the stored latencies include the wait.
+        builtin = config.provider == "builtin" and not config.base_url
+        stop = threading.Event()
+        pending: dict[cf.Future[Any], list[_Item]] = {}
+        executor = cf.ThreadPoolExecutor(max_workers=1 if builtin else config.concurrency,
+                                         thread_name_prefix="llm")
+        try:
+            for group in to_ask.values():
+                fut = executor.submit(llm_client.chat, client, group[0].body,
+                                      max_retries=config.max_retries, backoff_s=config.backoff_s,
+                                      max_backoff_s=config.max_backoff_s, stop=stop)
+                pending[fut] = group
+            while pending:
+                finished, _ = cf.wait(list(pending), timeout=0.25,
+                                      return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    group = pending.pop(fut)
+                    self.store(group, fut)
+                    self.done += len(group)
+                yield Progress(self.done, self.total, f"{counts['asked']} asked, "
+                                                      f"{counts['cached']} cached, "
+                                                      f"{counts['failed']} failed")
+        finally:
+            stop.set()
+            executor.shutdown(wait=True, cancel_futures=True)
+            for fut, group in list(pending.items()):
+                if fut.done() and not fut.cancelled():
+                    self.store(group, fut)
+
+    def store(self, group: list[_Item], future: cf.Future[Any]) -> None:
+        """Write one answer (or its failure) for every item that asked it."""
+        counts = self.counts
         try:
             answer = future.result()
         except llm_client.RequestCancelled:
@@ -263,7 +364,7 @@ def query_samples(project: Project, config: LLMConfig, *,
         counts["asked"] += 1
         first_id = None
         for item in group:
-            row = _row(item, config, base_url, run_id)
+            row = _row(item, self.config, self.base_url, self.run_id)
             if isinstance(answer, llm_client.RequestFailed):
                 row.update(status="failed", error=str(answer), attempts=answer.attempts,
                            response_json=answer.raw)
@@ -271,6 +372,7 @@ def query_samples(project: Project, config: LLMConfig, *,
             else:
                 row.update(status="ok", response_json=answer.raw, response_text=answer.text,
                            system_fingerprint=answer.system_fingerprint,
+                           response_model=answer.model, finish_reason=answer.finish_reason,
                            prompt_tokens=answer.prompt_tokens,
                            completion_tokens=answer.completion_tokens,
                            latency_s=answer.latency_s, attempts=answer.attempts)
@@ -280,89 +382,16 @@ def query_samples(project: Project, config: LLMConfig, *,
                 else:
                     row.update(cached_from=first_id, attempts=0)
                     counts["cached"] += 1
-            row_id = project.insert("llm_requests", **row)
+            row_id = self.project.insert("llm_requests", **row)
             first_id = first_id or row_id
-
-    try:
-        latest = _latest_rows(project)
-        ok_by_key = _ok_rows_by_key(project, {i.cache_key for i in items})
-        to_ask: dict[str, list[_Item]] = {}
-        for item in items:
-            prev = latest.get((item.sample_id, item.modality, item.variant))
-            same = prev is not None and prev["cache_key"] == item.cache_key
-            if item.skip_reason is not None:
-                if not (same and prev["status"] == "skipped"):
-                    project.insert("llm_requests", **{**_row(item, config, None, run_id),
-                                                      "status": "skipped",
-                                                      "error": item.skip_reason})
-                counts["skipped"] += 1
-                done += 1
-            elif not refresh and same and prev["status"] == "ok":
-                counts["cached"] += 1
-                done += 1
-            elif not refresh and item.cache_key in ok_by_key:
-                source = ok_by_key[item.cache_key]
-                project.insert("llm_requests", **{**_row(item, config, source["base_url"],
-                                                         run_id), **_copy_answer(source)})
-                counts["cached"] += 1
-                done += 1
-            else:
-                to_ask.setdefault(item.cache_key, []).append(item)
-        yield Progress(done, total, f"{done} answered from the store; asking {len(to_ask)}")
-
-        if to_ask:
-            if config.base_url:
-                base_url = config.base_url
-            elif config.provider == "builtin":
-                yield Progress(done, total, "starting the built-in model (SmolLM2, llama.cpp)")
-
-                base_url = ensure_builtin_server()
-            else:
-                base_url = config.preset.base_url or ""
-            client = llm_client.make_client(config, base_url)
-            # llama_cpp.server answers one request at a time: more workers would only queue
-            # there and make the stored latencies include the wait.
-            workers = 1 if config.provider == "builtin" and not config.base_url \
-                else config.concurrency
-            executor = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
-            for group in to_ask.values():
-                fut = executor.submit(llm_client.chat, client, group[0].body,
-                                      max_retries=config.max_retries,
-                                      backoff_s=config.backoff_s,
-                                      max_backoff_s=config.max_backoff_s, stop=stop)
-                pending[fut] = group
-            while pending:
-                finished, _ = cf.wait(list(pending), timeout=0.25,
-                                      return_when=cf.FIRST_COMPLETED)
-                for fut in finished:
-                    group = pending.pop(fut)
-                    store(group, fut)
-                    done += len(group)
-                yield Progress(done, total, f"{counts['asked']} asked, {counts['cached']} "
-                                            f"cached, {counts['failed']} failed")
-        status = "done"
-    except GeneratorExit:
-        status = "cancelled"
-        raise
-    except BaseException as exc:
-        error = str(exc)
-        raise
-    finally:
-        stop.set()
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-            for fut, group in list(pending.items()):
-                if fut.done() and not fut.cancelled():
-                    store(group, fut)
-        if status == "failed" and error is None:
-            status = "cancelled"
-        project.finish_run(run_id, status, result=result(), error=error)
-    return result()
 
 
 def _row(item: _Item, config: LLMConfig, base_url: str | None, run_id: int) -> dict[str, Any]:
+    body = item.body or {}
     return {"cache_key": item.cache_key, "sample_id": item.sample_id,
-            "modality": item.modality, "variant": item.variant, "provider": config.provider,
+            "modality": item.modality, "variant": item.variant, "draw": _draw(item.variant),
+            "temperature": body.get("temperature"), "seed": body.get("seed"),
+            "max_tokens": body.get("max_tokens"), "provider": config.provider,
             "base_url": base_url, "model": config.model_name,
             "request_json": json.dumps(item.body_ref, sort_keys=True),
             "created_at": item.created_at, "finished_at": time.time(), "run_id": run_id,
@@ -373,6 +402,8 @@ def _copy_answer(source: Any) -> dict[str, Any]:
     return {"status": "ok", "response_json": source["response_json"],
             "response_text": source["response_text"],
             "system_fingerprint": source["system_fingerprint"],
+            "response_model": source["response_model"],
+            "finish_reason": source["finish_reason"],
             "prompt_tokens": source["prompt_tokens"],
             "completion_tokens": source["completion_tokens"], "latency_s": source["latency_s"],
             "attempts": 0, "cached_from": source["cached_from"] or source["id"]}

@@ -6,6 +6,7 @@ Video-level predictions average the softmax over a video's frames. Everything ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from harlab.store import Project
 from harlab.train.checkpoint import check_classes, load_classifier
 from harlab.train.data import TrainData, load_split_data
 from harlab.train.inference import predict_frames
+from harlab.validation import check_device, check_positive_int
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,38 @@ class EvalResult:
         return (f"video top-1 {self.video_top1:.1%}, top-5 {self.video_top5:.1%}; frame top-1 "
                 f"{self.frame_top1:.1%}, top-5 {self.frame_top5:.1%} "
                 f"({self.n_videos} videos, {self.n_frames} frames)")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What :func:`evaluate` tests: a checkpoint on the test split of a fold.
+
+    Attributes:
+        checkpoint: a ``best.pt``/``last.pt`` from training.
+        dataset_root: a UCF-101-layout folder.
+        fold: UCF-101 split 1-3.
+        batch_size: frames per forward pass.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        frames_per_video: frames sampled per test video; None = as trained.
+    """
+
+    checkpoint: str
+    dataset_root: str
+    fold: int = 1
+    batch_size: int = 64
+    device: str = "auto"
+    frames_per_video: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checkpoint", str(self.checkpoint))
+        object.__setattr__(self, "dataset_root", str(self.dataset_root))
+        if self.fold not in (1, 2, 3):
+            raise InputError(f"fold must be 1, 2 or 3 (UCF-101's three splits), got "
+                             f"{self.fold!r}")
+        check_positive_int(self.batch_size, "batch_size")
+        check_device(self.device)
+        if self.frames_per_video is not None:
+            check_positive_int(self.frames_per_video, "frames_per_video")
 
 
 def metrics_from_probs(probs: torch.Tensor, labels: np.ndarray, video_ids: np.ndarray,
@@ -108,22 +142,15 @@ def evaluate(checkpoint: str | Path, dataset_root: str | Path, fold: int = 1, *,
     check_classes(checkpoint, loaded.classes, classes)
     config = {"checkpoint": str(checkpoint), "dataset_root": str(dataset_root), "fold": fold,
               "frames_per_video": fpv, "batch_size": batch_size, "device": device}
-    run_id = project.start_run("evaluate", config, name=Path(checkpoint).name) if project else None
-    try:
+    recording = (project.run("evaluate", config, name=Path(checkpoint).name)
+                 if project is not None else contextlib.nullcontext())
+    with recording as record:
         dev = next(loaded.model.parameters()).device
         result = yield from evaluate_data(loaded.model, test, batch_size=batch_size, device=dev,
                                           amp=bool(loaded.config.get("amp", False)))
-    except GeneratorExit:
-        if project and run_id is not None:
-            project.finish_run(run_id, "cancelled")
-        raise
-    except BaseException as exc:
-        if project and run_id is not None:
-            project.finish_run(run_id, "failed", error=str(exc))
-        raise
-    result.checkpoint = str(checkpoint)
-    result.run_id = run_id
-    if project and run_id is not None:
-        project.finish_run(run_id, "done", result.to_dict())
+        result.checkpoint = str(checkpoint)
+        if record is not None:
+            result.run_id = record.id
+            record.result = result.to_dict()
     log.info("evaluation: %s", result.summary())
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harlab.cli import main
+from harlab.llm.config import draw_seed
 from harlab.store import Project
 from tests.llm_server import FakeLLMServer, add_samples
 
@@ -25,7 +26,11 @@ def test_query_then_rerun_from_the_store(tmp_path, capsys):
         assert "cannot take images" in out and "cost ~$0.0000 (estimate)" in out
         assert main(args) == 0
         assert "0 asked, 2 from the store" in capsys.readouterr().out
-        assert len(server.requests) == 2 and server.requests[0]["seed"] == 3
+        with Project.open(path) as project:
+            first = project.query_one("SELECT sample_id, variant FROM llm_requests "
+                                      "WHERE status = 'ok' ORDER BY id")
+        assert len(server.requests) == 2
+        assert server.requests[0]["seed"] == draw_seed(3, first["sample_id"], first["variant"])
 
 
 def test_failures_give_exit_status_1(tmp_path, capsys):

@@ -56,6 +56,8 @@ def test_request_body_has_every_parameter():
     assert body == {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
                     "temperature": 0.3, "seed": 5, "max_tokens": 64}
     assert "seed" not in c.request_body(LLMConfig(seed=None), [])
+    assert c.request_body(LLMConfig(seed=None), [], seed=11)["seed"] == 11
+    assert "temperature" not in c.request_body(LLMConfig(temperature=None), [])  # provider's
 
 
 def test_chat_reports_usage_and_fingerprint():

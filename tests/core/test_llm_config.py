@@ -15,7 +15,7 @@ def test_defaults_are_the_offline_builtin_model():
     cfg = LLMConfig()
     assert cfg.provider == "builtin" and cfg.base_url is None
     assert cfg.model_name == "SmolLM2-135M-Instruct" and not cfg.takes_images
-    assert cfg.temperature == 0.0 and cfg.max_tokens == 256 and cfg.key_env == ""
+    assert cfg.temperature == 0.7 and cfg.max_tokens == 512 and cfg.key_env == ""
 
 
 def test_presets_cover_the_issue():
@@ -48,6 +48,7 @@ def test_from_mapping_reads_qsettings_strings():
     assert dataclasses.replace(cfg, seed=None).seed is None
     assert LLMConfig.from_mapping({"llm/seed": ""}).seed is None  # the dialog's "none"
     assert LLMConfig.from_mapping({}).seed == 0
+    assert LLMConfig.from_mapping({"llm/temperature": "default"}).temperature is None
 
 
 @pytest.mark.parametrize("values, match", [

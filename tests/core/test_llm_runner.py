@@ -9,7 +9,7 @@ import pytest
 
 from harlab import jobs
 from harlab.errors import InputError
-from harlab.llm.config import LLMConfig
+from harlab.llm.config import LLMConfig, draw_seed
 from harlab.llm.runner import (
     noise_responses,
     plan_requests,
@@ -92,25 +92,42 @@ def test_second_run_is_answered_from_the_store(project):
     assert rows == 16  # the second run wrote nothing; the refresh logged new rows
 
 
-def test_identical_requests_share_one_answer(project):
-    add_samples(project, [PAIRS[1], PAIRS[1]])  # same labels: same unimodal prompts
+def test_identical_prompts_get_independent_answers(project):
+    """Two samples whose prompts read the same each get their own answers (issue 9)."""
+    add_samples(project, [PAIRS[1], PAIRS[1]])  # same labels: same unimodal prompt texts
     with FakeLLMServer() as server:
         result = jobs.run(query_samples(project, _config(server), modalities="unimodal"))
-        assert len(server.requests) == 2
-    assert result.asked == 2 and result.cached == 2
-    copies = project.query("SELECT * FROM llm_requests WHERE cached_from IS NOT NULL")
-    assert len(copies) == 2 and all(r["attempts"] == 0 for r in copies)
+        assert len(server.requests) == 4
+        assert len({b["seed"] for b in server.requests}) == 4  # one seed per sample and side
+    assert result.asked == 4 and result.cached == 0
+    assert project.query("SELECT count(*) FROM llm_requests WHERE cached_from IS NOT NULL"
+                         )[0][0] == 0
+    rows = project.query("SELECT * FROM llm_requests ORDER BY id")
+    assert len({r["cache_key"] for r in rows}) == 4
+    assert all(r["finish_reason"] == "stop" and r["response_model"] and r["draw"] == 0
+               and r["max_tokens"] == 512 and r["temperature"] == 0.7 for r in rows)
+
+
+def test_a_rerun_of_independent_answers_asks_nothing(project):
+    add_samples(project, [PAIRS[1], PAIRS[1]])
+    with FakeLLMServer() as server:
+        jobs.run(query_samples(project, _config(server), modalities="unimodal"))
+        again = jobs.run(query_samples(project, _config(server), modalities="unimodal"))
+        assert len(server.requests) == 4 and again.asked == 0 and again.cached == 4
 
 
 def test_changing_a_parameter_changes_the_cache_key(project):
     add_samples(project, PAIRS[:1])
     with FakeLLMServer() as server:
         jobs.run(query_samples(project, _config(server), modalities="unimodal"))
-        jobs.run(query_samples(project, _config(server, temperature=0.7), modalities="unimodal"))
+        jobs.run(query_samples(project, _config(server, temperature=0.0), modalities="unimodal"))
         jobs.run(query_samples(project, _config(server, seed=7), modalities="unimodal"))
         assert len(server.requests) == 6
-        assert {b["temperature"] for b in server.requests} == {0.0, 0.7}
-        assert {b["seed"] for b in server.requests} == {0, 7}
+        assert {b["temperature"] for b in server.requests} == {0.7, 0.0}
+        sample_id = project.query_one("SELECT id FROM samples")[0]
+        assert {b["seed"] for b in server.requests} == {
+            draw_seed(seed, sample_id, side, 0) for seed in (0, 7)
+            for side in ("original", "attacked")}
 
 
 def test_faults_are_retried_and_stored(project):
@@ -270,7 +287,7 @@ def test_usage_summary_counts_sent_requests_only(project):
         jobs.run(query_samples(project, _config(server), modalities="unimodal"))
     summary = usage_summary(project)
     (model,) = summary["models"]
-    assert model["requests"] == 2 and model["cost_usd"] > 0
+    assert model["requests"] == 4 and model["cost_usd"] > 0  # every answer was asked for
     assert "estimate" in summary["note"]
 
 

@@ -12,6 +12,8 @@ PANELS: list[tuple[str, str, str]] = [
     ("Train", "ui.panels.train_panel", "TrainPanel"),
     ("Attack", "ui.panels.attack_panel", "AttackPanel"),
     ("Responses", "ui.panels.responses_panel", "ResponsesPanel"),
+    ("Evaluate", "ui.panels.evaluate_panel", "EvaluatePanel"),
+    ("Results", "ui.panels.results_panel", "ResultsPanel"),
 ]
 
 # Stages of the study that have no panel yet (shown on the overview page).
