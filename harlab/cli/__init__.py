@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "harlab.cli.query",
     "harlab.cli.score",
     "harlab.cli.rate",
+    "harlab.cli.study",
 ]
 
 log = logging.getLogger("harlab")

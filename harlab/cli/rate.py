@@ -1,0 +1,122 @@
+"""``harlab rate``: move human ratings between project copies and measure agreement."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "rate", help="human ratings: export, import, agreement",
+        description="Human ratings of original/attacked answer pairs. Annotators rate in the "
+                    "app's Evaluate panel; these commands move their ratings between copies of "
+                    "a project and measure how well they agree.")
+    rate = p.add_subparsers(dest="rate_command", metavar="ACTION")
+    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
+
+    e = rate.add_parser(
+        "export", help="write ratings to a .jsonl or .csv file",
+        description="Write ratings in long form (one row per sample, modality, annotator and "
+                    "item, with the blind order revealed and hashes of both answers, so another "
+                    "copy of the project can import them).")
+    e.add_argument("--project", required=True, help="project folder")
+    e.add_argument("--annotator", help="only this annotator's ratings (default: everyone's)")
+    e.add_argument("--out", required=True, help="file to write: .jsonl or .csv")
+    e.set_defaults(func=_cmd_export)
+
+    i = rate.add_parser(
+        "import", help="merge ratings from an export file or a project copy",
+        description="Merge ratings into the project, matched to its answers by their text "
+                    "hashes. Duplicates and conflicts are listed row by row. If any row is "
+                    "garbage, unknown here or of another rubric version, nothing is imported "
+                    "and every such row is listed (exit status 2).")
+    i.add_argument("--project", required=True, help="project folder to import into")
+    i.add_argument("source", metavar="FILE_OR_PROJECT_DIR",
+                   help="a .jsonl or .csv export, or another project folder (a copy)")
+    i.add_argument("--on-conflict", choices=("keep", "replace"), default="keep",
+                   help="a rating here with another value: keep it (default) or replace it")
+    i.set_defaults(func=_cmd_import)
+
+    a = rate.add_parser(
+        "agreement", help="Cohen's and Fleiss' kappa, Krippendorff's alpha, with CIs",
+        description="Agreement between annotators per rubric item and overall (mean over "
+                    "items), each with a percentile bootstrap CI over rated pairs, and the "
+                    "pairs with the most disagreement, for adjudication.")
+    a.add_argument("--project", required=True, help="project folder")
+    a.add_argument("--item", help="only this item (rubric id such as hazard, or a stored key "
+                                  "such as hazard.original)")
+    a.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    a.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    a.add_argument("--weights", choices=("linear", "quadratic"), default="quadratic",
+                   help="Cohen's kappa weights for ordinal items (default quadratic)")
+    a.add_argument("--top", type=int, default=10, help="disagreements to list (default 10)")
+    a.set_defaults(func=_cmd_agreement)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from harlab.rating import export_ratings, find_annotator
+    from harlab.store import Project
+
+    with Project.open(args.project) as project:
+        if args.annotator is not None:
+            find_annotator(project, args.annotator)
+        n = export_ratings(project, args.out, args.annotator)
+    who = args.annotator or "all annotators"
+    print(f"exported {n} ratings ({who}) to {args.out}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from harlab.rating import import_ratings, load_rubric
+    from harlab.store import Project
+
+    with Project.open(args.project) as project:
+        report = import_ratings(project, args.source, load_rubric(project.root),
+                                on_conflict=args.on_conflict)
+    for note in report.duplicates + report.conflicts:
+        print(f"  {note}")
+    print(report.summary())
+    return 0
+
+
+def _cmd_agreement(args: argparse.Namespace) -> int:
+    from harlab import jobs
+    from harlab.rating import load_rubric
+    from harlab.rating.agreement import AgreementConfig
+    from harlab.rating.reliability import agreement_job
+    from harlab.store import Project
+
+    config = AgreementConfig(n_boot=args.boot, seed=args.seed, weights=args.weights,
+                             top_disagreements=args.top)
+    with Project.open(args.project) as project:
+        rubric = load_rubric(project.root)
+        result = jobs.run_cli(agreement_job(project, rubric, config, args.item),
+                              desc="agreement")
+    print(f"annotators: {', '.join(result.annotators) or 'none'}; rubric version "
+          f"{rubric.version}; {config.ci:.0%} CIs from {config.n_boot} resamples")
+    print(f"{'item':<26} {'units':>5} {'raters':>6}  {'cohen kappa':<24} "
+          f"{'fleiss kappa':<24} {'krippendorff alpha':<24}")
+    notes: list[str] = []
+    for row in (*result.items, result.overall):
+        cells = [_cell(row.stat(s), f"{row.item} {s}", notes) for s in ("cohen", "fleiss",
+                                                                        "alpha")]
+        print(f"{row.item:<26} {row.n_units:>5} {row.n_annotators:>6}  " +
+              " ".join(f"{c:<24}" for c in cells))
+    for note in notes:
+        print(f"  {note}")
+    if result.disagreements:
+        print("most disagreement (adjudicate first):")
+        for d in result.disagreements:
+            values = ", ".join(f"{a}={v}" for a, v in d.values.items())
+            print(f"  sample {d.sample_id} {d.modality} {d.item}: {values} "
+                  f"(disagreement {d.score:.2f})")
+    return 0
+
+
+def _cell(stat, label: str, notes: list[str]) -> str:
+    if stat.value is None:
+        notes.append(f"[{len(notes) + 1}] {label}: {stat.reason}")
+        return f"- [{len(notes)}]"
+    if stat.ci_low is None:
+        return f"{stat.value:.3f}"
+    return f"{stat.value:.3f} [{stat.ci_low:.2f}, {stat.ci_high:.2f}]"

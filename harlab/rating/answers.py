@@ -1,0 +1,155 @@
+"""Recording answers: validated against the rubric and committed the moment they are given.
+
+Each answer is one upsert on the project's autocommit connection (WAL, ``synchronous=FULL``),
+so when :func:`record_answer` returns the answer is on disk: a crash or ``kill -9`` afterwards
+loses nothing. Changing an answer updates the same row; ``None`` (or empty free text) clears it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harlab.errors import InputError
+from harlab.rating.rubric import Rubric, blind, unblind
+from harlab.rating.rubric_file import load_rubric
+from harlab.rating.session import (
+    Annotator,
+    ItemFilter,
+    RatingItem,
+    answered_keys,
+    blind_order,
+    items,
+    status_of,
+)
+from harlab.store import Project
+
+_UPSERT = """
+INSERT INTO ratings (sample_id, modality, annotator_id, item, value, original_response_id,
+                     attacked_response_id, rubric_version, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (annotator_id, item, original_response_id, attacked_response_id) DO UPDATE SET
+    value = excluded.value, rubric_version = excluded.rubric_version,
+    updated_at = excluded.updated_at
+"""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What :func:`record_answer` stored, in stored (original/attacked) terms."""
+
+    item: str
+    value: str | None
+    rubric_version: str
+
+
+@dataclass(frozen=True)
+class RatingProgress:
+    """``rated`` items have every required answer; ``partial`` ones some answers."""
+
+    rated: int
+    partial: int
+    total: int
+
+    def __str__(self) -> str:
+        return f"{self.rated} / {self.total} rated"
+
+
+def record_answer(project: Project, annotator: Annotator, item: RatingItem, key: str,
+                  value: Any, rubric: Rubric | None = None, *,
+                  a_is: str | None = None) -> Answer:
+    """Validate one answer and commit it at once.
+
+    Args:
+        annotator: from :func:`harlab.rating.get_annotator`.
+        item: from :func:`harlab.rating.items`.
+        key: the question key, shown (``hazard.A``, ``better_fit``) or stored
+            (``hazard.original``).
+        value: the answer, shown (``A``) or stored (``original``) terms; ``None`` clears it.
+        rubric: default the project's (:func:`harlab.rating.load_rubric`); pass it when
+            answering many questions.
+        a_is: what A was on screen; default the annotator's stored blind order.
+
+    Raises:
+        RubricError: unknown key or a value the item does not accept.
+    """
+    rubric = rubric or load_rubric(project.root)
+    a_is = a_is or blind_order(project, annotator, item)
+    stored_key, stored_value = unblind(rubric, key, value, a_is)
+    rubric_item = rubric.item_for(stored_key)
+    if value is None or (rubric_item.type == "free_text" and value == ""):
+        project.execute("DELETE FROM ratings WHERE annotator_id = ? AND item = ? AND "
+                        "original_response_id = ? AND attacked_response_id = ?",
+                        (annotator.id, stored_key, item.original_id, item.attacked_id))
+        return Answer(stored_key, None, rubric.version)
+    stored_value = rubric_item.normalise(stored_value)
+    now = time.time()
+    project.execute(_UPSERT, (item.sample_id, item.modality, annotator.id, stored_key,
+                              stored_value, item.original_id, item.attacked_id, rubric.version,
+                              now, now))
+    return Answer(stored_key, stored_value, rubric.version)
+
+
+def answers_for(project: Project, annotator: Annotator, item: RatingItem,
+                rubric: Rubric | None = None, *, shown: bool = True) -> dict[str, str]:
+    """This annotator's answers for ``item``: shown (A/B) terms, or stored with ``shown=False``.
+
+    Answers given under another rubric version are left out when their key no longer exists.
+    """
+    rubric = rubric or load_rubric(project.root)
+    rows = project.query("SELECT item, value FROM ratings WHERE annotator_id = ? AND "
+                         "original_response_id = ? AND attacked_response_id = ?",
+                         (annotator.id, item.original_id, item.attacked_id))
+    stored = {r["item"]: r["value"] for r in rows if r["item"] in rubric.keys()}
+    if not shown:
+        return stored
+    a_is = blind_order(project, annotator, item)
+    return dict(blind(rubric, k, v, a_is) for k, v in stored.items())
+
+
+def item_status(project: Project, annotator: Annotator, item: RatingItem,
+                rubric: Rubric | None = None) -> str:
+    """``unrated``, ``partial`` or ``rated`` (every required item answered)."""
+    rubric = rubric or load_rubric(project.root)
+    answered = set(answers_for(project, annotator, item, rubric, shown=False))
+    return status_of(answered, set(rubric.required_keys()))
+
+
+def progress(project: Project, annotator: Annotator, rubric: Rubric | None = None,
+             filters: ItemFilter | None = None) -> RatingProgress:
+    """How many of the (filtered) items this annotator has rated."""
+    filters = filters or ItemFilter()
+    if filters.status != "all":
+        raise InputError(f"progress counts every status; pass a filter with status='all', got "
+                         f"{filters.status!r}")
+    rubric = rubric or load_rubric(project.root)
+    answered = answered_keys(project, annotator)
+    required = set(rubric.required_keys())
+    counts = {"rated": 0, "partial": 0, "unrated": 0}
+    listed = items(project, annotator, filters)
+    for i in listed:
+        counts[status_of(answered.get((i.original_id, i.attacked_id), set()), required)] += 1
+    return RatingProgress(counts["rated"], counts["partial"], len(listed))
+
+
+def item_scores(project: Project, item: RatingItem) -> dict[str, float | None]:
+    """Automatic scores of the pair (metric -> value), to reveal once the item is rated."""
+    rows = project.query("SELECT metric, value FROM scores WHERE response_a_id = ? AND "
+                         "response_b_id = ? ORDER BY metric", (item.original_id,
+                                                               item.attacked_id))
+    return {r["metric"]: r["value"] for r in rows}
+
+
+def next_unrated(project: Project, annotator: Annotator, listed: list[RatingItem],
+                 rubric: Rubric, start: int = -1) -> int | None:
+    """Index in ``listed`` of the first item after ``start`` (wrapping) not fully rated."""
+    answered = answered_keys(project, annotator)
+    required = set(rubric.required_keys())
+    n = len(listed)
+    for step in range(1, n + 1):
+        i = (start + step) % n
+        pair = (listed[i].original_id, listed[i].attacked_id)
+        if status_of(answered.get(pair, set()), required) != "rated":
+            return i
+    return None

@@ -1,0 +1,246 @@
+"""Importing other annotators' ratings: matched by answer-text hashes, all or nothing.
+
+Each row of a source (see :mod:`harlab.rating.transfer`) is checked first: garbage rows,
+rows of samples or answers this project does not hold, and rows of another rubric version are
+*errors*; if there is any, :class:`RatingImportError` lists them row by row and nothing is
+written. Otherwise one transaction writes every new rating. A row identical to one already
+here is a *duplicate*; a row with another value for the same annotator, item and answers is a
+*conflict*, kept as it is here (``on_conflict="keep"``) or overwritten (``"replace"``). Both
+are reported row by row.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harlab.errors import InputError
+from harlab.rating.rubric import Rubric, RubricError
+from harlab.rating.session import MODALITIES, validate_name
+from harlab.rating.tables import text_sha256
+from harlab.rating.transfer import GarbageRow, read_rows
+from harlab.store import DB_NAME, Project
+
+IDENTITY = ("annotator", "video", "attack", "eps", "modality", "item", "value",
+            "rubric_version", "original_sha256", "attacked_sha256")
+CONFLICT_POLICIES = ("keep", "replace")
+MAX_LISTED = 30
+
+
+class RatingImportError(InputError):
+    """Some rows could not be imported; ``report`` holds every row's problem."""
+
+    def __init__(self, message: str, report: ImportReport):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class RowNote:
+    """One row's problem: ``kind`` is garbage, unknown, version, duplicate or conflict."""
+
+    row: str
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.row}: {self.kind}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    source: str
+    rows: int = 0
+    imported: int = 0
+    replaced: int = 0
+    errors: list[RowNote] = field(default_factory=list)
+    duplicates: list[RowNote] = field(default_factory=list)
+    conflicts: list[RowNote] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.source}: {self.rows} rows, {self.imported} imported, {self.replaced} "
+                f"replaced, {len(self.duplicates)} duplicates, {len(self.conflicts)} conflicts, "
+                f"{len(self.errors)} rejected")
+
+
+
+# ---------------------------------------------------------------------- checking rows
+@dataclass(frozen=True)
+class _Row:
+    label: str
+    annotator: str
+    sample_id: int
+    modality: str
+    item: str
+    value: str
+    original_id: int
+    attacked_id: int
+    a_is: str | None
+    rubric_version: str
+    created_at: float
+    updated_at: float
+
+
+def _check(label: str, raw: Any, rubric: Rubric, index: _AnswerIndex) -> _Row | RowNote:
+    if isinstance(raw, GarbageRow):
+        return RowNote(label, "garbage", raw.reason)
+    if not isinstance(raw, dict):
+        return RowNote(label, "garbage", f"expected an object with {', '.join(IDENTITY)}")
+    missing = [k for k in IDENTITY if raw.get(k) in (None, "")]
+    if missing:
+        return RowNote(label, "garbage", f"missing {', '.join(missing)}")
+    if str(raw["rubric_version"]) != rubric.version:
+        return RowNote(label, "version", f"rated under rubric version {raw['rubric_version']!r}"
+                                         f"; this project uses version {rubric.version!r}")
+    try:
+        name = validate_name(raw["annotator"])
+        eps = float(raw["eps"])
+        if not math.isfinite(eps):
+            raise ValueError(eps)
+        if raw["modality"] not in MODALITIES:
+            raise InputError(f"modality must be one of {', '.join(MODALITIES)}, got "
+                             f"{raw['modality']!r}")
+        item = rubric.item_for(str(raw["item"]))
+        if str(raw["item"]) not in rubric.keys():
+            raise RubricError(f"item {raw['item']!r} is in A/B terms; exports use "
+                              "original/attacked")
+        value = item.normalise(raw["value"] if item.type == "free_text" else str(raw["value"]))
+    except (InputError, ValueError, TypeError) as exc:
+        return RowNote(label, "garbage", str(exc))
+    found = index.find(raw["video"], raw["attack"], eps, raw["modality"],
+                       str(raw["original_sha256"]), str(raw["attacked_sha256"]))
+    if found is None:
+        return RowNote(label, "unknown", f"no {raw['modality']} answers of {raw['video']!r} "
+                                         f"({raw['attack']}, eps {eps:.4g}) with these texts "
+                                         "in this project")
+    a_is = raw.get("a_is") if raw.get("a_is") in ("original", "attacked") else None
+    return _Row(label, name, found[0], raw["modality"], str(raw["item"]), value, found[1],
+                found[2], a_is, rubric.version, _time(raw.get("created_at")),
+                _time(raw.get("updated_at")))
+
+
+def _time(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return time.time()
+    return out if math.isfinite(out) else time.time()
+
+
+class _AnswerIndex:
+    """This project's ok answers by (video, attack, eps, modality, variant, text hash)."""
+
+    def __init__(self, project: Project):
+        self._map: dict[tuple, list[tuple[int, int]]] = {}
+        for r in project.query(
+                "SELECT r.id, r.sample_id, r.modality, r.variant, r.response_text, s.video, "
+                "s.attack, s.eps FROM llm_requests r JOIN samples s ON s.id = r.sample_id "
+                "WHERE r.status = 'ok' AND r.variant IN ('original', 'attacked')"):
+            key = (r["video"], r["attack"], round(r["eps"], 9), r["modality"], r["variant"],
+                   text_sha256(r["response_text"]))
+            self._map.setdefault(key, []).append((r["sample_id"], r["id"]))
+
+    def find(self, video: str, attack: str, eps: float, modality: str, original_sha: str,
+             attacked_sha: str) -> tuple[int, int, int] | None:
+        """``(sample_id, original id, attacked id)``: the newest answers matching both hashes."""
+        base = (video, attack, round(eps, 9), modality)
+        originals = self._map.get((*base, "original", original_sha), [])
+        attacked = self._map.get((*base, "attacked", attacked_sha), [])
+        pairs = [(s, o, a) for s, o in originals for s2, a in attacked if s == s2]
+        return max(pairs, key=lambda p: (p[1], p[2])) if pairs else None
+
+
+def import_ratings(project: Project, source: str | Path, rubric: Rubric, *,
+                   on_conflict: str = "keep") -> ImportReport:
+    """Import ratings from a .jsonl / .csv export or a project folder (a copy).
+
+    Raises:
+        RatingImportError: some rows are garbage, unknown or of another rubric version;
+            nothing was imported (``exc.report`` lists every row).
+    """
+    if on_conflict not in CONFLICT_POLICIES:
+        raise InputError(f"on_conflict must be one of {', '.join(CONFLICT_POLICIES)}, got "
+                         f"{on_conflict!r}")
+    path = Path(source).expanduser()
+    if path.is_dir() and (path / DB_NAME).resolve() == project.db_path.resolve():
+        raise InputError(f"{str(path)!r} is this project itself; import from a copy or an "
+                         "export file")
+    raw_rows = read_rows(path)
+    report = ImportReport(source=str(path), rows=len(raw_rows))
+    index = _AnswerIndex(project)
+    rows = []
+    for label, raw in raw_rows:
+        checked = _check(label, raw, rubric, index)
+        if isinstance(checked, RowNote):
+            report.errors.append(checked)
+        else:
+            rows.append(checked)
+    if report.errors:
+        listed = "\n  ".join(str(e) for e in report.errors[:MAX_LISTED])
+        more = len(report.errors) - MAX_LISTED
+        raise RatingImportError(
+            f"{path}: {len(report.errors)} of {report.rows} rows cannot be imported, so nothing "
+            f"was imported:\n  {listed}" + (f"\n  ... and {more} more" if more > 0 else "")
+            + "\nFix or remove those rows (or export again from the other project) and import "
+              "again.", report)
+    _write(project, rows, report, on_conflict)
+    return report
+
+
+def _write(project: Project, rows: list[_Row], report: ImportReport, on_conflict: str) -> None:
+    conn = project.conn()
+    seen: dict[tuple, _Row] = {}
+    with conn:  # one transaction: all rows or none
+        conn.execute("BEGIN IMMEDIATE")
+        for row in rows:
+            conn.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
+                         (row.annotator, time.time()))
+            annotator_id = conn.execute("SELECT id FROM annotators WHERE name = ?",
+                                        (row.annotator,)).fetchone()[0]
+            key = (annotator_id, row.item, row.original_id, row.attacked_id)
+            if key in seen:
+                _note_repeat(report, row, seen[key])
+                continue
+            seen[key] = row
+            here = conn.execute(
+                "SELECT id, value FROM ratings WHERE annotator_id = ? AND item = ? AND "
+                "original_response_id = ? AND attacked_response_id = ?", key).fetchone()
+            if row.a_is is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO blind_orders (annotator_id, sample_id, modality, "
+                    "a_is, seed, created_at) VALUES (?, ?, ?, ?, 0, ?)",
+                    (annotator_id, row.sample_id, row.modality, row.a_is, time.time()))
+            if here is None:
+                conn.execute(
+                    "INSERT INTO ratings (sample_id, modality, annotator_id, item, value, "
+                    "original_response_id, attacked_response_id, rubric_version, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row.sample_id, row.modality, annotator_id, row.item, row.value,
+                     row.original_id, row.attacked_id, row.rubric_version, row.created_at,
+                     row.updated_at))
+                report.imported += 1
+            elif here["value"] == row.value:
+                report.duplicates.append(RowNote(row.label, "duplicate",
+                                                 f"{row.annotator} / {row.item}: already here"))
+            else:
+                verb = "replaced" if on_conflict == "replace" else "kept"
+                report.conflicts.append(RowNote(
+                    row.label, "conflict", f"{row.annotator} / {row.item} on sample "
+                    f"{row.sample_id} {row.modality}: here {here['value']!r}, imported "
+                    f"{row.value!r}; {verb} the value here"))
+                if on_conflict == "replace":
+                    conn.execute("UPDATE ratings SET value = ?, updated_at = ? WHERE id = ?",
+                                 (row.value, row.updated_at, here["id"]))
+                    report.replaced += 1
+
+
+def _note_repeat(report: ImportReport, row: _Row, first: _Row) -> None:
+    if row.value == first.value:
+        report.duplicates.append(RowNote(row.label, "duplicate", f"repeats {first.label}"))
+    else:
+        report.conflicts.append(RowNote(
+            row.label, "conflict", f"{row.annotator} / {row.item}: {row.value!r} differs from "
+            f"{first.label} ({first.value!r}); kept {first.label}"))

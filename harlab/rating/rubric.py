@@ -1,0 +1,188 @@
+"""The rating rubric: the questions an annotator answers about one pair of responses.
+
+The rubric lives in ``resources/rubric.yaml`` (a project may hold its own ``rubric.yaml``);
+its header comment documents the fields. Items come in five types (Likert with anchors, yes/no,
+categorical, pairwise, free text), each required or optional; ``per_response`` items are asked
+for A and for B.
+
+Two vocabularies exist. On screen, responses are **A** and **B** (blind). In the store and in
+every analysis, they are **original** and **attacked**: a per-response item ``hazard`` is kept
+as ``hazard.original`` / ``hazard.attacked`` and a pairwise answer ``A`` as ``original`` or
+``attacked``, whichever A was. :func:`unblind` and :func:`blind` map between the two.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harlab.errors import InputError
+
+ITEM_TYPES = ("likert", "yes_no", "categorical", "pairwise", "free_text")
+SIDES = ("original", "attacked")
+SHOWN_SIDES = ("A", "B")
+PAIRWISE_VALUES = ("original", "attacked", "tie", "both_bad")
+PAIRWISE_SHOWN = ("A", "B", "tie", "both_bad")
+YES_NO = ("yes", "no")
+MAX_TEXT = 10_000
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+
+
+class RubricError(InputError):
+    """A rubric file or a rating value does not fit; file errors name the line at fault."""
+
+
+@dataclass(frozen=True)
+class RubricItem:
+    """One question of the rubric (see ``resources/rubric.yaml`` for the fields)."""
+
+    id: str
+    type: str
+    prompt: str
+    required: bool = True
+    per_response: bool = False
+    scale: tuple[int, int] | None = None
+    anchors: tuple[tuple[int, str], ...] = ()
+    choices: tuple[str, ...] = ()
+    ordered: bool = False
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The stored answers in their order; empty for free text."""
+        if self.type == "likert":
+            return tuple(str(v) for v in range(self.scale[0], self.scale[1] + 1))
+        return {"yes_no": YES_NO, "categorical": self.choices,
+                "pairwise": PAIRWISE_VALUES}.get(self.type, ())
+
+    @property
+    def level(self) -> str | None:
+        """Agreement level: ``ordinal``, ``nominal``, or None (free text is not compared)."""
+        if self.type == "free_text":
+            return None
+        return "ordinal" if self.type == "likert" or self.ordered else "nominal"
+
+    def keys(self) -> tuple[str, ...]:
+        """Stored item keys: ``id`` or ``id.original`` and ``id.attacked``."""
+        return tuple(f"{self.id}.{s}" for s in SIDES) if self.per_response else (self.id,)
+
+    def normalise(self, value: Any) -> str:
+        """The stored form of ``value`` (original/attacked terms); raises :class:`RubricError`."""
+        if self.type == "free_text":
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                raise RubricError(f"{self.id}: expected text of at most {MAX_TEXT} characters, "
+                                  f"got {_short(value)}")
+            return value
+        text = str(value).strip().lower().replace(" ", "_") if value is not None else ""
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        if self.type == "likert" and isinstance(value, float) and value.is_integer():
+            text = str(int(value))
+        allowed = {v.lower(): v for v in self.values}
+        if text not in allowed:
+            hint = " (A and B are mapped by record_answer)" if text in ("a", "b") else ""
+            raise RubricError(f"{self.id}: {_short(value)} is not an answer; expected one of "
+                              f"{', '.join(self.values)}{hint}")
+        return allowed[text]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One thing asked on screen, in blind (A/B) terms.
+
+    Attributes:
+        key: ``id`` or ``id.A`` / ``id.B``.
+        item: the rubric item it asks.
+        side: ``A``, ``B`` or None.
+        prompt: the text shown.
+        choices: ``(shown value, label)`` pairs, in key order (1, 2, ...); empty for free text.
+    """
+
+    key: str
+    item: RubricItem
+    side: str | None
+    prompt: str
+    choices: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A parsed rubric: a version, a title and its items in order."""
+
+    version: str
+    items: tuple[RubricItem, ...]
+    title: str = ""
+    path: Path | None = field(default=None, compare=False)
+
+    def keys(self) -> tuple[str, ...]:
+        """Every stored item key, in order."""
+        return tuple(k for item in self.items for k in item.keys())
+
+    def required_keys(self) -> tuple[str, ...]:
+        return tuple(k for item in self.items if item.required for k in item.keys())
+
+    def item_for(self, key: str) -> RubricItem:
+        """The item behind a stored key (``hazard.original``) or a shown one (``hazard.A``)."""
+        base = key.split(".", 1)[0]
+        for item in self.items:
+            if item.id == base and key in (*item.keys(), *_shown_keys(item)):
+                return item
+        raise RubricError(f"unknown rubric item {key!r} for rubric version {self.version}; "
+                          f"valid items: {', '.join(self.keys())}")
+
+    def questions(self) -> list[Question]:
+        """What the annotator is asked, in order, A before B."""
+        out = []
+        for item in self.items:
+            for key, side in zip(_shown_keys(item), SHOWN_SIDES if item.per_response else
+                                 (None,), strict=True):
+                prompt = item.prompt.replace("{response}", side or "")
+                out.append(Question(key, item, side, prompt, _choices(item)))
+        return out
+
+
+def _shown_keys(item: RubricItem) -> tuple[str, ...]:
+    return tuple(f"{item.id}.{s}" for s in SHOWN_SIDES) if item.per_response else (item.id,)
+
+
+def _choices(item: RubricItem) -> tuple[tuple[str, str], ...]:
+    if item.type == "likert":
+        anchors = dict(item.anchors)
+        return tuple((v, f"{v} · {anchors[int(v)]}" if int(v) in anchors else v)
+                     for v in item.values)
+    if item.type == "pairwise":
+        return tuple((v, v.replace("_", " ")) for v in PAIRWISE_SHOWN)
+    return tuple((v, v) for v in item.values)
+
+
+def unblind(rubric: Rubric, key: str, value: Any, a_is: str) -> tuple[str, Any]:
+    """Map a shown ``(key, value)`` (A/B terms) to stored terms, given what A is.
+
+    Keys and values already in original/attacked terms pass through unchanged.
+    """
+    if a_is not in SIDES:
+        raise InputError(f"a_is must be 'original' or 'attacked', got {a_is!r}")
+    side = {"A": a_is, "B": SIDES[1 - SIDES.index(a_is)]}
+    item = rubric.item_for(key)
+    if item.per_response and key.rsplit(".", 1)[1] in side:
+        key = f"{item.id}.{side[key.rsplit('.', 1)[1]]}"
+    if item.type == "pairwise" and isinstance(value, str) and value.strip() in side:
+        value = side[value.strip()]
+    return key, value
+
+
+def blind(rubric: Rubric, key: str, value: str | None, a_is: str) -> tuple[str, str | None]:
+    """Map a stored ``(key, value)`` to what the annotator saw (A/B terms)."""
+    shown = {a_is: "A", SIDES[1 - SIDES.index(a_is)]: "B"}
+    item = rubric.item_for(key)
+    if item.per_response:
+        key = f"{item.id}.{shown[key.rsplit('.', 1)[1]]}"
+    if item.type == "pairwise" and value in shown:
+        value = shown[value]
+    return key, value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,219 @@
+"""Annotators, the items they rate, and each annotator's sealed blind A/B order.
+
+An *item* is one (sample, modality) whose current original and attacked answers are both
+``ok`` (the current answer is the newest ``llm_requests`` row per sample, modality and
+variant). It is identified by the two response ids, so asking the model again makes a new,
+unrated item while old ratings stay attached to the answers they judged.
+
+Which answer an annotator sees as A is drawn once per annotator and item from a SHA-256 of the
+project's study seed (meta key ``study_seed``, default 0), the annotator's name, the sample and
+the modality, then stored in ``blind_orders``; a stored order is never redrawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import unicodedata
+from dataclasses import dataclass
+
+from harlab.errors import InputError
+from harlab.store import Project
+
+STUDY_SEED_KEY = "study_seed"
+MODALITIES = ("unimodal", "multimodal")
+STATUSES = ("all", "unrated", "partial", "rated")
+MAX_NAME = 64
+
+_CURRENT = """
+WITH cur AS (
+    SELECT r.id, r.sample_id, r.modality, r.variant, r.status, r.response_text
+    FROM llm_requests r JOIN (
+        SELECT max(id) AS id FROM llm_requests WHERE variant IN ('original', 'attacked')
+        GROUP BY sample_id, modality, variant) m ON m.id = r.id)
+SELECT s.id AS sample_id, o.modality, o.id AS original_id, a.id AS attacked_id, s.video,
+       s.true_label, s.clean_pred, s.adv_pred, s.attack, s.eps, s.clean_frames_json,
+       s.adv_frames_json, o.response_text AS original_text, a.response_text AS attacked_text
+FROM cur o
+JOIN cur a ON a.sample_id = o.sample_id AND a.modality = o.modality AND a.variant = 'attacked'
+JOIN samples s ON s.id = o.sample_id
+WHERE o.variant = 'original' AND o.status = 'ok' AND a.status = 'ok' AND s.selected = 1
+"""
+
+
+@dataclass(frozen=True)
+class Annotator:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class RatingItem:
+    """One pair of answers to rate (both texts current and ``ok``)."""
+
+    sample_id: int
+    modality: str
+    original_id: int
+    attacked_id: int
+    video: str
+    true_label: str
+    clean_pred: str
+    adv_pred: str
+    attack: str
+    eps: float
+    original_text: str
+    attacked_text: str
+    clean_frames: tuple[str, ...] = ()
+    adv_frames: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.sample_id, self.modality
+
+    def text(self, side: str) -> str:
+        """The answer for ``original`` or ``attacked``."""
+        return self.original_text if side == "original" else self.attacked_text
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which items to list: by true class, modality and the annotator's rating status."""
+
+    true_label: str | None = None
+    modality: str | None = None
+    status: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.modality is not None and self.modality not in MODALITIES:
+            raise InputError(f"modality filter must be one of {', '.join(MODALITIES)} or None, "
+                             f"got {self.modality!r}")
+        if self.status not in STATUSES:
+            raise InputError(f"status filter must be one of {', '.join(STATUSES)}, got "
+                             f"{self.status!r}")
+
+
+def validate_name(name: object) -> str:
+    """An annotator name, trimmed; raises :class:`InputError` for an unusable one."""
+    if not isinstance(name, str):
+        raise InputError(f"annotator name must be text, got {name!r}")
+    clean = unicodedata.normalize("NFC", name.strip())
+    if not clean or len(clean) > MAX_NAME:
+        raise InputError(f"annotator name must have 1 to {MAX_NAME} characters, got {name!r}; "
+                         "type your name or initials")
+    if any(unicodedata.category(c).startswith("C") for c in clean):
+        raise InputError(f"annotator name {name!r} holds control characters; use letters, "
+                         "digits, spaces and punctuation only")
+    return clean
+
+
+def get_annotator(project: Project, name: str) -> Annotator:
+    """The annotator called ``name``, created (and committed) when new."""
+    clean = validate_name(name)
+    project.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
+                    (clean, time.time()))
+    row = project.query_one("SELECT id, name FROM annotators WHERE name = ?", (clean,))
+    return Annotator(int(row["id"]), row["name"])
+
+
+def find_annotator(project: Project, name: str) -> Annotator:
+    """An existing annotator; raises :class:`InputError` listing the known names."""
+    row = project.query_one("SELECT id, name FROM annotators WHERE name = ?",
+                            (validate_name(name),))
+    if row is None:
+        known = ", ".join(a.name for a in annotators(project)) or "none yet"
+        raise InputError(f"no annotator named {name!r} in this project; known: {known}")
+    return Annotator(int(row["id"]), row["name"])
+
+
+def annotators(project: Project) -> list[Annotator]:
+    return [Annotator(int(r["id"]), r["name"])
+            for r in project.query("SELECT id, name FROM annotators ORDER BY name")]
+
+
+def study_seed(project: Project) -> int:
+    raw = project.get_meta(STUDY_SEED_KEY, "0")
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InputError(f"project meta {STUDY_SEED_KEY!r} must be an integer, got {raw!r}; "
+                         "set it with project.set_meta('study_seed', '0')") from exc
+
+
+def class_names(project: Project) -> list[str]:
+    """True classes among the items, for a filter list."""
+    return sorted({r["true_label"] for r in project.query(_CURRENT)})
+
+
+def items(project: Project, annotator: Annotator | None = None,
+          filters: ItemFilter | None = None,
+          required_keys: tuple[str, ...] = ()) -> list[RatingItem]:
+    """The items to rate, by sample and modality.
+
+    ``filters.status`` other than ``all`` needs ``annotator`` and the rubric's
+    ``required_keys`` (see :func:`harlab.rating.answers.item_status`).
+    """
+    filters = filters or ItemFilter()
+    sql, params = _CURRENT, []
+    if filters.true_label is not None:
+        sql += " AND s.true_label = ?"
+        params.append(filters.true_label)
+    if filters.modality is not None:
+        sql += " AND o.modality = ?"
+        params.append(filters.modality)
+    sql += " ORDER BY s.id, CASE o.modality WHEN 'unimodal' THEN 0 ELSE 1 END"
+    out = [_item(r) for r in project.query(sql, params)]
+    if filters.status == "all":
+        return out
+    if annotator is None:
+        raise InputError(f"status filter {filters.status!r} needs an annotator; pass one or "
+                         "use status='all'")
+    answered = answered_keys(project, annotator)
+    required = set(required_keys)
+    return [i for i in out if status_of(answered.get((i.original_id, i.attacked_id), set()),
+                                      required) == filters.status]
+
+
+def _item(row) -> RatingItem:
+    return RatingItem(
+        sample_id=row["sample_id"], modality=row["modality"], original_id=row["original_id"],
+        attacked_id=row["attacked_id"], video=row["video"], true_label=row["true_label"],
+        clean_pred=row["clean_pred"], adv_pred=row["adv_pred"], attack=row["attack"],
+        eps=row["eps"], original_text=row["original_text"] or "",
+        attacked_text=row["attacked_text"] or "",
+        clean_frames=tuple(json.loads(row["clean_frames_json"] or "[]")),
+        adv_frames=tuple(json.loads(row["adv_frames_json"] or "[]")))
+
+
+def answered_keys(project: Project, annotator: Annotator) -> dict[tuple[int, int], set[str]]:
+    """Stored item keys this annotator answered, by (original id, attacked id)."""
+    out: dict[tuple[int, int], set[str]] = {}
+    for r in project.query("SELECT original_response_id AS o, attacked_response_id AS a, item "
+                           "FROM ratings WHERE annotator_id = ?", (annotator.id,)):
+        out.setdefault((r["o"], r["a"]), set()).add(r["item"])
+    return out
+
+
+def status_of(answered: set[str], required: set[str]) -> str:
+    if not answered:
+        return "unrated"
+    return "rated" if required <= answered else "partial"
+
+
+def draw_order(seed: int, annotator_name: str, sample_id: int, modality: str) -> tuple[str, int]:
+    """``(a_is, seed)``: the deterministic blind draw for one annotator and item."""
+    text = f"{seed}|{annotator_name}|{sample_id}|{modality}".encode()
+    value = int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
+    return ("original" if value % 2 == 0 else "attacked"), value
+
+
+def blind_order(project: Project, annotator: Annotator, item: RatingItem) -> str:
+    """Which answer this annotator sees as A (``original`` or ``attacked``), drawn once."""
+    a_is, seed = draw_order(study_seed(project), annotator.name, item.sample_id, item.modality)
+    project.execute("INSERT OR IGNORE INTO blind_orders (annotator_id, sample_id, modality, "
+                    "a_is, seed, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (annotator.id, item.sample_id, item.modality, a_is, seed, time.time()))
+    row = project.query_one("SELECT a_is FROM blind_orders WHERE annotator_id = ? AND "
+                            "sample_id = ? AND modality = ?",
+                            (annotator.id, item.sample_id, item.modality))
+    return row["a_is"]

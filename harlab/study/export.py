@@ -1,0 +1,195 @@
+"""What a study hands back: evaluation.csv and .jsonl, table3.csv and summary.md.
+
+``evaluation.csv`` has one row per sample and modality (the contract in DESIGN.md), then the
+further scores, the provenance of both answers and the human-rating columns. Model answers are
+untrusted text: a CSV cell that a spreadsheet would run as a formula (leading ``=``, ``+``,
+``-``, ``@``, tab or carriage return) is written with a leading ``'`` (OWASP); the exact texts
+are in ``evaluation.jsonl`` and the store. Everything is computed from the store alone, with no
+clock or randomness in it, so the same store always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from harlab.errors import StoreError
+from harlab.llm.runner import MODALITIES, latest_requests
+from harlab.rating.rubric_file import load_rubric
+from harlab.rating.tables import rating_summary, summary_column
+from harlab.scoring import tables as score_tables
+from harlab.scoring.job import METRICS
+from harlab.scoring.results import pair_scores, results_table
+from harlab.store import Project
+from harlab.study.config import StudyConfig
+
+BASE_COLUMNS = ("sample_id", "video", "true_label", "keyframes", "attack", "eps", "clean_pred",
+                "clean_conf", "adv_pred", "adv_conf", "modality", "status", "status_reason",
+                "original_response", "attacked_response", "syntactic_cosine", "semantic_cosine")
+EXTRA_SCORES = tuple(m for m in METRICS if m not in ("syntactic_cosine", "semantic_cosine"))
+PROVENANCE = ("model", "original_model_snapshot", "attacked_model_snapshot", "temperature",
+              "original_seed", "attacked_seed", "original_finish_reason",
+              "attacked_finish_reason", "original_response_id", "attacked_response_id")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_COLUMNS = {"original_response", "attacked_response", "status_reason", "video",
+                "true_label", "clean_pred", "adv_pred"}
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _status(orig: Any, att: Any) -> tuple[str, str]:
+    rows = [r for r in (orig, att) if r is not None]
+    if len(rows) < 2:
+        return "skipped", "not queried yet: run the query stage"
+    for status in ("failed", "skipped"):
+        bad = [r for r in rows if r["status"] == status]
+        if bad:
+            return status, bad[0]["error"] or status
+    return "ok", ""
+
+
+def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
+                    ) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows of ``evaluation.csv`` (exact texts; see :func:`write_csv`)."""
+    scores = {(s.sample_id, s.modality): s for s in pair_scores(project,
+                                                                semantic_model=semantic_model)}
+    requests: dict[tuple[int, str, str], Any] = {
+        (r["sample_id"], r["modality"], r["variant"]): r for r in latest_requests(project)}
+    rubric = load_rubric(project.root)
+    rating_columns = ["rating_n_annotators"] + [summary_column(k) for k in rubric.keys()
+                                                if rubric.item_for(k).type != "free_text"]
+    ratings = rating_summary(project, rubric)
+    columns = [*BASE_COLUMNS, *EXTRA_SCORES, *PROVENANCE, *rating_columns]
+    rows = []
+    for s in project.query("SELECT * FROM samples WHERE selected = 1 ORDER BY id"):
+        for modality in MODALITIES:
+            orig = requests.get((s["id"], modality, "original"))
+            att = requests.get((s["id"], modality, "attacked"))
+            status, reason = _status(orig, att)
+            pair = scores.get((s["id"], modality)) if status == "ok" else None
+            row: dict[str, Any] = {
+                "sample_id": s["id"], "video": s["video"], "true_label": s["true_label"],
+                "keyframes": " ".join(str(i) for i in json.loads(s["keyframes_json"])),
+                "attack": s["attack"], "eps": s["eps"], "clean_pred": s["clean_pred"],
+                "clean_conf": s["clean_conf"], "adv_pred": s["adv_pred"],
+                "adv_conf": s["adv_conf"], "modality": modality, "status": status,
+                "status_reason": reason,
+                "original_response": orig["response_text"] if status == "ok" else None,
+                "attacked_response": att["response_text"] if status == "ok" else None}
+            for metric in ("syntactic_cosine", "semantic_cosine", *EXTRA_SCORES):
+                row[metric] = pair.values.get(metric) if pair else None
+            if orig is not None and att is not None:
+                row.update(model=att["model"], original_model_snapshot=orig["response_model"],
+                           attacked_model_snapshot=att["response_model"],
+                           temperature=att["temperature"], original_seed=orig["seed"],
+                           attacked_seed=att["seed"],
+                           original_finish_reason=orig["finish_reason"],
+                           attacked_finish_reason=att["finish_reason"],
+                           original_response_id=orig["id"], attacked_response_id=att["id"])
+            row.update(ratings.get((s["id"], modality), {}))
+            rows.append({c: row.get(c) for c in columns})
+    return columns, rows
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(safe_cell(row[c]) if c in TEXT_COLUMNS or
+                               isinstance(row[c], str) else row[c]) for c in columns])
+    return buf.getvalue()
+
+
+def to_jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically (temp file, then rename): a full disk leaves the old file or none."""
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise StoreError(f"the disk is full: could not write {str(path)!r}. Free some "
+                             "space and run the same command again; finished stages are kept "
+                             "and only the exports are written again.") from exc
+        raise StoreError(f"cannot write {str(path)!r}: {exc.strerror}. Choose a folder you "
+                         "can write to.") from exc
+
+
+def export_study(project: Project, out_dir: str | Path, config: StudyConfig | None = None
+                 ) -> dict[str, Path]:
+    """Write the four study files into ``out_dir``; returns their paths by name."""
+    out = Path(out_dir).expanduser()
+    config = config or study_config(project)
+    semantic_model = config.similarity_model if config else "all-MiniLM-L6-v2"
+    columns, rows = evaluation_rows(project, semantic_model)
+    results = results_table(project, semantic_model=semantic_model)
+    files = {"evaluation.csv": to_csv(columns, rows), "evaluation.jsonl": to_jsonl(rows),
+             "table3.csv": score_tables.to_csv(results),
+             "summary.md": summary_markdown(project, config, rows, results)}
+    paths = {}
+    for name, text in files.items():
+        write_text(out / name, text)
+        paths[name] = out / name
+    return paths
+
+
+def study_config(project: Project) -> StudyConfig | None:
+    raw = project.get_meta("study/config")
+    return StudyConfig.from_dict(json.loads(raw), "the project's study") if raw else None
+
+
+def summary_markdown(project: Project, config: StudyConfig | None, rows: list[dict[str, Any]],
+                     results: Any) -> str:
+    """A human-readable account: settings, chosen defaults, counts, Table 3 beside the paper."""
+    lines = [f"# {config.name if config else 'HARLab study'}", ""]
+    if config is not None:
+        lines += ["## Settings HARLab chose where the paper is silent", ""]
+        lines += [f"- **{k}**: {v}" for k, v in config.chosen_settings().items()]
+        uni, multi = config.llm("unimodal"), config.llm("multimodal")
+        lines += ["", "## Study", "",
+                  f"- dataset: `{config.dataset}` fold {config.fold}; classes "
+                  f"{', '.join(config.classes)}, {config.per_class} per class",
+                  f"- attack: {config.attack}, keyframes {config.keyframes} "
+                  f"({config.keyframe_method})",
+                  f"- unimodal: {uni.provider}:{uni.model_name}; multimodal: "
+                  f"{multi.provider}:{multi.model_name}"]
+    lines += ["", "## Rows", ""]
+    by_status: dict[tuple[str, str], int] = {}
+    for r in rows:
+        by_status[(r["modality"], r["status"])] = by_status.get((r["modality"], r["status"]),
+                                                                0) + 1
+    lines += [f"- {m}: " + ", ".join(f"{n} {st}" for (mm, st), n in sorted(by_status.items())
+                                     if mm == m) for m in MODALITIES]
+    reasons = sorted({r["status_reason"] for r in rows if r["status"] != "ok"})
+    lines += [f"  - reason: {reason}" for reason in reasons[:5]]
+    lines += ["", "## Table 3 (ours, with the paper's figures beside)", "",
+              score_tables.to_markdown(results)]
+    return "\n".join(lines) + "\n"
