@@ -20,10 +20,12 @@ log = logging.getLogger(__name__)
 
 STEPS = (
     "generate the demo dataset (UCF-101 layout) unless it is already there",
-    "open or create the project and point it at the demo dataset",
+    "open or create the project",
     "fine-tune ResNet-18 with the demo preset unless the project has a trained checkpoint",
-    "attack keyframes with FGSM and keep correct-to-wrong samples (BabyCrawling, Biking)",
+    "attack keyframes with FGSM and keep 25 + 25 correct-to-wrong samples (BabyCrawling, Biking)",
     "ask the built-in language model (SmolLM2 on llama.cpp) about each sample",
+    "score every pair (syntactic and semantic cosine, label mention, decision change)",
+    "write evaluation.csv, evaluation.jsonl, table3.csv and summary.md into PROJECT/exports/study",
 )
 
 
@@ -51,46 +53,23 @@ def run_headless(project_dir: str | Path | None = None, *, dry_run: bool = False
 
 
 def _pipeline(target: Path, say: Callable[[str], None]) -> None:
-    from harlab.attacks.selection import AttackConfig, default_checkpoint, find_samples
-    from harlab.data.demo_data import ensure_demo_dataset_job
-    from harlab.train.config import TrainConfig
-    from harlab.train.fit import train
+    """The demo study (:func:`harlab.study.runner.run_study`), then its exports."""
+    from harlab.study.config import StudyConfig
+    from harlab.study.export import export_study
+    from harlab.study.runner import run_study
 
-    say("1/5 demo dataset")
-    root = jobs.run_cli(ensure_demo_dataset_job(), "demo dataset")
-    say(f"    {root}")
-
-    say(f"2/5 project {target}")
+    config = StudyConfig.demo()
     with Project.open_or_create(target) as project:
-        if not project.get_meta("dataset_root"):
-            project.set_meta("dataset_root", str(root))
-        dataset_root = Path(project.get_meta("dataset_root") or root)
-
-        say("3/5 fine-tune")
-        try:
-            checkpoint = default_checkpoint(project)
-            say(f"    using {checkpoint}")
-        except HarlabError:
-            config = TrainConfig.demo()
-            result = jobs.run_cli(train(config, dataset_root, project=project), "train")
-            checkpoint = Path(result.best_checkpoint)
-            say(f"    best validation accuracy {result.best_val_acc:.1%}; {checkpoint}")
-
-        say("4/5 attack")
-        n_samples = project.query_one("SELECT count(*) FROM samples WHERE selected = 1")[0]
-        if n_samples:
-            say(f"    the project already holds {n_samples} samples")
-        else:
-            found = jobs.run_cli(find_samples(project, checkpoint, dataset_root,
-                                              AttackConfig()), "attack")
-            say(f"    {found.summary()}")
-
-        say("5/5 language model")
-        from harlab.llm.config import LLMConfig
-        from harlab.llm.runner import query_samples
-
-        answered = jobs.run_cli(query_samples(project, LLMConfig()), "query")
-        say(f"    {answered.asked} asked, {answered.cached} from the store, "
-            f"{answered.failed} failed, {answered.skipped} skipped")
+        say(f"demo study in {project.root}")
+        for key, value in config.chosen_settings().items():
+            say(f"    {key}: {value}")
+        result = jobs.run_cli(run_study(project, config), "study")
+        say("    samples: " + ", ".join(f"{c} {n}" for c, n in result.samples.items()))
+        for arm, q in result.queries.items():
+            say(f"    {arm}: {q['asked']} asked, {q['cached']} from the store, "
+                f"{q['failed']} failed, {q['skipped']} skipped")
+        paths = export_study(project, project.exports_dir / "study", config)
+        for path in paths.values():
+            say(f"    wrote {path}")
         say(f"done: everything is in {project.root} (open it with python main.py "
-            f"{project.root} where a display is available)")
+            f"{project.root})")
