@@ -1,0 +1,89 @@
+"""``harlab score`` and ``harlab results``: score the answer pairs, then print Table 3."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FORMATS = ("table", "csv", "md", "latex")
+METRIC_NAMES = ("syntactic_cosine", "semantic_cosine", "true_label_mentioned",
+                "adv_label_mentioned", "decision_changed")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score", help="score every answer pair (cosines, label mention, decision change)",
+        description="Score each selected sample's current original-vs-attacked answers (and "
+                    "original-vs-noise-floor re-draws) for every modality: syntactic and "
+                    "semantic cosine, which action the answer names, and whether its "
+                    "recommendation changed. Pairs already scored by the same scorer are "
+                    "skipped; another --model adds rows beside the old ones.")
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--model", default="all-MiniLM-L6-v2",
+                   help="sentence-transformers model name or folder, loaded offline "
+                        "(default all-MiniLM-L6-v2, packaged)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
+    p.add_argument("--metrics", default=",".join(METRIC_NAMES),
+                   help=f"comma-separated (default all): {', '.join(METRIC_NAMES)}")
+    p.add_argument("--decision-rules", metavar="FILE",
+                   help="decision rules YAML (default: the project's decision_rules.yaml, "
+                        "else resources/decision_rules.yaml)")
+    p.set_defaults(func=_cmd_score)
+
+    r = sub.add_parser(
+        "results", help="print Table 3 with the paper's figures and the paired tests",
+        description="Table 3 from the stored scores: per modality and metric n, mean, var, "
+                    "std (ddof stated), median and a bootstrap CI, beside the paper's "
+                    "figures; then unimodal vs multimodal (Wilcoxon signed-rank, rank-biserial, "
+                    "Holm) and the drift against the noise floor.")
+    r.add_argument("--project", required=True, help="project folder")
+    r.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (terminal, default), csv (Table 3 only), md or latex")
+    r.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    r.add_argument("--model", default="all-MiniLM-L6-v2",
+                   help="whose semantic cosines to summarise (default all-MiniLM-L6-v2)")
+    r.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples")
+    r.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    r.set_defaults(func=_cmd_results)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from harlab import jobs
+    from harlab.scoring import EmbeddingModels, ScoreConfig, score_project
+    from harlab.store import Project
+
+    config = ScoreConfig(semantic_model=args.model, device=args.device,
+                         batch_size=args.batch_size, metrics=args.metrics,
+                         decision_rules=args.decision_rules)
+    with Project.open(args.project) as project:
+        job = score_project(project, config, models=EmbeddingModels())
+        result = jobs.run_cli(job, desc="score")
+    per = ", ".join(f"{m} +{n}" for m, n in result.by_metric.items())
+    print(f"score run {result.run_id}: {result.pairs} pairs, {result.added} scores added, "
+          f"{result.existing} already stored ({per or 'nothing new'}) in {result.seconds:.1f} s")
+    if not result.pairs:
+        print("no pair has two ok answers yet: run `harlab query` first")
+    return 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from harlab.errors import InputError
+    from harlab.scoring import StatsConfig, format_results, results_table
+    from harlab.store import Project
+
+    config = StatsConfig(n_resamples=args.resamples, seed=args.seed)
+    with Project.open(args.project) as project:
+        results = results_table(project, semantic_model=args.model, config=config)
+    text = format_results(results, args.format)
+    if args.out:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out!r}: {exc.strerror}; choose a writable "
+                             "path") from exc
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0

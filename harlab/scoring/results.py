@@ -1,0 +1,234 @@
+"""Read stored scores back for views and exports: per pair, vs the noise floor, as Table 3.
+
+Views (the Results panel, the CLI) call these instead of querying the store. Only scores of
+the *current* answers count: the newest request row per (sample, modality, variant); scores of
+answers since replaced stay in the store but are not shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harlab.jobs import Job, Progress
+from harlab.scoring import similarity, stats
+from harlab.scoring.job import METRICS, MODALITIES, plan_pairs
+from harlab.store import Project
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """The current scores of one pair (original vs attacked, or vs a noise draw)."""
+
+    sample_id: int
+    modality: str
+    pair: str
+    response_a_id: int
+    response_b_id: int
+    true_label: str
+    adv_label: str
+    values: dict[str, float | None] = field(default_factory=dict)
+    reasons: dict[str, str | None] = field(default_factory=dict)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoiseRow:
+    """One sample's drift (original vs attacked) next to its noise floor (original vs re-draws)."""
+
+    sample_id: int
+    modality: str
+    metric: str
+    drift: float | None
+    noise: tuple[float, ...]
+    z: float | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    """The z-scores of one modality and metric, summarised."""
+
+    modality: str
+    metric: str
+    n: int
+    noise_draws: int
+    mean_z: float | None
+    median_z: float | None
+    share_below_minus2: float | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Results:
+    """Table 3 and the tests around it."""
+
+    rows: list[stats.Summary]
+    paired: list[stats.PairedTest]
+    drift: list[DriftSummary]
+    distinct_prompts: dict[str, int]
+    by_class: dict[str, dict[str, tuple[int, int]]]
+    semantic_model: str
+    config: stats.StatsConfig
+
+
+def pair_scores(project: Project, *, semantic_model: str = similarity.DEFAULT_MODEL,
+                modalities: Sequence[str] = MODALITIES,
+                pairs: str = "attacked") -> list[PairScore]:
+    """One record per current pair of kind ``pairs`` (``attacked``, ``noise`` or ``all``).
+
+    Per metric the newest score of the pair's two response ids is taken; the semantic cosine
+    only from ``semantic_model``.
+    """
+    semantic_model = similarity.resolve_model_name(semantic_model)
+    wanted = [p for p in plan_pairs(project, modalities, scenario_of=lambda _label: None)
+              if pairs == "all" or (p.pair == "attacked") == (pairs == "attacked")]
+    by_ids = {(p.a_id, p.b_id): p for p in wanted}
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in project.query("SELECT * FROM scores ORDER BY id"):
+        key = (r["response_a_id"], r["response_b_id"])
+        if key not in by_ids:
+            continue
+        if r["metric"] == "semantic_cosine" and r["scorer"] != semantic_model:
+            continue
+        found.setdefault(key, {})[r["metric"]] = r  # ascending ids: the newest wins
+    out = []
+    for key, p in by_ids.items():
+        rows = found.get(key, {})
+        out.append(PairScore(
+            p.sample_id, p.modality, p.pair, p.a_id, p.b_id, p.true_label, p.adv_label,
+            values={m: r["value"] for m, r in rows.items()},
+            reasons={m: r["reason"] for m, r in rows.items()},
+            details={m: json.loads(r["details_json"] or "{}") for m, r in rows.items()}))
+    return out
+
+
+def drift_vs_noise(project: Project, metric: str = "semantic_cosine", *,
+                   semantic_model: str = similarity.DEFAULT_MODEL,
+                   scores: list[PairScore] | None = None) -> list[NoiseRow]:
+    """Per sample and modality with an attacked pair: its drift, noise values and z-score."""
+    scores = scores if scores is not None else pair_scores(
+        project, semantic_model=semantic_model, pairs="all")
+    noise: dict[tuple[int, str], list[float]] = {}
+    for s in scores:
+        if s.pair != "attacked" and s.values.get(metric) is not None:
+            noise.setdefault((s.sample_id, s.modality), []).append(s.values[metric])
+    out = []
+    for s in scores:
+        if s.pair != "attacked":
+            continue
+        floor = noise.get((s.sample_id, s.modality), [])
+        z, note = stats.drift_z(s.values.get(metric), floor)
+        out.append(NoiseRow(s.sample_id, s.modality, metric, s.values.get(metric),
+                            tuple(floor), z, note))
+    return out
+
+
+def summarise_drift(rows: Sequence[NoiseRow], modality: str, metric: str) -> DriftSummary:
+    zs = np.asarray([r.z for r in rows if r.z is not None], dtype=np.float64)
+    draws = [len(r.noise) for r in rows if r.noise]  # among samples that have a floor
+    k = int(np.median(draws)) if draws else 0
+    if len(zs) == 0:
+        note = ("no noise floor: ask with a noise floor of 2 or more draws"
+                if k < 2 else "no sample has a usable noise floor")
+        return DriftSummary(modality, metric, 0, k, None, None, None, note)
+    return DriftSummary(modality, metric, len(zs), k, float(np.mean(zs)), float(np.median(zs)),
+                        float(np.mean(zs < -2)))
+
+
+def _prompt_key(request_json: str | None) -> str:
+    """What was asked: the request's messages, without seed or sampling settings."""
+    try:
+        body = json.loads(request_json or "null")
+    except json.JSONDecodeError:
+        return request_json or ""
+    if isinstance(body, dict) and "messages" in body:
+        return json.dumps(body["messages"], sort_keys=True)
+    return json.dumps(body, sort_keys=True)
+
+
+def effective_n(project: Project, scores: Sequence[PairScore]
+                ) -> tuple[dict[str, int], dict[str, dict[str, tuple[int, int]]]]:
+    """Distinct (original prompt, attacked prompt) pairs among the pairs, per modality and per
+    modality and true class as ``(n, distinct)``."""
+    ids = sorted({i for s in scores for i in (s.response_a_id, s.response_b_id)})
+    prompts: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for r in project.query(f"SELECT id, request_json FROM llm_requests WHERE id IN "
+                               f"({','.join('?' * len(chunk))})", chunk):
+            prompts[r["id"]] = _prompt_key(r["request_json"])
+    seen: dict[tuple[str, str], set] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for s in scores:
+        key = (s.modality, s.true_label)
+        seen.setdefault(key, set()).add((prompts.get(s.response_a_id),
+                                         prompts.get(s.response_b_id)))
+        counts[key] = counts.get(key, 0) + 1
+    by_class: dict[str, dict[str, tuple[int, int]]] = {}
+    total: dict[str, int] = {}
+    for (modality, label), distinct in seen.items():
+        by_class.setdefault(modality, {})[label] = (counts[(modality, label)], len(distinct))
+        total[modality] = total.get(modality, 0) + len(distinct)
+    return total, by_class
+
+
+def results_table(project: Project, *, semantic_model: str = similarity.DEFAULT_MODEL,
+                  config: stats.StatsConfig = stats.StatsConfig(),
+                  metrics: Sequence[str] = METRICS,
+                  scores: list[PairScore] | None = None) -> Results:
+    """Table 3 (per modality and metric), the paired unimodal-vs-multimodal tests with Holm's
+    correction, the drift vs the noise floor, and the effective n."""
+    scores = scores if scores is not None else pair_scores(
+        project, semantic_model=semantic_model, pairs="all")
+    attacked = [s for s in scores if s.pair == "attacked"]
+    rows = []
+    for modality in MODALITIES:
+        for metric in metrics:
+            values = [s.values.get(metric) for s in attacked if s.modality == modality]
+            summary = stats.describe(values, config, modality=modality, metric=metric)
+            undefined = sum(v is None for v in values)
+            if undefined:
+                reasons = sorted({s.reasons.get(metric) or "not scored" for s in attacked
+                                  if s.modality == modality and s.values.get(metric) is None})
+                note = f"{undefined} undefined ({'; '.join(reasons)[:120]})"
+                summary = stats.Summary(**{**summary.__dict__, "note": "; ".join(
+                    x for x in (summary.note, note) if x)})
+            rows.append(summary)
+    paired = []
+    by_sample = {(s.sample_id, s.modality): s for s in attacked}
+    common = sorted({sid for sid, m in by_sample if m == "unimodal"}
+                    & {sid for sid, m in by_sample if m == "multimodal"})
+    for metric in metrics:
+        a = [by_sample[(sid, "unimodal")].values.get(metric) for sid in common]
+        b = [by_sample[(sid, "multimodal")].values.get(metric) for sid in common]
+        paired.append(stats.paired_test(a, b, config, metric=metric))
+    noise = [s for s in scores if s.pair != "attacked"]
+    drift = []
+    for metric in ("syntactic_cosine", "semantic_cosine"):
+        if metric in metrics:
+            rows_z = drift_vs_noise(project, metric, scores=attacked + noise)
+            for modality in MODALITIES:
+                drift.append(summarise_drift([r for r in rows_z if r.modality == modality],
+                                             modality, metric))
+    distinct, by_class = effective_n(project, attacked)
+    return Results(rows, stats.holm(paired), drift, {m: distinct.get(m, 0) for m in MODALITIES},
+                   by_class, similarity.resolve_model_name(semantic_model), config)
+
+
+def results_job(project: Project, *, semantic_model: str = similarity.DEFAULT_MODEL,
+                config: stats.StatsConfig = stats.StatsConfig()) -> Job[dict[str, Any]]:
+    """Everything the Results panel shows, read off the GUI thread."""
+    yield Progress(0, 3, "reading scores")
+    scores = pair_scores(project, semantic_model=semantic_model, pairs="all")
+    yield Progress(1, 3, "computing Table 3")
+    table = results_table(project, semantic_model=semantic_model, config=config, scores=scores)
+    yield Progress(2, 3, "drift vs noise floor")
+    drift = {m: drift_vs_noise(project, m, scores=scores)
+             for m in ("syntactic_cosine", "semantic_cosine")}
+    return {"scores": [s for s in scores if s.pair == "attacked"], "table": table,
+            "drift": drift}

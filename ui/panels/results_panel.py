@@ -1,0 +1,333 @@
+"""Results: score the answers, then Table 3, the paired tests and the plots.
+
+Form -> config -> job -> view: the Score button builds a :class:`harlab.scoring.ScoreConfig`
+and runs :func:`harlab.scoring.score_project` on the job runner; the views are filled from
+:func:`harlab.scoring.results_job` (run off the GUI thread) whenever a project opens or a
+scoring run ends, so stored results show without scoring again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from harlab.errors import HarlabError, InputError
+from harlab.jobs import Progress
+from harlab.scoring import METRICS, ScoreConfig, results_job, score_project, similarity, tables
+from ui.context import AppContext
+from ui.widgets.results_plots import DistributionPlot, DriftPlot, ScoreScatter, export_plot
+from ui.widgets.results_table import RecordsTableView
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+TABLE_FILTERS = "CSV (*.csv);;Markdown (*.md);;LaTeX (*.tex)"
+TABLE_SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex"}
+
+
+class ResultsPanel(QWidget):
+    """Score answer pairs and show Table 3 with its distributions."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.models = similarity.EmbeddingModels()  # the model stays loaded between runs
+        self.results: dict[str, Any] | None = None
+        self._score_note = ""
+        layout = QVBoxLayout(self)
+
+        layout.addLayout(self._make_controls())
+
+        status = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setVisible(False)
+        status.addWidget(self.progress)
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        status.addWidget(self.message_label, 1)
+        layout.addLayout(status)
+
+        splitter = QSplitter()
+        self.table_tabs = QTabWidget()
+        self.table_view = RecordsTableView()
+        self.paired_view = RecordsTableView()
+        self.drift_view = RecordsTableView()
+        self.table_tabs.addTab(self.table_view, "Table 3")
+        self.table_tabs.addTab(self.paired_view, "Unimodal vs multimodal")
+        self.table_tabs.addTab(self.drift_view, "Drift z-scores")
+        self.n_label = QLabel()
+        self.n_label.setWordWrap(True)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.table_tabs, 1)
+        left_layout.addWidget(self.n_label)
+        splitter.addWidget(left)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        metric_row = QHBoxLayout()
+        metric_row.addWidget(QLabel("Metric"))
+        self.metric_combo = QComboBox()
+        self.metric_combo.addItems(METRICS)
+        self.metric_combo.setCurrentText("semantic_cosine")
+        self.metric_combo.currentTextChanged.connect(self._on_metric_combo_changed)
+        metric_row.addWidget(self.metric_combo, 1)
+        right_layout.addLayout(metric_row)
+        self.plot_tabs = QTabWidget()
+        self.distribution_plot = DistributionPlot()
+        self.scatter_plot = ScoreScatter()
+        self.scatter_plot.pair_clicked.connect(self._on_scatter_pair_clicked)
+        self.drift_plot = DriftPlot()
+        self.plot_tabs.addTab(self.distribution_plot, "Distributions")
+        self.plot_tabs.addTab(self.scatter_plot, "Syntactic vs semantic")
+        self.plot_tabs.addTab(self.drift_plot, "Drift vs noise floor")
+        right_layout.addWidget(self.plot_tabs, 1)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        layout.addWidget(splitter, 1)
+
+        ctx.project_changed.connect(self._on_ctx_project_changed)
+        ctx.runner.started.connect(self._on_runner_started)
+        ctx.runner.finished.connect(self._on_runner_finished)
+        self.reload()
+
+    def _make_controls(self) -> QHBoxLayout:
+        """Model, device, Score / Stop / Refresh and the export buttons."""
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Semantic model"))
+        self.model_combo = QComboBox()
+        self.model_combo.setEditable(True)
+        self.model_combo.addItem(similarity.DEFAULT_MODEL)
+        self.model_combo.setToolTip("A sentence-transformers model name or folder, loaded "
+                                    "offline. Another model adds scores beside the old ones.")
+        controls.addWidget(self.model_combo, 1)
+        controls.addWidget(QLabel("Device"))
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICES)
+        controls.addWidget(self.device_combo)
+        self.score_button = QPushButton("Score")
+        self.score_button.setToolTip("Score every pair of ok answers not scored yet")
+        self.score_button.clicked.connect(self._on_score_clicked)
+        controls.addWidget(self.score_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        controls.addWidget(self.stop_button)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self._on_refresh_clicked)
+        controls.addWidget(self.refresh_button)
+        self.export_table_button = QPushButton("Export table…")
+        self.export_table_button.clicked.connect(self._on_export_table_clicked)
+        controls.addWidget(self.export_table_button)
+        self.export_figure_button = QPushButton("Export figure…")
+        self.export_figure_button.clicked.connect(self._on_export_figure_clicked)
+        controls.addWidget(self.export_figure_button)
+        return controls
+
+    # ------------------------------------------------------------------ config and jobs
+    def score_config(self) -> ScoreConfig:
+        """The scoring config the form describes."""
+        return ScoreConfig(semantic_model=self.model_combo.currentText(),
+                           device=self.device_combo.currentText())
+
+    def reload(self) -> None:
+        """Read the stored results again (off the GUI thread)."""
+        project = self.ctx.project
+        self._update_buttons()
+        if project is None:
+            self._show(None)
+            self.message_label.setText("Open or create a project first (File menu).")
+            return
+        try:
+            model = similarity.resolve_model_name(self.model_combo.currentText())
+        except InputError as exc:
+            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            return
+        self.message_label.setText("reading stored scores…")
+        self.ctx.runner.enqueue(results_job(project, semantic_model=model), "Load results",
+                                on_success=self._on_results_loaded,
+                                on_error=self._on_job_failed)
+
+    @Slot()
+    def _on_score_clicked(self) -> None:
+        project = self.ctx.project
+        if project is None:
+            self.message_label.setText("Open or create a project first (File menu).")
+            return
+        try:
+            config = self.score_config()
+            self.ctx.runner.start(score_project(project, config, models=self.models),
+                                  "Score answers", on_success=self._on_score_succeeded,
+                                  on_progress=self._on_job_progress,
+                                  on_error=self._on_job_failed)
+        except HarlabError as exc:
+            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            return
+        self.message_label.setText(f"scoring with {config.semantic_model}…")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+
+    def _on_job_progress(self, step: Progress) -> None:
+        if step.total:
+            self.progress.setRange(0, step.total)
+            self.progress.setValue(step.done)
+        self.message_label.setText(step.message)
+
+    def _on_score_succeeded(self, result: Any) -> None:
+        self.progress.setVisible(False)
+        self._score_note = (f"scored: {result.added} scores added, {result.existing} already "
+                            f"stored ({result.seconds:.1f} s)")
+        self.message_label.setText(self._score_note)
+        self.reload()
+
+    def _on_job_failed(self, message: str, _tb: str) -> None:
+        self.progress.setVisible(False)
+        self.message_label.setText(f"<span style='color:#a01010'>{message}</span>")
+
+    def _on_results_loaded(self, results: dict[str, Any]) -> None:
+        self._show(results)
+        n = len(results["scores"])
+        text = (f"{n} answer pair(s)" if n else
+                "No answer pairs yet: ask the model (Responses panel), then press Score.")
+        self.message_label.setText(" · ".join(t for t in (self._score_note, text) if t))
+        self._score_note = ""
+
+    # ------------------------------------------------------------------ views
+    def _show(self, results: dict[str, Any] | None) -> None:
+        self.results = results
+        if results is None:
+            for view in (self.table_view, self.paired_view, self.drift_view):
+                view.set_records((), [])
+            self.scatter_plot.set_points([])
+            self.distribution_plot.set_values(self.metric_combo.currentText(), {}, {})
+            self.drift_plot.set_rows("", [])
+            self.n_label.setText("")
+            return
+        table = results["table"]
+        self.table_view.set_records(tables.TABLE3_COLUMNS, tables.table3_records(table))
+        self.paired_view.set_records(tables.PAIRED_COLUMNS, tables.paired_records(table))
+        self.drift_view.set_records(tables.DRIFT_COLUMNS, tables.drift_records(table))
+        parts = []
+        for modality, classes in sorted(table.by_class.items()):
+            per = ", ".join(f"{label}: {n} pairs / {d} distinct prompts"
+                            for label, (n, d) in sorted(classes.items()))
+            parts.append(f"<b>{modality}</b> {per}")
+        self.n_label.setText("Effective n · " + " · ".join(parts) if parts else "")
+        self.scatter_plot.set_points([
+            (s.sample_id, s.modality, s.values["syntactic_cosine"], s.values["semantic_cosine"])
+            for s in results["scores"]
+            if s.values.get("syntactic_cosine") is not None
+            and s.values.get("semantic_cosine") is not None])
+        self._show_metric(self.metric_combo.currentText())
+
+    def _show_metric(self, metric: str) -> None:
+        if self.results is None:
+            return
+        values: dict[str, list[float]] = {}
+        for s in self.results["scores"]:
+            if s.values.get(metric) is not None:
+                values.setdefault(s.modality, []).append(s.values[metric])
+        cis = {r.modality: (r.ci_low, r.ci_high) for r in self.results["table"].rows
+               if r.metric == metric}
+        self.distribution_plot.set_values(metric, values, cis)
+        drift_metric = metric if metric in self.results["drift"] else "semantic_cosine"
+        self.drift_plot.set_rows(drift_metric, self.results["drift"][drift_metric])
+
+    # ------------------------------------------------------------------ exports
+    def export_table(self, path: str | Path) -> Path:
+        """Write the tables as CSV, Markdown or LaTeX, chosen by the suffix."""
+        path = Path(path)
+        fmt = TABLE_SUFFIXES.get(path.suffix.lower())
+        if fmt is None:
+            raise InputError(f"table file {path.name!r} must end in "
+                             f"{', '.join(TABLE_SUFFIXES)}")
+        if self.results is None:
+            raise InputError("no results to export yet: open a project with scores")
+        path.write_text(tables.format_results(self.results["table"], fmt), encoding="utf-8")
+        return path
+
+    def export_figure(self, path: str | Path) -> Path:
+        """Write the plot on the current tab as PNG or SVG, chosen by the suffix."""
+        return export_plot(self.plot_tabs.currentWidget(), path)
+
+    def _default_dir(self) -> str:
+        return str(self.ctx.project.exports_dir) if self.ctx.project is not None else ""
+
+    @Slot()
+    def _on_export_table_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export Table 3",
+                                              str(Path(self._default_dir()) / "table3.csv"),
+                                              TABLE_FILTERS)
+        if path:
+            self._export(self.export_table, path)
+
+    @Slot()
+    def _on_export_figure_clicked(self) -> None:
+        name = self.plot_tabs.tabText(self.plot_tabs.currentIndex()).lower().replace(" ", "_")
+        path, _ = QFileDialog.getSaveFileName(self, "Export figure",
+                                              str(Path(self._default_dir()) / f"{name}.png"),
+                                              "PNG (*.png);;SVG (*.svg)")
+        if path:
+            self._export(self.export_figure, path)
+
+    def _export(self, write: Any, path: str) -> None:
+        try:
+            written = write(path)
+        except (HarlabError, OSError) as exc:
+            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            return
+        self.message_label.setText(f"wrote {written}")
+
+    # ------------------------------------------------------------------ slots
+    @Slot(int, str)
+    def _on_scatter_pair_clicked(self, sample_id: int, modality: str) -> None:
+        self.ctx.sample_requested.emit(sample_id, modality)
+
+    @Slot(str)
+    def _on_metric_combo_changed(self, metric: str) -> None:
+        self._show_metric(metric)
+
+    @Slot()
+    def _on_stop_clicked(self) -> None:
+        self.ctx.runner.cancel()
+
+    @Slot()
+    def _on_refresh_clicked(self) -> None:
+        self.reload()
+
+    @Slot(object)
+    def _on_ctx_project_changed(self, _project: object) -> None:
+        self.reload()
+
+    @Slot(str)
+    def _on_runner_started(self, _name: str) -> None:
+        self._update_buttons()
+
+    @Slot()
+    def _on_runner_finished(self) -> None:
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.ctx.runner.busy
+        has_project = self.ctx.project is not None
+        self.score_button.setEnabled(has_project and not busy)
+        self.stop_button.setEnabled(busy)
+        self.refresh_button.setEnabled(has_project)
+        self.export_table_button.setEnabled(self.results is not None)
