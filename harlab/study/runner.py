@@ -225,3 +225,19 @@ def _score_stage(project: Project, config: StudyConfig, result: StudyResult) -> 
         semantic_model=config.similarity_model))
     result.scored = scored.added
     _mark(project, config, "score")
+
+
+def study_counts(project: Project) -> dict[str, Any]:
+    """What the project holds for each stage, for dashboards."""
+    answers = {f"{r['modality']} {r['status']}": r["n"] for r in project.query(
+        "SELECT modality, status, count(*) AS n FROM llm_requests WHERE id IN (SELECT max(id) "
+        "FROM llm_requests GROUP BY sample_id, modality, variant) AND sample_id IN (SELECT id "
+        "FROM samples WHERE selected = 1) GROUP BY modality, status ORDER BY modality, status")}
+    return {
+        "classifier": project.get_meta("study/checkpoint") or "",
+        "samples": current_samples(project),
+        "answers": answers,
+        "scores": project.query_one("SELECT count(*) FROM scores")[0],
+        "ratings": project.query_one("SELECT count(*) FROM ratings")[0],
+        "annotators": project.query_one("SELECT count(*) FROM annotators")[0],
+    }

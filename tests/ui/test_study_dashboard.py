@@ -1,0 +1,62 @@
+"""The Overview tab as the study dashboard: stage states, counts, the Run button, tab links."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from harlab.study.config import StudyConfig
+from harlab.study.runner import _mark
+from tests.core.test_scoring_fixtures import make_project
+from ui.context import AppContext
+from ui.panels.study_dashboard import StudyDashboard
+
+
+@pytest.fixture
+def ctx(qtbot, tmp_path):
+    context = AppContext(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    yield context
+    context.runner.shutdown()
+    if context.project is not None:
+        context.project.close()
+
+
+def _cells(board: StudyDashboard) -> dict[str, tuple[str, str]]:
+    t = board.stages
+    return {t.item(i, 0).text(): (t.item(i, 1).text(), t.item(i, 2).text())
+            for i in range(t.rowCount())}
+
+
+def test_without_a_project_it_offers_the_demo(qtbot, ctx):
+    board = StudyDashboard(ctx)
+    qtbot.addWidget(board)
+    assert not board.demo_button.isHidden() and not board.run_button.isEnabled()
+    assert board.stages.rowCount() == 0 and "No project is open" in board.header.text()
+
+
+def test_a_project_shows_each_stage_state_and_what_it_holds(qtbot, ctx, tmp_path):
+    project, _ids = make_project(tmp_path / "p")
+    config = StudyConfig.demo(per_class=2)
+    project.set_meta("study/config", json.dumps(config.to_dict()))
+    for stage in ("data", "classifier", "samples"):
+        _mark(project, config, stage)
+    board = StudyDashboard(ctx)
+    qtbot.addWidget(board)
+    ctx.set_project(project)
+    cells = _cells(board)
+    assert cells["Data"][0] == "done" and cells["Samples"][0] == "done"
+    assert cells["Language model"][0] == "todo" and cells["Scores"][0] == "todo"
+    assert "BabyCrawling 2/2" in cells["Samples"][1] and "Biking 1/2" in cells["Samples"][1]
+    assert "unimodal ok 6" in cells["Language model"][1]
+    assert "8/255" in board.settings_label.text() and board.run_button.isEnabled()
+    project.set_meta("study/config", json.dumps(StudyConfig.demo(per_class=2,
+                                                                 eps="4/255").to_dict()))
+    board.refresh()
+    assert _cells(board)["Samples"][0] == "stale"  # a changed eps invalidates the samples
+    assert _cells(board)["Data"][0] == "done"
+    with qtbot.waitSignal(board.open_tab) as opened:
+        next(b for b in board.findChildren(type(board.run_button))
+             if b.text().startswith("Results")).click()
+    assert opened.args == ["Results"]
