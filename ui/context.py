@@ -1,16 +1,77 @@
-"""What every panel shares: the open project, the job runner and the user's settings."""
+"""What every panel shares: the project, the dataset index, the classifier, the settings.
+
+:class:`AppContext` owns the shared state and says when it changes; panels hold none of it.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from harlab.errors import HarlabError
+from harlab.llm.config import LLMConfig
+from harlab.settings import AppSettings, llm_from_mapping, llm_keys, llm_to_mapping
 from harlab.store import Project
 from ui.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
+
+
+def read_llm_config(settings: QSettings) -> LLMConfig:
+    """The one reader of the language-model settings (keys never set keep their defaults).
+
+    Raises:
+        InputError: a stored value is out of range (the message names it).
+    """
+    values = {k: settings.value(k) for k in llm_keys() if settings.contains(k)}
+    return llm_from_mapping(values)
+
+
+def read_app_settings(settings: QSettings) -> AppSettings:
+    """The one reader of the paths and device settings."""
+    return AppSettings.from_mapping({k: settings.value(k) for k in AppSettings.keys().values()
+                                     if settings.contains(k)})
+
+
+def write_settings(settings: QSettings, llm: LLMConfig | None = None,
+                   app: AppSettings | None = None) -> None:
+    """Store typed settings (every field, as strings)."""
+    for mapping in (llm_to_mapping(llm) if llm is not None else {},
+                    app.to_mapping() if app is not None else {}):
+        for key, value in mapping.items():
+            settings.setValue(key, value)
+    settings.sync()
+
+
+class ClassifierCache:
+    """One loaded classifier at a time, keyed by (resolved checkpoint path, device).
+
+    Used from job threads; the lock keeps two jobs from loading at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, str] | None = None
+        self._loaded: Any = None
+
+    def get(self, checkpoint: str | Path, device: str) -> Any:
+        from harlab.train.checkpoint import load_classifier
+
+        key = (str(Path(checkpoint).expanduser().resolve()), device)
+        with self._lock:
+            if self._key != key:
+                self._loaded, self._key = None, None
+                self._loaded = load_classifier(checkpoint, device=device)
+                self._key = key
+            return self._loaded
+
+    def clear(self) -> None:
+        with self._lock:
+            self._key, self._loaded = None, None
 
 
 class AppContext(QObject):
@@ -18,13 +79,19 @@ class AppContext(QObject):
 
     Signals:
         project_changed(object): the new :class:`harlab.store.Project`, or None when closed.
-        dataset_changed(str): the dataset root chosen in the Data panel.
-        sample_requested(int, str): show this sample and modality in the Responses panel
-            (e.g. a point clicked in the Results panel).
+        dataset_changed(str): the dataset root chosen (indexing follows).
+        dataset_indexed(object): the :class:`harlab.data.ucf101.UCF101` of the current root and
+            fold (GUI thread).
+        dataset_failed(str): indexing the current root and fold failed, with the message.
+        settings_changed(): the typed settings (LLM, paths, device) were saved.
+        sample_requested(int, str): show this sample and modality in the Responses panel.
     """
 
     project_changed = Signal(object)
     dataset_changed = Signal(str)
+    dataset_indexed = Signal(object)
+    dataset_failed = Signal(str)
+    settings_changed = Signal()
     sample_requested = Signal(int, str)
 
     def __init__(self, settings: QSettings | None = None, parent: QObject | None = None):
@@ -32,8 +99,13 @@ class AppContext(QObject):
         self.settings = settings if settings is not None else QSettings("HARLab", "HARLab")
         self.runner = JobRunner(self)
         self.project: Project | None = None
-        self.dataset_root: str = str(self.settings.value("data/dataset_root", "") or "")
+        self.dataset_root: str = read_app_settings(self.settings).dataset_root
+        self.fold = 1
+        self.dataset: Any = None  # UCF101 of (dataset_root, fold) once indexed
+        self._index_wanted = False  # set by the first panel that shows the index
+        self.classifiers = ClassifierCache()
 
+    # ------------------------------------------------------------------ project
     def set_project(self, project: Project | None) -> None:
         """Switch project; a project remembers its dataset (meta key ``dataset_root``)."""
         old, self.project = self.project, project
@@ -43,17 +115,79 @@ class AppContext(QObject):
         if project is not None:
             root = project.get_meta("dataset_root")
             if root and root != self.dataset_root:
-                self.dataset_root = root
-                self.dataset_changed.emit(root)
+                self.set_dataset_root(root)
 
+    # ------------------------------------------------------------------ dataset
     def set_dataset_root(self, root: str | Path) -> None:
+        """Choose the dataset (remembered in settings and the project) and index it."""
         self.dataset_root = str(root)
-        self.settings.setValue("data/dataset_root", self.dataset_root)
-        if self.project is not None:
+        self.settings.setValue(AppSettings.keys()["dataset_root"], self.dataset_root)
+        if self.project is not None and self.project.get_meta("dataset_root") != self.dataset_root:
             self.project.set_meta("dataset_root", self.dataset_root)
+        self.dataset = None
         self.dataset_changed.emit(self.dataset_root)
+        self.reindex()
+
+    def set_fold(self, fold: int) -> None:
+        """Choose the UCF-101 split (1-3) every panel uses, and index it."""
+        if fold != self.fold:
+            self.fold = int(fold)
+            self.dataset = None
+            self.reindex()
+
+    def want_dataset(self) -> None:
+        """A panel shows the index: from now on every root or fold change is indexed."""
+        self._index_wanted = True
+        if self.dataset is None:
+            self.reindex()
+
+    def reindex(self) -> None:
+        """Index the current root and fold on the runner (queued behind a running job)."""
+        if not self.dataset_root or not self._index_wanted:
+            return
+        from harlab.stages import DatasetConfig, index_data
+
+        try:
+            config = DatasetConfig(self.dataset_root, self.fold)
+        except HarlabError as exc:
+            self.dataset_failed.emit(str(exc))
+            return
+        self.runner.enqueue(index_data(self.project, config), "index dataset",
+                            on_success=self._on_index_succeeded,
+                            on_error=self._on_index_failed)
+
+    def _on_index_succeeded(self, dataset: Any) -> None:
+        if str(dataset.fold) != str(self.fold):
+            return  # a stale answer for a fold the user has left
+        self.dataset = dataset
+        self.dataset_indexed.emit(dataset)
+
+    def _on_index_failed(self, message: str, _tb: str) -> None:
+        self.dataset = None
+        self.dataset_failed.emit(message)
+
+    # ------------------------------------------------------------------ settings
+    def llm_config(self) -> LLMConfig:
+        """The language-model settings (raises InputError for a bad stored value)."""
+        return read_llm_config(self.settings)
+
+    def app_settings(self) -> AppSettings:
+        return read_app_settings(self.settings)
+
+    @property
+    def device(self) -> str:
+        try:
+            return self.app_settings().device
+        except HarlabError:
+            return "auto"
+
+    def save_settings(self, llm: LLMConfig | None = None, app: AppSettings | None = None
+                      ) -> None:
+        """Store typed settings and tell every panel."""
+        write_settings(self.settings, llm, app)
+        self.settings_changed.emit()
 
     def setting(self, key: str, default: object = None) -> object:
-        """A stored preference (see ``ui.settings_dialog`` for the keys)."""
+        """A UI preference that is not part of a typed config (e.g. ``data/keyframes_k``)."""
         value = self.settings.value(key, default)
         return default if value is None else value

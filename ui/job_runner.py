@@ -9,8 +9,10 @@ the runner's own signals and every per-job callback runs in the GUI thread.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -24,6 +26,17 @@ from harlab.jobs import Progress
 log = logging.getLogger(__name__)
 
 
+def freeze_heap() -> None:
+    """Move every object alive now out of the collector's reach (``gc.freeze``).
+
+    A full collection started in a job thread walks the whole heap while it holds the
+    interpreter lock, stalling the GUI thread for as long; the long-lived heap (Qt wrappers,
+    torch, the loaded model) never needs walking, so it is frozen after start-up and around
+    every job. Objects made later are still collected as usual.
+    """
+    gc.freeze()
+
+
 class _Worker(QObject):
     progress = Signal(object)
     succeeded = Signal(object)
@@ -31,14 +44,17 @@ class _Worker(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, job: Generator[Progress, None, Any], abort: threading.Event):
+    def __init__(self, job: Generator[Progress, None, Any], abort: threading.Event,
+                 interval_s: float = 0.0):
         super().__init__()
         self._job = job
         self._abort = abort
+        self._interval_s = interval_s
 
     @Slot()
     def run(self) -> None:
         job = self._job
+        last = 0.0
         try:
             while True:
                 if self._abort.is_set():
@@ -51,7 +67,11 @@ class _Worker(QObject):
                     self.succeeded.emit(stop.value)
                     return
                 if isinstance(step, Progress):
-                    self.progress.emit(step)
+                    now = time.monotonic()
+                    if (step.data is not None or now - last >= self._interval_s
+                            or (step.total and step.done >= step.total)):
+                        last = now
+                        self.progress.emit(step)
         except HarlabError as exc:
             self.failed.emit(str(exc), traceback.format_exc())
         except BaseException as exc:  # noqa: BLE001 - everything must reach the GUI thread
@@ -91,6 +111,10 @@ class JobRunner(QObject):
         self._callbacks = _Callbacks()
         self._queue: list[tuple[Generator[Progress, None, Any], str, _Callbacks]] = []
         self.name = ""
+        #: Plain steps (no ``data``) closer together than this are not relayed, so a job that
+        #: yields thousands of steps a second cannot flood the GUI thread's event queue. Steps
+        #: with a payload and the last step are always relayed. 0 relays every step.
+        self.progress_interval_s = 0.0
 
     @property
     def error_handled(self) -> bool:
@@ -115,9 +139,10 @@ class JobRunner(QObject):
         self.name = name
         self._abort = threading.Event()
         self._callbacks = _Callbacks(on_success, on_progress, on_error, on_finished)
+        freeze_heap()
         thread = QThread()
         thread.setObjectName(f"job: {name}")
-        worker = _Worker(job, self._abort)
+        worker = _Worker(job, self._abort, self.progress_interval_s)
         worker.moveToThread(thread)
         worker.progress.connect(self._on_worker_progress)
         worker.succeeded.connect(self._on_worker_succeeded)
@@ -221,6 +246,7 @@ class JobRunner(QObject):
         if callbacks.on_finished:
             callbacks.on_finished()
         self.finished.emit()
+        freeze_heap()  # what the job left alive (a model, an index) joins the frozen heap
         if self._queue and not self.busy:
             job, name, cb = self._queue.pop(0)
             self.start(job, name, on_success=cb.on_success, on_progress=cb.on_progress,

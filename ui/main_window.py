@@ -27,6 +27,7 @@ from harlab.jobs import Progress
 from harlab.store import Project, is_project
 from ui import logs
 from ui.context import AppContext
+from ui.job_runner import freeze_heap
 from ui.panels import PANELS, PLANNED
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         runner = self.ctx.runner
+        runner.progress_interval_s = 0.03  # status bar and bars: ~30 updates a second at most
         runner.started.connect(self._on_runner_started)
         runner.progress.connect(self._on_runner_progress)
         runner.failed.connect(self._on_runner_failed)
@@ -166,10 +168,11 @@ class MainWindow(QMainWindow):
             self.panels[title] = panel
             self.tabs.addTab(panel, title)
         self.overview.refresh()
+        freeze_heap()  # the start-up heap (Qt, torch, panels) never needs a collector's walk
 
     @Slot()
     def _update_device_label(self) -> None:
-        device = str(self.ctx.setting("compute/device", "auto"))
+        device = self.ctx.device
         try:
             from harlab.device import describe_device
 
@@ -251,8 +254,8 @@ class MainWindow(QMainWindow):
         from harlab.data.demo_data import ensure_demo_dataset_job
 
         try:
-            self.ctx.runner.start(ensure_demo_dataset_job(), "Generate demo dataset",
-                                  on_success=self._on_demo_dataset_ready)
+            self.ctx.runner.enqueue(ensure_demo_dataset_job(), "Generate demo dataset",
+                                    on_success=self._on_demo_dataset_ready)
         except HarlabError as exc:
             show_error(self, "Cannot generate the demo dataset", str(exc))
 
@@ -270,6 +273,7 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.ctx.settings, self)
         if dialog.exec():
+            self.ctx.settings_changed.emit()
             self._update_device_label()
 
     @Slot()

@@ -1,117 +1,52 @@
 """The Attack panel: browse videos, attack one interactively, find the study's samples, sweep eps.
 
-Left: the test videos of the dataset (filtered by class) and the project's samples. Right: the
-keyframe strip, the selected keyframe as original | adversarial | perturbation | Grad-CAM, the
-top-5 classes before and after, and the eps sweep. Every model call runs on the job runner;
-changing eps or the attack re-runs the shown video in the background.
+Left: the context's test videos (its dataset and fold) and the project's samples. Right: the
+keyframes, one as original | adversarial | perturbation | Grad-CAM, top-5 before and after, and
+the eps sweep. Every model call is a job on the shared runner with the context's classifier
+cache; a newer view request replaces a queued one. A project opens with its samples and its
+last recorded sweep.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from harlab.attacks import ATTACK_TITLES
+from harlab.attacks.samples import list_samples
 from harlab.errors import HarlabError
 from harlab.jobs import Job, Progress
 from ui.context import AppContext
+from ui.panels import attack_jobs
+from ui.panels.attack_jobs import AttackView
+from ui.widgets.attack_lists import SamplesTable, VideoBrowser
 from ui.widgets.attack_views import KeyframeGrid, SweepPlot, Top5Bars
 from ui.widgets.frame_strip import FrameStrip
 
 log = logging.getLogger(__name__)
 
 SWEEP_EPS_255 = (0, 1, 2, 3, 4, 6, 8, 12, 16)
-SAMPLE_COLUMNS = ("ID", "Video", "True", "Before", "After", "eps", "PNG flips")
-
-
-@dataclass
-class AttackView:
-    """What the right-hand side shows: an attacked video and its Grad-CAMs."""
-
-    attack: Any                    # harlab.attacks.selection.VideoAttack
-    cam_clean: np.ndarray          # (K, S, S)
-    cam_adv: np.ndarray
-    source: str                    # "live" or "sample #N"
-
-
-def _classifier(cache: dict, checkpoint: str, device: str):
-    """The classifier for ``checkpoint``, loaded once and kept in ``cache`` (job thread)."""
-    from harlab.train.checkpoint import load_classifier
-
-    key = (str(Path(checkpoint).expanduser().resolve()), device)
-    if cache.get("key") != key:
-        cache["loaded"] = load_classifier(checkpoint, device=device)
-        cache["key"] = key
-    return cache["loaded"]
-
-
-def _with_cams(loaded, attack, source: str) -> AttackView:
-    from harlab.attacks.heatmaps import grad_cam_frames
-
-    return AttackView(attack, grad_cam_frames(loaded.model, attack.clean_frames),
-                      grad_cam_frames(loaded.model, attack.adv_frames), source)
-
-
-def _index_job(root: str, fold: int) -> Job[Any]:
-    from harlab.data.ucf101 import UCF101
-
-    yield Progress(0, 0, f"indexing {root}")
-    return UCF101(root, fold=fold)
-
-
-def _live_job(cache: dict, checkpoint: str, item, config) -> Job[AttackView]:
-    from harlab.attacks.selection import attack_video
-
-    yield Progress(0, 2, "loading the classifier")
-    loaded = _classifier(cache, checkpoint, config.device)
-    yield Progress(1, 2, f"{config.describe()} on {item.relpath}")
-    return _with_cams(loaded, attack_video(loaded, item, config), "live")
-
-
-def _sample_job(cache: dict, checkpoint: str, project, sample_id: int,
-                device: str) -> Job[AttackView]:
-    from harlab.attacks.selection import load_sample
-
-    yield Progress(0, 2, "loading the classifier")
-    loaded = _classifier(cache, checkpoint, device)
-    yield Progress(1, 2, f"sample #{sample_id}")
-    return _with_cams(loaded, load_sample(project, sample_id, loaded), f"sample #{sample_id}")
-
-
-def _sweep_job(cache: dict, checkpoint: str, items, eps_list, config) -> Job[Any]:
-    from harlab.attacks.selection import eps_sweep
-
-    yield Progress(0, 0, "loading the classifier")
-    loaded = _classifier(cache, checkpoint, config.device)
-    return (yield from eps_sweep(loaded, items, eps_list, config))
+VIEW_JOB = "attack view"
 
 
 class AttackPanel(QWidget):
@@ -120,20 +55,18 @@ class AttackPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
-        self._cache: dict = {}
-        self._dataset = None
         self._view: AttackView | None = None
         self._frame = 0
-        self._pending: tuple | None = None
         self._rerun = QTimer(self, singleShot=True, interval=250)
         self._rerun.timeout.connect(self._on_rerun_timeout)
         self._build()
         ctx.project_changed.connect(self._on_ctx_project_changed)
-        ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
+        ctx.dataset_indexed.connect(self._on_ctx_dataset_indexed)
         ctx.runner.finished.connect(self._on_runner_finished)
         self._on_ctx_project_changed(ctx.project)
-        if ctx.dataset_root:
-            self._on_ctx_dataset_changed(ctx.dataset_root)
+        if ctx.dataset is not None:
+            self._on_ctx_dataset_indexed(ctx.dataset)
+        ctx.want_dataset()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -148,51 +81,28 @@ class AttackPanel(QWidget):
         self.eps_slider.setTickInterval(4)
         self.eps_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.eps_slider.valueChanged.connect(self._on_eps_changed)
-        self.eps_label = QLabel()
-        self.eps_label.setMinimumWidth(130)
+        self.eps_label = QLabel(minimumWidth=130)
         self.keyframes_spin = QSpinBox(minimum=1, maximum=32, value=5)
         self.keyframes_spin.valueChanged.connect(self._on_params_changed)
-
         top = QHBoxLayout()
-        top.addWidget(QLabel("Checkpoint"))
-        top.addWidget(self.checkpoint_edit, 3)
-        top.addWidget(browse)
-        top.addWidget(QLabel("Attack"))
-        top.addWidget(self.attack_combo)
-        top.addWidget(QLabel("eps"))
-        top.addWidget(self.eps_slider, 2)
-        top.addWidget(self.eps_label)
-        top.addWidget(QLabel("Keyframes"))
-        top.addWidget(self.keyframes_spin)
+        for widget, stretch in ((QLabel("Checkpoint"), 0), (self.checkpoint_edit, 3),
+                                (browse, 0), (QLabel("Attack"), 0), (self.attack_combo, 0),
+                                (QLabel("eps"), 0), (self.eps_slider, 2), (self.eps_label, 0),
+                                (QLabel("Keyframes"), 0), (self.keyframes_spin, 0)):
+            top.addWidget(widget, stretch)
 
-        # Left: videos and samples.
-        self.class_combo = QComboBox()
-        self.class_combo.currentIndexChanged.connect(self._fill_videos)
-        self.video_list = QListWidget()
-        self.video_list.currentItemChanged.connect(self._on_video_selected)
-        videos = QWidget()
-        vbox = QVBoxLayout(videos)
-        vbox.setContentsMargins(0, 0, 0, 0)
-        vbox.addWidget(self.class_combo)
-        vbox.addWidget(self.video_list)
-
+        self.videos = VideoBrowser()
+        self.videos.video_selected.connect(self._on_videos_video_selected)
+        self.video_list = self.videos.video_list
         self.classes_edit = QLineEdit("BabyCrawling,Biking")
         self.per_class_spin = QSpinBox(minimum=1, maximum=10000, value=25)
         self.find_button = QPushButton("Find samples")
         self.find_button.clicked.connect(self._on_find_clicked)
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.cancel_button.clicked.connect(self.ctx.runner.cancel)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.samples_table = QTableWidget(0, len(SAMPLE_COLUMNS))
-        self.samples_table.setHorizontalHeaderLabels(SAMPLE_COLUMNS)
-        self.samples_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.samples_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.samples_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.samples_table.verticalHeader().hide()
-        self.samples_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
-        self.samples_table.itemSelectionChanged.connect(self._on_sample_selected)
+        self.progress = QProgressBar(textVisible=True)
+        self.samples_table = SamplesTable()
+        self.samples_table.sample_selected.connect(self._on_samples_table_sample_selected)
         samples = QWidget()
         form = QFormLayout()
         form.addRow("Classes", self.classes_edit)
@@ -207,28 +117,21 @@ class AttackPanel(QWidget):
         sbox.addWidget(self.progress)
         sbox.addWidget(self.samples_table, 1)
         self.left_tabs = QTabWidget()
-        self.left_tabs.addTab(videos, "Videos")
+        self.left_tabs.addTab(self.videos, "Videos")
         self.left_tabs.addTab(samples, "Samples")
 
-        # Right: strip, grid, bars; sweep in its own tab.
         self.strip = FrameStrip(thumb_height=72)
         self.strip.frame_clicked.connect(self._on_strip_frame_clicked)
         self.grid = KeyframeGrid()
         self.top5 = Top5Bars()
         self.top5.setMinimumHeight(150)
-        self.verdict = QLabel("Pick a video or a sample.")
-        self.verdict.setWordWrap(True)
+        self.verdict = QLabel("Pick a video or a sample.", wordWrap=True)
         inspect = QSplitter(Qt.Orientation.Vertical)
-        head = QWidget()
-        hbox = QVBoxLayout(head)
-        hbox.setContentsMargins(0, 0, 0, 0)
-        hbox.addWidget(self.verdict)
-        hbox.addWidget(self.strip)
-        inspect.addWidget(head)
-        inspect.addWidget(self.grid)
-        inspect.addWidget(self.top5)
-        inspect.setStretchFactor(1, 3)
-        inspect.setStretchFactor(2, 1)
+        head = QSplitter(Qt.Orientation.Vertical)
+        head.addWidget(self.verdict)
+        head.addWidget(self.strip)
+        for widget in (head, self.grid, self.top5):
+            inspect.addWidget(widget)
         inspect.setSizes([150, 560, 200])
 
         self.sweep_plot = SweepPlot()
@@ -269,14 +172,14 @@ class AttackPanel(QWidget):
 
     def config(self, **overrides: Any):
         """The AttackConfig the controls describe (raises InputError on bad entries)."""
-        from harlab.attacks.selection import AttackConfig
+        from harlab.attacks.config import AttackConfig
 
         values = dict(attack=self.attack_combo.currentData(), eps=self.eps,
                       keyframes=self.keyframes_spin.value(),
                       classes=tuple(c.strip() for c in self.classes_edit.text().split(",")
                                     if c.strip()),
-                      per_class=self.per_class_spin.value(),
-                      device=str(self.ctx.setting("compute/device", "auto") or "auto"))
+                      per_class=self.per_class_spin.value(), fold=self.ctx.fold,
+                      device=self.ctx.device)
         values.update(overrides)
         return AttackConfig(**values)
 
@@ -288,51 +191,31 @@ class AttackPanel(QWidget):
         return path
 
     # ------------------------------------------------------------------ jobs
-    def _start(self, job: Job[Any], name: str, on_success, *, busy_ok: bool = False,
-               show_progress: bool = False) -> bool:
-        if self.ctx.runner.busy:
-            job.close()
-            if busy_ok:
-                return False
-            self.status.setText(f"busy with {self.ctx.runner.name!r}; wait or cancel it first")
-            return False
-        on_progress = self._on_progress if show_progress else self._on_status
-        self.ctx.runner.start(job, name, on_success=on_success, on_progress=on_progress,
-                              on_error=self._on_job_error)
+    def _enqueue(self, job: Job[Any], name: str, on_success, *, user: bool = False) -> None:
+        """Run ``job`` on the shared runner; a newer view request replaces a queued one."""
+        on_progress = self._on_progress if user else self._on_status
+        self.ctx.runner.enqueue(job, name, on_success=on_success, on_progress=on_progress,
+                                on_error=self._on_job_error)
         self.cancel_button.setEnabled(True)
-        return True
 
     def _request_view(self, kind: str, arg: Any) -> None:
-        """Show a video (kind 'live') or a stored sample (kind 'sample'); latest request wins."""
-        self._pending = (kind, arg)
-        if not self.ctx.runner.busy:
-            self._run_pending()
-
-    def _run_pending(self) -> None:
-        if self._pending is None:
-            return
-        kind, arg = self._pending
+        """Show a video (kind 'live') or a stored sample (kind 'sample')."""
         try:
             checkpoint = self._checkpoint()
             config = self.config()
         except HarlabError as exc:
-            self._pending = None
             self.status.setText(str(exc))
             return
-        if kind == "live":
-            job = _live_job(self._cache, checkpoint, arg, config)
-        else:
-            job = _sample_job(self._cache, checkpoint, self.ctx.project, arg, config.device)
-        if self._start(job, f"attack view ({kind})", self._on_view_ready, busy_ok=True):
-            self._pending = None
+        cache = self.ctx.classifiers
+        job = (attack_jobs.live_job(cache, checkpoint, arg, config) if kind == "live" else
+               attack_jobs.sample_job(cache, checkpoint, self.ctx.project, arg, config.device))
+        self._enqueue(job, VIEW_JOB, self._on_view_ready)
 
     @Slot()
     def _on_runner_finished(self) -> None:
-        self.cancel_button.setEnabled(False)
+        self.cancel_button.setEnabled(self.ctx.runner.busy)
         self.find_button.setEnabled(True)
         self.sweep_button.setEnabled(True)
-        if self._pending is not None:
-            QTimer.singleShot(0, self._run_pending)
 
     def _on_status(self, step: Progress) -> None:
         self.status.setText(step.message)
@@ -350,49 +233,24 @@ class AttackPanel(QWidget):
         if self.isVisible():
             QMessageBox.warning(self, "Attack", message)
 
-    # ------------------------------------------------------------------ slots
+    # ------------------------------------------------------------------ slots: context
     @Slot(object)
     def _on_ctx_project_changed(self, project) -> None:
         self._refresh_samples()
+        self._show_last_sweep()
         if project is None:
             return
-        from harlab.attacks.selection import default_checkpoint
+        from harlab.train.runs import best_checkpoint
 
-        try:
-            self.checkpoint_edit.setText(str(default_checkpoint(project)))
-        except HarlabError:
-            pass  # no training run yet: leave whatever the user typed
+        checkpoint = best_checkpoint(project)
+        if checkpoint is not None:  # else leave whatever the user typed
+            self.checkpoint_edit.setText(str(checkpoint))
 
-    @Slot(str)
-    def _on_ctx_dataset_changed(self, root: str) -> None:
-        if root:
-            # queued, not refused, when another job runs: the browser needs this index
-            self.ctx.runner.enqueue(_index_job(root, 1), "index dataset",
-                                    on_success=self._on_dataset_indexed,
-                                    on_error=self._on_job_error)
+    @Slot(object)
+    def _on_ctx_dataset_indexed(self, dataset) -> None:
+        self.videos.set_dataset(dataset.classes, dataset.test)
 
-    def _on_dataset_indexed(self, dataset) -> None:
-        self._dataset = dataset
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        self.class_combo.addItem("All classes", None)
-        for name in dataset.classes:
-            self.class_combo.addItem(name, name)
-        self.class_combo.blockSignals(False)
-        self._fill_videos()
-
-    @Slot()
-    def _fill_videos(self) -> None:
-        self.video_list.clear()
-        if self._dataset is None:
-            return
-        wanted = self.class_combo.currentData()
-        for item in self._dataset.test:
-            if wanted is None or item.class_name == wanted:
-                entry = QListWidgetItem(item.relpath)
-                entry.setData(Qt.ItemDataRole.UserRole, item)
-                self.video_list.addItem(entry)
-
+    # ------------------------------------------------------------------ slots: controls
     @Slot()
     def _on_browse_clicked(self) -> None:
         start = str(self.ctx.project.checkpoints_dir) if self.ctx.project else ""
@@ -413,19 +271,17 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_rerun_timeout(self) -> None:
-        entry = self.video_list.currentItem()
-        if entry is not None:
-            self._request_view("live", entry.data(Qt.ItemDataRole.UserRole))
+        item = self.videos.current()
+        if item is not None:
+            self._request_view("live", item)
 
-    def _on_video_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
-        if current is not None:
-            self._request_view("live", current.data(Qt.ItemDataRole.UserRole))
+    @Slot(object)
+    def _on_videos_video_selected(self, item) -> None:
+        self._request_view("live", item)
 
-    @Slot()
-    def _on_sample_selected(self) -> None:
-        rows = self.samples_table.selectionModel().selectedRows()
-        if rows and self.ctx.project is not None:
-            sample_id = int(self.samples_table.item(rows[0].row(), 0).text())
+    @Slot(int)
+    def _on_samples_table_sample_selected(self, sample_id: int) -> None:
+        if self.ctx.project is not None:
             self._request_view("sample", sample_id)
 
     @Slot(int)
@@ -467,7 +323,7 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_find_clicked(self) -> None:
-        from harlab.attacks.selection import default_dataset_root, find_samples
+        from harlab.attacks.selection import default_dataset_root
 
         project = self.ctx.project
         try:
@@ -475,15 +331,17 @@ class AttackPanel(QWidget):
                 raise HarlabError("open or create a project first (File > New project); "
                                   "samples are stored in it.")
             config = self.config()
+            checkpoint = self._checkpoint()
             root = self.ctx.dataset_root or str(default_dataset_root(project))
-            job = find_samples(project, self._checkpoint(), root, config)
         except HarlabError as exc:
             self.status.setText(str(exc))
             return
+        job = attack_jobs.find_job(self.ctx.classifiers, project, config, checkpoint, root,
+                                   self.ctx.dataset)
         self.left_tabs.setCurrentIndex(1)
         self.progress.reset()
-        if self._start(job, "find samples", self._on_find_done, show_progress=True):
-            self.find_button.setEnabled(False)
+        self.find_button.setEnabled(False)
+        self._enqueue(job, "find samples", self._on_find_done, user=True)
 
     def _on_find_done(self, result) -> None:
         self.status.setText(result.summary())
@@ -491,47 +349,51 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_sweep_clicked(self) -> None:
-        from harlab.attacks.selection import check_classes_known, sweep_items
+        from harlab.attacks.selection import SweepConfig, check_classes_known
 
         try:
-            if self._dataset is None:
+            dataset, project = self.ctx.dataset, self.ctx.project
+            if dataset is None:
                 raise HarlabError("choose a dataset in the Data panel first")
-            config = self.config()
-            check_classes_known(config.classes, self._dataset.classes)
-            items = sweep_items(self._dataset.test, config.classes,
-                                self.sweep_videos_spin.value(), config.seed)
-            job = _sweep_job(self._cache, self._checkpoint(), items,
-                             [e / 255 for e in SWEEP_EPS_255], config)
+            if project is None:
+                raise HarlabError("open or create a project first; the sweep is recorded in it")
+            attack = self.config()
+            check_classes_known(attack.classes, dataset.classes)
+            config = SweepConfig(attack, tuple(e / 255 for e in SWEEP_EPS_255),
+                                 self.sweep_videos_spin.value(), self._checkpoint(),
+                                 str(dataset.root))
         except HarlabError as exc:
             self.status.setText(str(exc))
             return
         self.right_tabs.setCurrentIndex(1)
         self.progress.reset()
-        if self._start(job, "eps sweep", self._on_sweep_done, show_progress=True):
-            self.sweep_button.setEnabled(False)
+        self.sweep_button.setEnabled(False)
+        self._enqueue(attack_jobs.sweep_job(self.ctx.classifiers, project, config, dataset),
+                      "eps sweep", self._on_sweep_done, user=True)
 
     def _on_sweep_done(self, result) -> None:
-        self.sweep_plot.set_result(result.eps_255, result.success_rate, result.per_class)
+        self._show_sweep(result)
         self.status.setText(f"sweep: {result.n_correct} of {result.n_videos} videos correct "
-                            f"before the attack; success at {SWEEP_EPS_255[-1]}/255: "
+                            f"before the attack; success at {result.eps_255[-1]:.3g}/255: "
                             f"{result.success_rate[-1]:.0%}")
 
-    # ------------------------------------------------------------------ samples table
+    # ------------------------------------------------------------------ stored results
+    def _show_sweep(self, result) -> None:
+        self.sweep_plot.set_result(result.eps_255, result.success_rate, result.per_class)
+
+    def _show_last_sweep(self) -> None:
+        from harlab.attacks.selection import last_sweep
+
+        project = self.ctx.project
+        result = last_sweep(project) if project is not None else None
+        if result is not None:
+            self._show_sweep(result)
+            self.sweep_note.setText(f"last recorded sweep: {result.attack} on "
+                                    f"{result.n_videos} videos; run again to update")
+        else:
+            self.sweep_plot.set_result([], [], {})
+
     def _refresh_samples(self) -> None:
         project = self.ctx.project
-        rows = [] if project is None else project.query(
-            "SELECT id, video, true_label, clean_pred, clean_conf, adv_pred, adv_conf, eps, "
-            "survives_png FROM samples ORDER BY id DESC")
-        table = self.samples_table
-        table.blockSignals(True)
-        table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            cells = [str(row["id"]), Path(row["video"]).name, row["true_label"],
-                     f"{row['clean_pred']} {row['clean_conf']:.0%}",
-                     f"{row['adv_pred']} {row['adv_conf']:.0%}", f"{row['eps'] * 255:.3g}/255",
-                     "yes" if row["survives_png"] else "no"]
-            for c, text in enumerate(cells):
-                cell = QTableWidgetItem(text)
-                cell.setToolTip(row["video"])
-                table.setItem(r, c, cell)
-        table.blockSignals(False)
+        self.samples_table.set_samples(
+            [] if project is None else list_samples(project, newest_first=True))

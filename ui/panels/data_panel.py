@@ -6,14 +6,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -23,7 +20,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSlider,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -33,36 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from harlab.errors import HarlabError
-from harlab.jobs import Job, Progress
+from harlab.jobs import Progress
 from ui.context import AppContext
-from ui.widgets.frame_strip import FrameStrip, to_pixmap
+from ui.widgets.video_viewer import VideoViewer, video_job
 
 log = logging.getLogger(__name__)
 
-SCRUB_MAX_FRAMES = 300
-SCRUB_SIDE = 320
-
-
-def _index_job(root: str, fold: int) -> Job[object]:
-    from harlab.data.ucf101 import UCF101
-
-    yield Progress(0, 0, f"indexing {root}")
-    return UCF101(root, fold=fold)
-
-
-def _video_job(path: Path, k: int, method: str) -> Job[tuple]:
-    """Keyframes plus up to SCRUB_MAX_FRAMES evenly spaced frames for the scrubber."""
-    from harlab.data import video
-
-    yield Progress(0, 2, f"keyframes of {path.name}")
-    keyframes = video.extract_keyframes(path, k, method)
-    yield Progress(1, 2, f"frames of {path.name}")
-    info = video.probe(path)
-    indices = video.sample_indices(info.frame_count, min(info.frame_count, SCRUB_MAX_FRAMES))
-    scale = min(1.0, SCRUB_SIDE / max(info.width, info.height))
-    size = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
-    frames = video.read_frames(path, indices, size=size)
-    return keyframes, indices, frames, info
 
 
 class DataPanel(QWidget):
@@ -84,14 +56,15 @@ class DataPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.dataset = None
-        self._scrub_frames: np.ndarray | None = None
-        self._scrub_indices: list[int] = []
-        self._fps = 25.0
         self._build_ui()
         ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
+        ctx.dataset_indexed.connect(self._on_index_done)
+        ctx.dataset_failed.connect(self._on_index_failed)
         if ctx.dataset_root:
             self.path_edit.setText(ctx.dataset_root)
-            self._load(ctx.dataset_root)
+            if ctx.dataset is not None:
+                self._on_index_done(ctx.dataset)
+        ctx.want_dataset()
 
     # -- layout -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -111,6 +84,7 @@ class DataPanel(QWidget):
         top.addWidget(QLabel("Fold:"))
         self.fold_combo = QComboBox()
         self.fold_combo.addItems(["1", "2", "3"])
+        self.fold_combo.setCurrentText(str(self.ctx.fold))
         self.fold_combo.currentIndexChanged.connect(self._on_fold_changed)
         top.addWidget(self.fold_combo)
 
@@ -154,44 +128,12 @@ class DataPanel(QWidget):
         mv.addWidget(self.video_list)
 
         # right: keyframes + scrubber
-        kf_box = QGroupBox("Keyframes")
-        kg = QGridLayout(kf_box)
-        self.method_combo = QComboBox()
-        self.method_combo.addItems(["content", "uniform"])
-        self.k_spin = QSpinBox()
-        self.k_spin.setRange(1, 64)
-        self.k_spin.setValue(int(self.ctx.setting("data/keyframes_k", 8)))
-        self.method_combo.currentIndexChanged.connect(self._on_keyframe_settings_changed)
-        self.k_spin.valueChanged.connect(self._on_keyframe_settings_changed)
-        kg.addWidget(QLabel("Method:"), 0, 0)
-        kg.addWidget(self.method_combo, 0, 1)
-        kg.addWidget(QLabel("K:"), 0, 2)
-        kg.addWidget(self.k_spin, 0, 3)
-        kg.setColumnStretch(4, 1)
-        self.strip = FrameStrip(thumb_height=72)
-        self.strip.frame_clicked.connect(self._on_strip_frame_clicked)
-        kg.addWidget(self.strip, 1, 0, 1, 5)
-        self.keyframe_note = QLabel("")
-        self.keyframe_note.setWordWrap(True)
-        kg.addWidget(self.keyframe_note, 2, 0, 1, 5)
-
-        scrub_box = QGroupBox("Frames")
-        sv = QVBoxLayout(scrub_box)
-        self.frame_view = QLabel("Select a video")
-        self.frame_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.frame_view.setMinimumSize(320, 240)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setEnabled(False)
-        self.slider.valueChanged.connect(self._on_slider_changed)
-        self.frame_label = QLabel("")
-        sv.addWidget(self.frame_view, 1)
-        sv.addWidget(self.slider)
-        sv.addWidget(self.frame_label)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(kf_box)
-        rv.addWidget(scrub_box, 1)
+        self.viewer = VideoViewer(int(self.ctx.setting("data/keyframes_k", 8)))
+        self.viewer.keyframe_settings_changed.connect(self._on_keyframe_settings_changed)
+        for name in ("method_combo", "k_spin", "strip", "keyframe_note", "frame_view", "slider",
+                     "frame_label"):
+            setattr(self, name, getattr(self.viewer, name))
+        right = self.viewer
 
         split = QSplitter()
         split.addWidget(left)
@@ -280,11 +222,6 @@ class DataPanel(QWidget):
         self._set_busy(False)
 
     # -- dataset ----------------------------------------------------------------------------
-    def _load(self, root: str) -> None:
-        self.status_label.setStyleSheet("")
-        self._start(_index_job(root, int(self.fold_combo.currentText())), "index dataset",
-                    self._on_index_done, queue=True)
-
     @Slot()
     def _on_path_edit_return(self) -> None:
         text = self.path_edit.text().strip()
@@ -310,15 +247,25 @@ class DataPanel(QWidget):
     @Slot(str)
     def _on_ctx_dataset_changed(self, root: str) -> None:
         self.path_edit.setText(root)
-        self._load(root)  # queued behind the job that produced the root (the demo), if any
+        self.dataset = None
+        self.status_label.setStyleSheet("")
+        self.status_label.setText(f"indexing {root}…")  # the context indexes it on the runner
+        self._set_busy(False)
 
     @Slot(int)
     def _on_fold_changed(self, _index: int) -> None:
-        if self.ctx.dataset_root:
-            self._load(self.ctx.dataset_root)
+        self.ctx.set_fold(int(self.fold_combo.currentText()))
+
+    def _on_index_failed(self, message: str) -> None:
+        self.dataset = None
+        self._show_error(message)
+        self._set_busy(False)
 
     def _on_index_done(self, dataset) -> None:
         self.dataset = dataset
+        self.fold_combo.blockSignals(True)
+        self.fold_combo.setCurrentText(str(dataset.fold))
+        self.fold_combo.blockSignals(False)
         self.class_table.setRowCount(0)
         for label, (name, n_train, n_test) in enumerate(dataset.counts()):
             row = self.class_table.rowCount()
@@ -367,7 +314,10 @@ class DataPanel(QWidget):
     @Slot()
     def _on_validate_clicked(self) -> None:
         if self.dataset is not None:
-            self._start(self.dataset.validate_job(), "validate videos", self._on_report_done)
+            from harlab.stages import validate_data
+
+            self._start(validate_data(self.ctx.project, self._dataset_config()),
+                        "validate videos", self._on_report_done)
 
     def _on_report_done(self, report) -> None:
         self.report_view.setPlainText(report.to_text())
@@ -377,7 +327,8 @@ class DataPanel(QWidget):
 
     @Slot()
     def _on_cache_clicked(self) -> None:
-        from harlab.data.framecache import CacheConfig, build_cache
+        from harlab.data.framecache import CacheConfig
+        from harlab.stages import build_cache
 
         if self.dataset is None:
             return
@@ -386,7 +337,14 @@ class DataPanel(QWidget):
         except HarlabError as exc:
             self._show_error(str(exc))
             return
-        self._start(build_cache(self.dataset, config), "build frame cache", self._on_cache_done)
+        self._start(build_cache(self.ctx.project, self._dataset_config(), config),
+                    "build frame cache", self._on_cache_done)
+
+    def _dataset_config(self):
+        from harlab.stages import DatasetConfig
+
+        return DatasetConfig(str(self.dataset.root), self.dataset.fold,
+                             str(self.dataset.annotation_dir))
 
     def _on_cache_done(self, cache) -> None:
         msg = (f"frame cache {cache.folder}: {cache.decoded} decoded, {cache.reused} reused, "
@@ -411,45 +369,11 @@ class DataPanel(QWidget):
             self._load_video(Path(current.data(Qt.ItemDataRole.UserRole)))
 
     def _load_video(self, path: Path) -> None:
-        self._start(_video_job(path, self.k_spin.value(), self.method_combo.currentText()),
+        self._start(video_job(path, self.k_spin.value(), self.method_combo.currentText()),
                     "decode video", self._on_video_done, queue=True)
 
     def _on_video_done(self, result) -> None:
-        keyframes, indices, frames, info = result
-        self._fps = info.fps
-        self.strip.set_frames(keyframes.frames, [f"#{i}  {t:.2f}s" for i, t in
-                                                 zip(keyframes.indices, keyframes.timestamps_s,
-                                                     strict=True)])
-        self.keyframe_note.setText(
-            f"{keyframes.method}: frames {keyframes.indices}" +
-            (f" — {keyframes.note}" if keyframes.note else ""))
-        self._scrub_frames, self._scrub_indices = frames, indices
-        self.slider.setEnabled(True)
-        self.slider.setRange(0, len(indices) - 1)
-        self.slider.setValue(0)
-        self._show_scrub(0)
+        info = self.viewer.show_video(result)
         self.status_label.setText(f"{info.frame_count} frames, {info.fps:g} fps, "
                                   f"{info.width}x{info.height}, {info.duration_s:.2f} s")
-        self.video_loaded.emit(keyframes)
-
-    @Slot(int)
-    def _on_slider_changed(self, value: int) -> None:
-        self._show_scrub(value)
-
-    @Slot(int)
-    def _on_strip_frame_clicked(self, pos: int) -> None:
-        if not self._scrub_indices or pos >= len(self.strip.captions):
-            return
-        target = int(self.strip.captions[pos].split()[0].lstrip("#"))
-        nearest = int(np.argmin([abs(i - target) for i in self._scrub_indices]))
-        self.slider.setValue(nearest)
-
-    def _show_scrub(self, pos: int) -> None:
-        if self._scrub_frames is None or not 0 <= pos < len(self._scrub_frames):
-            return
-        pix = to_pixmap(self._scrub_frames[pos])
-        self.frame_view.setPixmap(pix.scaled(self.frame_view.size(),
-                                             Qt.AspectRatioMode.KeepAspectRatio,
-                                             Qt.TransformationMode.SmoothTransformation))
-        index = self._scrub_indices[pos]
-        self.frame_label.setText(f"frame {index}  ({index / self._fps:.2f} s)")
+        self.video_loaded.emit(result[0])

@@ -7,15 +7,13 @@ changed between original and attacked marked, and the request's status with a re
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -30,107 +28,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from harlab.attacks.samples import Sample, get_sample, list_samples
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
 from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import format_cost
-from harlab.llm.runner import MODALITIES, VARIANTS, latest_requests, query_samples, usage_summary
+from harlab.llm.records import RequestRecord, request_statuses, sample_requests
+from harlab.llm.runner import MODALITIES, VARIANTS, query_samples, usage_summary
 from ui.context import AppContext
-from ui.widgets.word_diff import WordDiffView, diff_html, word_similarity
+from ui.widgets.response_cell import ResponseCell
+from ui.widgets.word_diff import diff_html, word_similarity
 
 log = logging.getLogger(__name__)
 
-SETTING_KEYS = ("llm/provider", "llm/base_url", "llm/model", "llm/api_key_env",
-                "llm/temperature", "llm/seed", "llm/max_tokens", "llm/concurrency",
-                "llm/image_detail")
-STATUS_COLORS = {"ok": "#106010", "failed": "#a01010", "skipped": "#8a6d00",
-                 "missing": "#666666"}
-
 
 def config_from_settings(ctx: AppContext) -> LLMConfig:
-    """The LLMConfig the user chose in Settings (keys never set keep their defaults)."""
-    values = {k: ctx.settings.value(k) for k in SETTING_KEYS if ctx.settings.contains(k)}
-    return LLMConfig.from_mapping(values)
-
-
-class ResponseCell(QFrame):
-    """One request: prompt, frames sent, answer, status and retry.
-
-    Signals:
-        retry_requested(str): the cell's modality, to ask again.
-    """
-
-    retry_requested = Signal(str)
-
-    def __init__(self, modality: str, variant: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.modality, self.variant = modality, variant
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        title = QLabel(f"<b>{modality.capitalize()} · {variant}</b>")
-        layout.addWidget(title)
-        self.prompt_label = QLabel()
-        self.prompt_label.setWordWrap(True)
-        self.prompt_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.prompt_label.setStyleSheet("color:#444;")
-        layout.addWidget(self.prompt_label)
-        self.thumbs = QHBoxLayout()
-        self.thumbs.setSpacing(3)
-        thumbs_holder = QWidget()
-        thumbs_holder.setLayout(self.thumbs)
-        self.thumbs.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(thumbs_holder)
-        self.response_view = WordDiffView()
-        self.response_view.setMinimumHeight(90)
-        layout.addWidget(self.response_view, 1)
-        bottom = QHBoxLayout()
-        self.status_label = QLabel()
-        self.status_label.setWordWrap(True)
-        bottom.addWidget(self.status_label, 1)
-        self.retry_button = QPushButton("Retry")
-        self.retry_button.clicked.connect(self._on_retry_clicked)
-        bottom.addWidget(self.retry_button)
-        layout.addLayout(bottom)
-        self.status = "missing"
-
-    @Slot()
-    def _on_retry_clicked(self) -> None:
-        self.retry_requested.emit(self.modality)
-
-    def set_request(self, row: Any | None, frames: list[QPixmap], prompt: str) -> None:
-        while self.thumbs.count():
-            item = self.thumbs.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        for pix in frames:
-            thumb = QLabel()
-            thumb.setPixmap(pix)
-            self.thumbs.addWidget(thumb)
-        self.thumbs.addStretch(1)
-        self.prompt_label.setText(prompt or "<i>(no prompt)</i>")
-        self.status = row["status"] if row is not None else "missing"
-        color = STATUS_COLORS.get(self.status, "#333")
-        if row is None:
-            detail = "not asked yet"
-        elif self.status == "ok":
-            tokens = (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0)
-            source = "from the store" if row["cached_from"] else f"{row['attempts']} attempt(s)"
-            latency = f", {row['latency_s']:.2f} s" if row["latency_s"] else ""
-            detail = f"{row['model']}, {tokens} tokens, {source}{latency}"
-        else:
-            detail = row["error"] or ""
-        self.status_label.setText(f"<span style='color:{color}'><b>{self.status}</b></span> "
-                                  f"· {detail}")
-        self.retry_button.setText("Retry" if self.status in {"failed", "missing"} else "Ask again")
-        self.retry_button.setEnabled(self.status != "skipped")
-        if row is not None and self.status == "ok":
-            self.response_view.show_plain(row["response_text"] or "")
-        else:
-            self.response_view.show_plain("")
-            self.response_view.setPlaceholderText(
-                {"skipped": "skipped: see the reason below", "failed": "no answer: see below",
-                 "missing": "press Ask model"}.get(self.status, ""))
+    """The LLMConfig the user chose in Settings: the context's one typed reader."""
+    return ctx.llm_config()
 
 
 class ResponsesPanel(QWidget):
@@ -210,6 +124,7 @@ class ResponsesPanel(QWidget):
         layout.addWidget(splitter, 1)
 
         ctx.project_changed.connect(self._on_ctx_project_changed)
+        ctx.settings_changed.connect(self._on_ctx_settings_changed)
         ctx.runner.finished.connect(self._on_runner_finished)
         self.reload()
 
@@ -227,20 +142,15 @@ class ResponsesPanel(QWidget):
         self.sample_list.blockSignals(True)
         self.sample_list.clear()
         if project is not None:
-            statuses: dict[int, list[str]] = {}
-            for row in latest_requests(project):
-                if row["variant"] in VARIANTS:
-                    statuses.setdefault(row["sample_id"], []).append(row["status"])
-            for s in project.query("SELECT id, true_label, adv_pred FROM samples "
-                                   "WHERE selected = 1 ORDER BY id"):
-                st = statuses.get(s["id"], [])
+            statuses = request_statuses(project)
+            for s in list_samples(project, selected=True):
+                st = statuses.get(s.id, [])
                 mark = (f"{st.count('ok')}/4 ok" if st else "not asked") + (
                     f", {st.count('failed')} failed" if "failed" in st else "")
-                item = QListWidgetItem(f"#{s['id']} {s['true_label']} → {s['adv_pred']}\n"
-                                       f"    {mark}")
-                item.setData(Qt.ItemDataRole.UserRole, s["id"])
+                item = QListWidgetItem(f"#{s.id} {s.true_label} → {s.adv_pred}\n    {mark}")
+                item.setData(Qt.ItemDataRole.UserRole, s.id)
                 self.sample_list.addItem(item)
-                if s["id"] == current:
+                if s.id == current:
                     self.sample_list.setCurrentItem(item)
             if self.sample_list.currentRow() < 0 and self.sample_list.count():
                 self.sample_list.setCurrentRow(0)
@@ -261,17 +171,14 @@ class ResponsesPanel(QWidget):
 
     def _show_sample(self, sample_id: int | None) -> None:
         project = self.ctx.project
-        sample = None if project is None or sample_id is None else project.query_one(
-            "SELECT * FROM samples WHERE id = ?", (sample_id,))
-        rows = {} if sample is None else {(r["modality"], r["variant"]): r
-                                          for r in latest_requests(project, sample_id)}
+        sample = None if project is None or sample_id is None else get_sample(project, sample_id)
+        rows = {} if sample is None else sample_requests(project, sample_id)
         for (modality, variant), cell in self.cells.items():
             row = rows.get((modality, variant))
             frames: list[QPixmap] = []
             if sample is not None and modality == "multimodal":
-                col = "clean_frames_json" if variant == "original" else "adv_frames_json"
-                for rel in json.loads(sample[col]):
-                    pix = QPixmap(str(project.abspath(rel)))
+                for path in sample.frames("clean" if variant == "original" else "adv"):
+                    pix = QPixmap(str(path))
                     if not pix.isNull():
                         frames.append(pix.scaledToHeight(
                             self.THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
@@ -280,10 +187,10 @@ class ResponsesPanel(QWidget):
         for modality in MODALITIES:
             a, b = rows.get((modality, "original")), rows.get((modality, "attacked"))
             label = self.similarity_labels[modality]
-            noise = [r["response_text"] or "" for (m, v), r in rows.items()
-                     if m == modality and v.startswith("noise-") and r["status"] == "ok"]
-            if a is not None and b is not None and a["status"] == b["status"] == "ok":
-                ta, tb = a["response_text"] or "", b["response_text"] or ""
+            noise = [r.response_text or "" for (m, v), r in rows.items()
+                     if m == modality and v.startswith("noise-") and r.status == "ok"]
+            if a is not None and b is not None and a.status == b.status == "ok":
+                ta, tb = a.response_text or "", b.response_text or ""
                 ha, hb = diff_html(ta, tb)
                 self.cells[(modality, "original")].response_view.show_diff(ta, ha)
                 self.cells[(modality, "attacked")].response_view.show_diff(tb, hb)
@@ -310,9 +217,10 @@ class ResponsesPanel(QWidget):
             config = config_from_settings(self.ctx)
             job = query_samples(project, config, sample_ids=sample_ids, modalities=modalities,
                                 refresh=refresh, noise_floor=noise_floor)
-            self.ctx.runner.start(job, "Query language model", on_success=self._on_job_succeeded,
-                                  on_progress=self._on_job_progress,
-                                  on_error=self._on_job_failed)
+            self.ctx.runner.enqueue(job, "Query language model",
+                                    on_success=self._on_job_succeeded,
+                                    on_progress=self._on_job_progress,
+                                    on_error=self._on_job_failed)
         except HarlabError as exc:
             self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
             return
@@ -368,6 +276,10 @@ class ResponsesPanel(QWidget):
     def _on_ctx_project_changed(self, _project: object) -> None:
         self.reload()
 
+    @Slot()
+    def _on_ctx_settings_changed(self) -> None:
+        self.reload()
+
     @Slot(QListWidgetItem, QListWidgetItem)
     def _on_sample_list_changed(self, _current: QListWidgetItem, _previous: object) -> None:
         self._show_sample(self.current_sample_id())
@@ -398,22 +310,15 @@ class ResponsesPanel(QWidget):
             self.reload()
 
 
-def _prompt_of(row: Any | None, sample: Any | None, modality: str, variant: str) -> str:
-    """The user text that was sent (from the logged request), else what would be sent."""
-    if row is not None and row["request_json"] not in (None, "null"):
-        body = json.loads(row["request_json"])
-        for message in reversed(body.get("messages", [])):
-            if message.get("role") == "user":
-                content = message["content"]
-                if isinstance(content, list):
-                    n = sum(p.get("type") == "image_url" for p in content)
-                    text = " ".join(p["text"] for p in content if p.get("type") == "text")
-                    return f"{text}  [+ {n} PNG frame(s)]"
-                return content
+def _prompt_of(row: RequestRecord | None, sample: Sample | None, modality: str,
+               variant: str) -> str:
+    """The user text that was sent (from the stored request), else what would be sent."""
+    if row is not None and row.prompt:
+        return row.prompt
     if sample is None:
         return ""
     if modality == "unimodal":
-        label = sample["clean_pred"] if variant == "original" else sample["adv_pred"]
+        label = sample.clean_pred if variant == "original" else sample.adv_pred
         return f"(scenario prompt with label {label})"
     return "(scenario question with the " + ("clean" if variant == "original" else
                                              "adversarial") + " frames)"

@@ -1,38 +1,26 @@
-"""The Train panel: the recipe form, Start / Cancel / Resume, live curves, epochs, evaluation.
+"""The Train panel: recipe form, Start / Cancel / Resume / Evaluate, and the project's runs.
 
-The form is built from :class:`harlab.train.config.TrainConfig`'s fields; the job is
-:func:`harlab.train.fit.train` on the context's runner. Plots redraw on a timer, not on every
-step, so a long run with many thousands of steps stays cheap to display.
+Form -> :class:`TrainConfig` -> :func:`harlab.stages.train` on the context's runner -> view.
+The view shows the run chosen in the Runs list: live while it trains, and, for any run the
+project already holds, its stored per-epoch history and its newest evaluation, read back with
+:mod:`harlab.train.runs`. Opening a finished project therefore shows its curves at once.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -40,31 +28,17 @@ from PySide6.QtWidgets import (
 
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
+from harlab.train import runs as train_runs
 from harlab.train.config import TrainConfig
 from harlab.train.fit import EpochDone, TrainStarted, TrainStep
-from harlab.train.models import MODEL_REGISTRY, WEIGHT_CHOICES
 from ui.context import AppContext
-from ui.widgets.confusion_matrix import ConfusionMatrixView
 from ui.widgets.train_curves import TrainCurvesView
+from ui.widgets.train_form import PRESETS, TrainConfigForm
+from ui.widgets.train_results import EVAL_HINT, EpochTable, EvaluationView
 
 log = logging.getLogger(__name__)
 
-PRESETS = {"Paper recipe": TrainConfig.paper, "Demo (fast CPU)": TrainConfig.demo}
-LABELS = {
-    "arch": "Architecture", "weights": "Start weights", "image_size": "Image size (px)",
-    "frames_per_video": "Frames per video", "epochs": "Epochs", "batch_size": "Batch size",
-    "lr": "Learning rate", "max_lr": "Cyclic max LR", "weight_decay": "Weight decay",
-    "accumulate": "Accumulate batches", "lr_cycle_steps": "LR half-cycle (steps, 0=auto)",
-    "flip": "Random horizontal flip", "jitter": "Colour jitter", "hue": "Hue jitter",
-    "zoom": "Zoom / shift (not in paper)", "rotation_deg":
-    "Rotation (±deg)", "val_fraction": "Validation groups share", "fold": "Fold",
-    "seed": "Seed", "device": "Device", "amp": "Mixed precision (CUDA)",
-    "channels_last": "Channels-last (CUDA)",
-}
-FLOAT_DECIMALS = {"lr": 6, "max_lr": 6, "weight_decay": 4, "jitter": 2, "hue": 2, "zoom": 2,
-                  "rotation_deg": 1,
-                  "val_fraction": 2}
-EPOCH_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s"]
+__all__ = ["PRESETS", "TrainPanel"]
 
 
 def _format_eta(seconds: float) -> str:
@@ -74,7 +48,7 @@ def _format_eta(seconds: float) -> str:
 
 
 class TrainPanel(QWidget):
-    """Fine-tune, watch the curves, evaluate.
+    """Fine-tune, watch the curves, evaluate; browse the project's runs.
 
     Signals:
         training_done(object): the TrainResult (or None after a cancel / failure).
@@ -87,38 +61,24 @@ class TrainPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
-        self._editors: dict[str, QWidget] = {}
-        self._history: list[dict[str, Any]] = []
-        self._best_epoch = 0
         self._job = ""  # "train", "evaluate" or ""
         self._outcome: str | None = None  # "done" or "failed" once the job has ended
+        self._live_run: int | None = None
         self._build()
         ctx.project_changed.connect(self._on_ctx_project_changed)
         ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
         ctx.runner.finished.connect(self._update_buttons)
         ctx.runner.started.connect(self._update_buttons)
         self._on_ctx_dataset_changed(ctx.dataset_root)
+        self._on_ctx_project_changed(ctx.project)
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         self.notice = QLabel(wordWrap=True)
         self.notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.preset = QComboBox()
-        self.preset.addItems(list(PRESETS))
-        self.preset.currentTextChanged.connect(self._on_preset_changed)
-        form = QFormLayout()
-        form.addRow("Preset", self.preset)
-        for f in dataclasses.fields(TrainConfig):
-            editor = self._make_editor(f.name, f.default)
-            self._editors[f.name] = editor
-            form.addRow(LABELS.get(f.name, f.name), editor)
-        box = QGroupBox("Recipe")
-        box.setLayout(form)
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(box)
-        scroll.setMinimumWidth(360)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-
+        self.form = TrainConfigForm()
+        self.preset = self.form.preset
+        self._editors = self.form.editors
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
         self.resume_button = QPushButton("Resume")
@@ -135,7 +95,7 @@ class TrainPanel(QWidget):
         self.status = QLabel("Ready.", wordWrap=True)
         self.eta = QLabel("")
         left = QVBoxLayout()
-        left.addWidget(scroll, 1)
+        left.addWidget(self.form, 1)
         left.addLayout(buttons)
         left.addWidget(self.progress)
         row = QHBoxLayout()
@@ -146,32 +106,28 @@ class TrainPanel(QWidget):
         left_widget.setLayout(left)
 
         pg.setConfigOptions(antialias=True)
+        self.runs_combo = QComboBox()
+        self.runs_combo.setToolTip("The project's training runs; the view shows the chosen one")
+        self.runs_combo.currentIndexChanged.connect(self._on_runs_combo_changed)
         self.curves = TrainCurvesView()
-
-        self.table = QTableWidget(0, len(EPOCH_COLUMNS))
-        self.table.setHorizontalHeaderLabels([c.replace("_", " ") for c in EPOCH_COLUMNS])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.confusion = ConfusionMatrixView()
-        self.metrics = QLabel("Evaluate the best checkpoint on the fold's test split.",
-                              wordWrap=True)
-        self.metrics.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.metrics.setMinimumWidth(220)
-        self.metrics.setAlignment(Qt.AlignTop)
-        eval_layout = QHBoxLayout()
-        eval_layout.addWidget(self.confusion, 2)
-        eval_layout.addWidget(self.metrics, 1)
-        eval_widget = QWidget()
-        eval_widget.setLayout(eval_layout)
+        self.table = EpochTable()
+        self.evaluation = EvaluationView()
+        self.confusion, self.metrics = self.evaluation.confusion, self.evaluation.metrics
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Epochs")
-        self.tabs.addTab(eval_widget, "Evaluation")
-
+        self.tabs.addTab(self.evaluation, "Evaluation")
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        runs_row = QHBoxLayout()
+        runs_row.addWidget(QLabel("Run"))
+        runs_row.addWidget(self.runs_combo, 1)
+        top_layout.addLayout(runs_row)
+        top_layout.addWidget(self.curves, 1)
         right = QSplitter(Qt.Vertical)
-        right.addWidget(self.curves)
+        right.addWidget(top)
         right.addWidget(self.tabs)
-        right.setSizes([300, 300])
+        right.setSizes([320, 300])
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left_widget)
         split.addWidget(right)
@@ -180,133 +136,104 @@ class TrainPanel(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(split, 1)
 
-    def _make_editor(self, name: str, default: Any) -> QWidget:
-        if name == "arch":
-            editor = QComboBox()
-            editor.addItems(list(MODEL_REGISTRY))
-        elif name == "device":
-            editor = QComboBox()
-            editor.addItems(["auto", "cpu", "cuda"])
-        elif name == "weights":
-            editor = QComboBox(editable=True)
-            editor.addItems(list(WEIGHT_CHOICES))
-            editor.setToolTip("auto: ImageNet weights when torchvision has them cached, else "
-                              "from scratch; imagenet: download if needed; none: scratch; or a "
-                              "weights file")
-            browse = QPushButton("…")
-            browse.setMaximumWidth(30)
-            browse.clicked.connect(self._on_browse_weights_clicked)
-            holder = QWidget()
-            row = QHBoxLayout(holder)
-            row.setContentsMargins(0, 0, 0, 0)
-            row.addWidget(editor, 1)
-            row.addWidget(browse)
-            holder.combo = editor  # type: ignore[attr-defined]
-            return holder
-        elif isinstance(default, bool):
-            editor = QCheckBox()
-        elif isinstance(default, int):
-            editor = QSpinBox()
-            editor.setRange(0, 10**7)
-        else:
-            editor = QDoubleSpinBox()
-            decimals = FLOAT_DECIMALS.get(name, 4)
-            editor.setDecimals(decimals)
-            editor.setRange(0.0, 1000.0)
-            editor.setSingleStep(10 ** -decimals * (10 if decimals > 3 else 5))
-        return editor
-
     # ------------------------------------------------------------------ config <-> form
     def set_config(self, config: TrainConfig) -> None:
-        for name, value in config.to_dict().items():
-            editor = self._editors[name]
-            editor = getattr(editor, "combo", editor)
-            if isinstance(editor, QComboBox):
-                editor.setCurrentText(str(value))
-            elif isinstance(editor, QCheckBox):
-                editor.setChecked(bool(value))
-            else:
-                editor.setValue(value)
+        self.form.set_config(config)
 
     def config(self) -> TrainConfig:
         """The form as a TrainConfig; raises InputError for out-of-range values."""
-        values: dict[str, Any] = {}
-        for name, editor in self._editors.items():
-            editor = getattr(editor, "combo", editor)
-            if isinstance(editor, QComboBox):
-                values[name] = editor.currentText().strip()
-            elif isinstance(editor, QCheckBox):
-                values[name] = editor.isChecked()
-            else:
-                values[name] = editor.value()
-        return TrainConfig(**values)
+        return self.form.config()
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.table.history)
+
+    # ------------------------------------------------------------------ the project's runs
+    def refresh_runs(self, select: int | None = None) -> None:
+        """Re-read the project's train runs; show ``select`` (default: keep, else newest)."""
+        project = self.ctx.project
+        runs = train_runs.train_runs(project) if project is not None else []
+        keep = select if select is not None else self.runs_combo.currentData()
+        self.runs_combo.blockSignals(True)
+        self.runs_combo.clear()
+        for run in reversed(runs):
+            self.runs_combo.addItem(run.label, run.id)
+        index = self.runs_combo.findData(keep) if keep is not None else -1
+        self.runs_combo.setCurrentIndex(index if index >= 0 else 0 if runs else -1)
+        self.runs_combo.blockSignals(False)
+        if select is None:
+            self._show_run(self.runs_combo.currentData())
+
+    def _show_run(self, run_id: int | None) -> None:
+        """The stored history and evaluation of a run (not while that run trains live)."""
+        if run_id is not None and run_id == self._live_run:
+            return
+        self._reset_view()
+        project = self.ctx.project
+        if project is None or run_id is None:
+            return
+        try:
+            run = train_runs.train_run(project, run_id)
+        except HarlabError as exc:
+            self._show_error(str(exc))
+            return
+        self.table.set_history(run.history, run.best_epoch)
+        self.curves.set_epochs(run.history, run.best_epoch)
+        result = train_runs.evaluation_of(project, run.best_checkpoint)
+        if result is not None:
+            self.evaluation.show_result(result)
+        if not self._job:
+            self.status.setText(f"Run #{run.id}: {run.status}"
+                                + (f" ({run.error})" if run.error else "")
+                                + (f"; best val acc {run.best_val_acc:.1%} at epoch "
+                                   f"{run.best_epoch}" if run.best_epoch else ""))
+
+    def _selected_checkpoint(self) -> Path | None:
+        """The chosen run's best checkpoint, else the project's."""
+        project = self.ctx.project
+        if project is None:
+            return None
+        run_id = self.runs_combo.currentData()
+        if run_id is not None:
+            try:
+                best = train_runs.train_run(project, run_id).best_checkpoint
+            except HarlabError:
+                best = None
+            if best is not None and best.is_file():
+                return best
+        return train_runs.best_checkpoint(project)
 
     # ------------------------------------------------------------------ state
     def _ready_message(self) -> str | None:
         if self.ctx.project is None:
-            return "Open or create a project (File menu) to train: runs and checkpoints " \
-                   "are kept in the project folder."
+            return ("Open or create a project (File menu) to train: runs and checkpoints are "
+                    "kept in the project folder.")
         if not self.ctx.dataset_root:
             return "Choose a dataset in the Data panel (or use the demo dataset) to train."
-        return None
-
-    def _resume_checkpoint(self) -> Path | None:
-        """The newest train run's last.pt that can still continue."""
-        project = self.ctx.project
-        if project is None:
-            return None
-        for run in reversed(project.runs("train")):
-            result = json.loads(run["result_json"] or "{}")
-            rel = result.get("last_checkpoint")
-            path = project.abspath(rel) if rel else \
-                project.checkpoints_dir / f"train-{run['id']}" / "last.pt"
-            if path.is_file():
-                return None if result.get("completed") else path
-        return None
-
-    def _best_checkpoint(self) -> Path | None:
-        project = self.ctx.project
-        if project is None:
-            return None
-        for run in reversed(project.runs("train")):
-            rel = json.loads(run["result_json"] or "{}").get("best_checkpoint")
-            if rel and project.abspath(rel).is_file():
-                return project.abspath(rel)
         return None
 
     @Slot()
     def _update_buttons(self) -> None:
         busy = self.ctx.runner.busy
         problem = self._ready_message()
-        self.notice.setVisible(bool(problem) or bool(self.notice.property("weights")))
-        if problem:
-            self.notice.setText(problem)
-        elif self.notice.property("weights"):
-            self.notice.setText(self.notice.property("weights"))
+        weights = self.notice.property("weights")
+        self.notice.setVisible(bool(problem) or bool(weights))
+        self.notice.setText(problem or weights or "")
+        project = self.ctx.project
         self.start_button.setEnabled(not busy and problem is None)
-        self.resume_button.setEnabled(not busy and problem is None
-                                      and self._resume_checkpoint() is not None)
+        self.resume_button.setEnabled(not busy and problem is None and project is not None
+                                      and train_runs.resume_checkpoint(project) is not None)
         self.evaluate_button.setEnabled(not busy and problem is None
-                                        and self._best_checkpoint() is not None)
+                                        and self._selected_checkpoint() is not None)
         self.cancel_button.setEnabled(busy and bool(self._job))
 
     def _show_error(self, message: str) -> None:
         self.status.setText(f"<span style='color:#b00020'>{message}</span>")
 
-    # ------------------------------------------------------------------ slots: form
-    @Slot(str)
-    def _on_preset_changed(self, name: str) -> None:
-        self.set_config(PRESETS[name]())
-
-    @Slot()
-    def _on_browse_weights_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Weights file", "",
-                                              "PyTorch weights (*.pt *.pth);;All files (*)")
-        if path:
-            self._editors["weights"].combo.setCurrentText(path)
-
+    # ------------------------------------------------------------------ slots: context
     @Slot(object)
     def _on_ctx_project_changed(self, _project: object) -> None:
+        self.refresh_runs()
         self._update_buttons()
 
     @Slot(str)
@@ -315,7 +242,12 @@ class TrainPanel(QWidget):
 
         is_demo = bool(root) and Path(root).resolve() == demo_dataset_dir().resolve()
         self.preset.setCurrentText("Demo (fast CPU)" if is_demo else "Paper recipe")
-        self._on_preset_changed(self.preset.currentText())
+        self.set_config(PRESETS[self.preset.currentText()]())
+        self._update_buttons()
+
+    @Slot(int)
+    def _on_runs_combo_changed(self, _index: int) -> None:
+        self._show_run(self.runs_combo.currentData())
         self._update_buttons()
 
     # ------------------------------------------------------------------ slots: jobs
@@ -325,28 +257,24 @@ class TrainPanel(QWidget):
 
     @Slot()
     def _on_resume_clicked(self) -> None:
-        self._start_training(resume=self._resume_checkpoint())
+        project = self.ctx.project
+        self._start_training(resume=train_runs.resume_checkpoint(project) if project else None)
 
     def _start_training(self, resume: Path | None) -> None:
-        from harlab.train.fit import train
+        from harlab import stages
 
         try:
             config = self.config()
         except HarlabError as exc:
             self._show_error(str(exc))
             return
-        self._reset_curves()
-        self._job, self._outcome = "train", None
-        job = train(config, self.ctx.dataset_root, None, project=self.ctx.project,
-                    resume=resume)
+        self._reset_view()
+        self._job, self._outcome, self._live_run = "train", None, None
+        job = stages.train(self.ctx.project, config, self.ctx.dataset_root, resume=resume)
         self.status.setText("Resuming…" if resume else "Preparing frames…")
-        try:
-            self.ctx.runner.start(job, "train", on_progress=self._on_train_progress,
-                                  on_success=self._on_train_succeeded,
-                                  on_error=self._on_job_error, on_finished=self._on_job_finished)
-        except HarlabError as exc:
-            self._job = ""
-            self._show_error(str(exc))
+        self.ctx.runner.enqueue(job, "train", on_progress=self._on_train_progress,
+                                on_success=self._on_train_succeeded,
+                                on_error=self._on_job_error, on_finished=self._on_job_finished)
         self._update_buttons()
 
     @Slot()
@@ -356,25 +284,25 @@ class TrainPanel(QWidget):
 
     @Slot()
     def _on_evaluate_clicked(self) -> None:
-        from harlab.train.evaluate import evaluate
+        from harlab import stages
+        from harlab.train.evaluate import EvalConfig
 
-        checkpoint = self._best_checkpoint()
-        if checkpoint is None:
-            self._show_error("No best checkpoint in this project yet; train first.")
+        checkpoint = self._selected_checkpoint()
+        try:
+            if checkpoint is None:
+                raise HarlabError("No best checkpoint in this project yet; train first.")
+            config = EvalConfig(str(checkpoint), self.ctx.dataset_root,
+                                self._editors["fold"].value(),
+                                device=self._editors["device"].currentText())
+        except HarlabError as exc:
+            self._show_error(str(exc))
             return
-        fold = self._editors["fold"].value()
-        device = self._editors["device"].currentText()
         self._job, self._outcome = "evaluate", None
         self.status.setText(f"Evaluating {checkpoint.parent.name}/{checkpoint.name}…")
-        try:
-            self.ctx.runner.start(evaluate(checkpoint, self.ctx.dataset_root, fold,
-                                           project=self.ctx.project, device=device),
-                                  "evaluate", on_progress=self._on_eval_progress,
-                                  on_success=self._on_eval_succeeded,
-                                  on_error=self._on_job_error, on_finished=self._on_job_finished)
-        except HarlabError as exc:
-            self._job = ""
-            self._show_error(str(exc))
+        self.ctx.runner.enqueue(stages.evaluate(self.ctx.project, config), "evaluate",
+                                on_progress=self._on_eval_progress,
+                                on_success=self._on_eval_succeeded,
+                                on_error=self._on_job_error, on_finished=self._on_job_finished)
         self._update_buttons()
 
     def _on_train_progress(self, step: Progress) -> None:
@@ -387,15 +315,17 @@ class TrainPanel(QWidget):
         data = step.data
         if isinstance(data, TrainStarted):
             self.notice.setProperty("weights", data.weights)
+            self._live_run = data.run_id
+            self.refresh_runs(select=data.run_id)
             self._update_buttons()
-            for row in data.history:
-                self._add_epoch(row)
+            self.table.set_history(data.history, 0)
+            self.curves.set_epochs(self.table.history, self.table.best_epoch)
         elif isinstance(data, TrainStep):
             self.curves.add_step(data.step, data.loss, data.lr)
             self.eta.setText(f"ETA {_format_eta(data.eta_s)}")
         elif isinstance(data, EpochDone):
-            self._best_epoch = data.best_epoch
-            self._add_epoch(data.row)
+            self.table.add_epoch(data.row, data.best_epoch)
+            self.curves.set_epochs(self.table.history, self.table.best_epoch)
 
     def _on_train_succeeded(self, result: Any) -> None:
         self._outcome = "done"
@@ -411,13 +341,7 @@ class TrainPanel(QWidget):
 
     def _on_eval_succeeded(self, result: Any) -> None:
         self._outcome = "done"
-        self.confusion.set_matrix(result.confusion, result.classes)
-        worst = sorted(result.per_class_acc.items(), key=lambda kv: kv[1])[:5]
-        self.metrics.setText(
-            f"<b>Video</b> top-1 {result.video_top1:.1%}, top-5 {result.video_top5:.1%}<br>"
-            f"<b>Frame</b> top-1 {result.frame_top1:.1%}, top-5 {result.frame_top5:.1%}<br>"
-            f"{result.n_videos} videos, {result.n_frames} frames<br><br><b>Lowest classes"
-            "</b><br>" + "<br>".join(f"{name}: {acc:.0%}" for name, acc in worst))
+        self.evaluation.show_result(result)
         self.tabs.setCurrentIndex(1)
         self.status.setText(f"Evaluated: {result.summary()}")
         self.evaluation_done.emit(result)
@@ -435,41 +359,14 @@ class TrainPanel(QWidget):
             self.eta.setText("")
             if self._job == "train":
                 self.training_done.emit(None)
+        if self._job == "train":
+            self._live_run = None
+            self.refresh_runs(select=self.runs_combo.currentData())
         self._job = ""
         self._update_buttons()
 
-    # ------------------------------------------------------------------ curves
-    def _reset_curves(self) -> None:
-        self._history = []
-        self._best_epoch = 0
+    # ------------------------------------------------------------------ view
+    def _reset_view(self) -> None:
         self.curves.clear()
-        self.table.setRowCount(0)
-
-    def _add_epoch(self, row: dict[str, Any]) -> None:
-        self._history.append(row)
-        if row.get("best"):
-            self._best_epoch = row["epoch"]
-        r = self.table.rowCount()
-        self.table.insertRow(r)
-        for c, key in enumerate(EPOCH_COLUMNS):
-            value = row.get(key, "")
-            text = (f"{value:.1%}" if key.endswith("acc") else f"{value:.2e}" if key == "lr"
-                    else f"{value:.4f}" if key.endswith("loss") else f"{value:.1f}"
-                    if key == "time_s" else str(value))
-            self.table.setItem(r, c, QTableWidgetItem(text))
-        self._mark_best_row()
-        self.curves.set_epochs(self._history, self._best_epoch)
-
-    def _mark_best_row(self) -> None:
-        for r, h in enumerate(self._history):
-            best = h["epoch"] == self._best_epoch
-            for c in range(self.table.columnCount()):
-                item = self.table.item(r, c)
-                font = QFont(item.font())
-                font.setBold(best)
-                item.setFont(font)
-            self.table.item(r, 0).setText(f"{h['epoch']} ★" if best else str(h["epoch"]))
-
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        return list(self._history)
+        self.table.clear_rows()
+        self.evaluation.clear_result(EVAL_HINT)

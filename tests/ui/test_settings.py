@@ -1,0 +1,86 @@
+"""Typed settings: the dialog is built from the dataclasses and every field round-trips."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from harlab.errors import InputError
+from harlab.llm.config import LLMConfig
+from harlab.settings import AppSettings
+from ui.context import AppContext, read_app_settings, read_llm_config, write_settings
+from ui.settings_dialog import SettingsDialog
+
+# Every field away from its default, so a field that is dropped anywhere shows up.
+CUSTOM_LLM = LLMConfig(provider="vllm", base_url="http://127.0.0.1:9000/v1", model="qwen-vl",
+                       api_key_env="MY_KEY_VAR", temperature=1.25, seed=1234, max_tokens=777,
+                       timeout_s=33.5, max_retries=7, backoff_s=2.5, max_backoff_s=40.0,
+                       concurrency=9, image_detail="high", supports_images=True)
+CUSTOM_APP = AppSettings(dataset_root="/data/ucf", weights_file="/w/resnet18.pth",
+                         device="cpu")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+
+def test_custom_configs_differ_from_defaults_in_every_field():
+    for config in (CUSTOM_LLM, CUSTOM_APP):
+        default = type(config)()
+        same = [f.name for f in dataclasses.fields(config)
+                if getattr(config, f.name) == getattr(default, f.name)]
+        assert same == []
+
+
+def test_dialog_has_an_editor_per_field(qtbot, settings):
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    assert set(dialog.llm_editors) == {f.name for f in dataclasses.fields(LLMConfig)}
+    assert set(dialog.app_editors) == {f.name for f in dataclasses.fields(AppSettings)}
+
+
+@pytest.mark.parametrize("supports_images", [True, False, None])
+def test_every_field_round_trips_through_the_dialog(qtbot, settings, supports_images):
+    llm = dataclasses.replace(CUSTOM_LLM, supports_images=supports_images)
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.set_llm_config(llm)
+    dialog.set_app_settings(CUSTOM_APP)
+    dialog.accept()
+    assert read_llm_config(settings) == llm
+    assert read_app_settings(settings) == CUSTOM_APP
+    again = SettingsDialog(settings)  # a reopened dialog shows what was stored
+    qtbot.addWidget(again)
+    assert again.llm_config() == llm and again.app_settings() == CUSTOM_APP
+
+
+def test_unset_values_round_trip_as_unset(settings):
+    llm = LLMConfig(temperature=None, seed=None, model=None)
+    write_settings(settings, llm, AppSettings())
+    assert read_llm_config(settings) == llm
+
+
+def test_supports_images_reaches_the_query_config(tmp_path, settings):
+    ctx = AppContext(settings)
+    assert ctx.llm_config().supports_images is None
+    ctx.save_settings(dataclasses.replace(CUSTOM_LLM, supports_images=False))
+    assert ctx.llm_config().supports_images is False and not ctx.llm_config().takes_images
+    ctx.save_settings(dataclasses.replace(CUSTOM_LLM, supports_images=True))
+    assert ctx.llm_config().takes_images
+
+
+def test_bad_value_is_shown_and_nothing_is_stored(qtbot, settings):
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.llm_editors["base_url"].setText("ftp://nope")
+    dialog.accept()
+    assert "base_url must be an http(s) URL" in dialog.error_label.text()
+    assert not settings.contains("llm/base_url")
+
+
+def test_bad_device_is_rejected():
+    with pytest.raises(InputError, match="unknown device 'gpu'; valid devices: auto, cpu, cuda"):
+        AppSettings(device="gpu")
