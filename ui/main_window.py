@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -28,54 +27,12 @@ from harlab.store import Project, is_project
 from ui import logs
 from ui.context import AppContext
 from ui.job_runner import freeze_heap
-from ui.panels import PANELS, PLANNED
+from ui.panels import PANELS
+from ui.panels.study_dashboard import StudyDashboard
 
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 8
-
-
-class OverviewPage(QWidget):
-    """The first tab: what the app can do now, and where to start."""
-
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._ctx = ctx
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 24, 24, 24)
-        self._label = QLabel()
-        self._label.setTextFormat(Qt.TextFormat.RichText)
-        self._label.setWordWrap(True)
-        self._label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self._label)
-        self.demo_button = QPushButton("Open demo project")
-        self.demo_button.setToolTip("Open (or create) the demo project on the bundled demo data")
-        layout.addWidget(self.demo_button, alignment=Qt.AlignmentFlag.AlignLeft)
-        layout.addStretch(1)
-        ctx.project_changed.connect(self._on_ctx_project_changed)
-        self.refresh()
-
-    @Slot(object)
-    def _on_ctx_project_changed(self, _project: object) -> None:
-        self.refresh()
-
-    def refresh(self) -> None:
-        present = {title for title, _m, _c in PANELS}
-        rows = "".join(
-            f"<li><b>{stage}</b>: {'ready' if stage in present else 'not built yet'}</li>"
-            for stage in PLANNED)
-        project = self._ctx.project
-        where = (f"Project: <code>{project.root}</code>" if project is not None
-                 else "No project is open. Open the demo project to try every stage on the "
-                      "bundled demo data, or create a project with <i>File &gt; New project</i>.")
-        self._label.setText(
-            f"<h2>HARLab {__version__}</h2>"
-            "<p>Adversarial attacks on human-action recognition, and what a language model "
-            "then says: data &rarr; fine-tune &rarr; attack &rarr; ask an LLM &rarr; score "
-            "&rarr; rate &rarr; export.</p>"
-            f"<p>{where}</p><p>Stages in this build:</p><ul>{rows}</ul>")
-        self.demo_button.setVisible(project is None)
 
 
 class MainWindow(QMainWindow):
@@ -89,8 +46,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        self.overview = OverviewPage(self.ctx)
+        self.overview = StudyDashboard(self.ctx, ready=False)
         self.overview.demo_button.clicked.connect(self._on_demo_clicked)
+        self.overview.open_tab.connect(self._on_overview_open_tab)
         self.tabs.addTab(self.overview, "Overview")
         self.panels: dict[str, QWidget] = {}
         self._build_status_bar()
@@ -167,8 +125,15 @@ class MainWindow(QMainWindow):
                 panel.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.panels[title] = panel
             self.tabs.addTab(panel, title)
+        self.overview.ready = True
         self.overview.refresh()
         freeze_heap()  # the start-up heap (Qt, torch, panels) never needs a collector's walk
+
+    @Slot(str)
+    def _on_overview_open_tab(self, title: str) -> None:
+        panel = self.panels.get(title)
+        if panel is not None:
+            self.tabs.setCurrentWidget(panel)
 
     @Slot()
     def _update_device_label(self) -> None:

@@ -30,7 +30,7 @@ from harlab.jobs import Job, Progress, run
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 5
+DEMO_VERSION = 6  # 6: five clips per group (35 test videos per class, for 25 + 25 samples)
 DEMO_CLASSES = ("BabyCrawling", "Biking", "BoxingPunchingBag", "CuttingInKitchen",
                 "HandstandWalking", "JumpingJack", "PushUps", "WalkingWithDog")
 WIDTH, HEIGHT, FPS = 320, 240, 25
@@ -165,7 +165,7 @@ def render_clip(cls_name: str, *, seed: int, cls_index: int, group: int, clip: i
 
 def generate_demo_dataset(out_dir: str | Path, *, seed: int = 0,
                           classes: Sequence[str] | None = None, groups: int = 25,
-                          clips_per_group: int = 2, seconds: float = 2.4,
+                          clips_per_group: int = 5, seconds: float = 2.4,
                           workers: int | None = None) -> Job[Path]:
     """Render the demo dataset into ``out_dir``; yields Progress per clip, returns ``out_dir``.
 

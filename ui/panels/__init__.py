@@ -15,6 +15,3 @@ PANELS: list[tuple[str, str, str]] = [
     ("Evaluate", "ui.panels.evaluate_panel", "EvaluatePanel"),
     ("Results", "ui.panels.results_panel", "ResultsPanel"),
 ]
-
-# Stages of the study that have no panel yet (shown on the overview page).
-PLANNED = ["Data", "Train", "Attack", "Responses", "Evaluate", "Results"]

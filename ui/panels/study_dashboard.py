@@ -36,9 +36,12 @@ class StudyDashboard(QWidget):
 
     open_tab = Signal(str)
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, ready: bool = True):
         super().__init__(parent)
         self._ctx = ctx
+        # The main window sets ready once the panels (and torch) have loaded, so that the
+        # window appears before the study's imports run.
+        self.ready = ready
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 24, 24, 24)
         self.header = QLabel()
@@ -100,6 +103,9 @@ class StudyDashboard(QWidget):
                                 "with <i>File &gt; New project</i>.</p>")
             self.stages.setRowCount(0)
             self.settings_label.setText("")
+            return
+        if not self.ready:
+            self.header.setText(intro + "<p>Loading the project…</p>")
             return
         from harlab.study.runner import stage_state, study_counts
 
