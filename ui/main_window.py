@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.overview = StudyDashboard(self.ctx, ready=False)
         self.overview.demo_button.clicked.connect(self._on_demo_clicked)
         self.overview.open_tab.connect(self._on_overview_open_tab)
+        self.ctx.sample_requested.connect(self._on_ctx_sample_requested)
         self.tabs.addTab(self.overview, "Overview")
         self.panels: dict[str, QWidget] = {}
         self._build_status_bar()
@@ -128,6 +129,10 @@ class MainWindow(QMainWindow):
         self.overview.ready = True
         self.overview.refresh()
         freeze_heap()  # the start-up heap (Qt, torch, panels) never needs a collector's walk
+
+    @Slot(int, str)
+    def _on_ctx_sample_requested(self, _sample_id: int, _modality: str) -> None:
+        self._on_overview_open_tab("Responses")
 
     @Slot(str)
     def _on_overview_open_tab(self, title: str) -> None:

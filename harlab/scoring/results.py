@@ -232,3 +232,26 @@ def results_job(project: Project, *, semantic_model: str = similarity.DEFAULT_MO
              for m in ("syntactic_cosine", "semantic_cosine")}
     return {"scores": [s for s in scores if s.pair == "attacked"], "table": table,
             "drift": drift}
+
+
+def sample_scores(project: Project, sample_id: int, *,
+                  semantic_model: str = similarity.DEFAULT_MODEL
+                  ) -> dict[tuple[str, str], dict[str, float | None]]:
+    """The scores of one sample's current answers: ``(modality, pair) -> {metric: value}``.
+
+    Only scores of the current response ids count (a re-asked pair is unscored until scored
+    again); the semantic cosine only from ``semantic_model``.
+    """
+    semantic_model = similarity.resolve_model_name(semantic_model)
+    current = {(r["modality"], r["variant"]): r["id"] for r in project.query(
+        "SELECT id, modality, variant FROM llm_requests WHERE id IN (SELECT max(id) FROM "
+        "llm_requests WHERE sample_id = ? GROUP BY modality, variant)", (sample_id,))}
+    out: dict[tuple[str, str], dict[str, float | None]] = {}
+    for r in project.query("SELECT * FROM scores WHERE sample_id = ? ORDER BY id", (sample_id,)):
+        ids = (current.get((r["modality"], "original")), current.get((r["modality"], r["pair"])))
+        if ids != (r["response_a_id"], r["response_b_id"]):
+            continue
+        if r["metric"] == "semantic_cosine" and r["scorer"] != semantic_model:
+            continue
+        out.setdefault((r["modality"], r["pair"]), {})[r["metric"]] = r["value"]
+    return out

@@ -65,7 +65,8 @@ def test_ask_fills_the_four_cells_with_a_word_diff(qtbot, ctx, server, tmp_path)
     assert "CuttingInKitchen" in cells[("unimodal", "attacked")].prompt_label.text()
     assert cells[("multimodal", "attacked")].thumbs.count() == 3  # 2 frames + stretch
     assert "line-through" in cells[("unimodal", "original")].response_view.toHtml()
-    assert "0.60" in panel.similarity_labels["unimodal"].text()
+    # the difflib word-overlap ratio gave way to the stored scores (issue 9)
+    assert "Not scored yet" in panel.similarity_labels["unimodal"].text()
     assert "4 asked" in panel.message_label.text() and "4/4 ok" in panel.sample_list.item(0).text()
     assert len(server.requests) == 4
 
@@ -159,5 +160,36 @@ def test_noise_floor_is_summarised(qtbot, ctx, server, tmp_path):
     with qtbot.waitSignal(ctx.runner.finished, timeout=20000):
         panel.ask_button.click()
     assert len(server.requests) == 4
-    assert "noise floor: original vs 2 repeat(s) of itself 1.00" in \
+    from harlab import jobs
+    from harlab.scoring import ScoreConfig, score_project
+
+    jobs.run(score_project(ctx.project, ScoreConfig(metrics=("syntactic_cosine",))))
+    panel.reload()
+    assert "noise floor (syntactic, original vs 2 re-draw(s) of itself) 1.000" in \
         panel.similarity_labels["unimodal"].text()
+
+
+def test_stored_scores_show_beside_the_pair_and_results_clicks_select_the_sample(
+        qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from harlab import jobs
+    from harlab.scoring import ScoreConfig, score_project
+    from tests.core.test_scoring_fixtures import make_project
+    from ui.context import AppContext
+    from ui.panels.responses_panel import ResponsesPanel
+
+    ctx = AppContext(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    project, ids = make_project(tmp_path / "p")
+    panel = ResponsesPanel(ctx)
+    qtbot.addWidget(panel)
+    ctx.set_project(project)
+    assert "Not scored yet" in panel.similarity_labels["unimodal"].text()
+    jobs.run(score_project(project, ScoreConfig(metrics=("syntactic_cosine",
+                                                         "decision_changed"))))
+    ctx.sample_requested.emit(ids[2], "unimodal")
+    assert panel.current_sample_id() == ids[2]
+    text = panel.similarity_labels["unimodal"].text()
+    assert "Syntactic cosine 0." in text and "semantic cosine n/a" in text
+    ctx.runner.shutdown()
+    project.close()

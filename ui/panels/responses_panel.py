@@ -35,9 +35,10 @@ from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import format_cost
 from harlab.llm.records import RequestRecord, request_statuses, sample_requests
 from harlab.llm.runner import MODALITIES, VARIANTS, query_samples, usage_summary
+from harlab.scoring.results import sample_scores
 from ui.context import AppContext
 from ui.widgets.response_cell import ResponseCell
-from ui.widgets.word_diff import diff_html, word_similarity
+from ui.widgets.word_diff import diff_html
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ class ResponsesPanel(QWidget):
 
         ctx.project_changed.connect(self._on_ctx_project_changed)
         ctx.settings_changed.connect(self._on_ctx_settings_changed)
+        ctx.sample_requested.connect(self._on_ctx_sample_requested)
         ctx.runner.finished.connect(self._on_runner_finished)
         self.reload()
 
@@ -184,25 +186,18 @@ class ResponsesPanel(QWidget):
                             self.THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
             cell.set_request(row, frames, _prompt_of(row, sample, modality, variant))
             cell.setEnabled(sample is not None)
+        scores = {} if sample is None else sample_scores(project, sample_id)
         for modality in MODALITIES:
             a, b = rows.get((modality, "original")), rows.get((modality, "attacked"))
             label = self.similarity_labels[modality]
-            noise = [r.response_text or "" for (m, v), r in rows.items()
-                     if m == modality and v.startswith("noise-") and r.status == "ok"]
             if a is not None and b is not None and a.status == b.status == "ok":
                 ta, tb = a.response_text or "", b.response_text or ""
                 ha, hb = diff_html(ta, tb)
                 self.cells[(modality, "original")].response_view.show_diff(ta, ha)
                 self.cells[(modality, "attacked")].response_view.show_diff(tb, hb)
-                text = (f"Word overlap original vs attacked (difflib ratio): "
-                        f"{word_similarity(ta, tb):.2f} · "
-                        "<span style='background:#f8d0d0'>removed</span> / "
-                        "<span style='background:#c9f0c9'>added</span> words marked")
-                if noise:
-                    floor = sum(word_similarity(ta, n) for n in noise) / len(noise)
-                    text += (f" · noise floor: original vs {len(noise)} repeat(s) of itself "
-                             f"{floor:.2f}")
-                label.setText(text)
+                label.setText(_scores_text(scores, modality)
+                              + " · <span style='background:#f8d0d0'>removed</span> / "
+                                "<span style='background:#c9f0c9'>added</span> words marked")
             else:
                 label.setText("")
 
@@ -281,6 +276,13 @@ class ResponsesPanel(QWidget):
         self.reload()
 
     @Slot(QListWidgetItem, QListWidgetItem)
+    @Slot(int, str)
+    def _on_ctx_sample_requested(self, sample_id: int, _modality: str) -> None:
+        for row in range(self.sample_list.count()):
+            if self.sample_list.item(row).data(Qt.ItemDataRole.UserRole) == sample_id:
+                self.sample_list.setCurrentRow(row)
+                return
+
     def _on_sample_list_changed(self, _current: QListWidgetItem, _previous: object) -> None:
         self._show_sample(self.current_sample_id())
         self._update_buttons()
@@ -308,6 +310,29 @@ class ResponsesPanel(QWidget):
         super().showEvent(event)
         if not self.ctx.runner.busy:
             self.reload()
+
+
+def _scores_text(scores: dict[tuple[str, str], dict[str, float | None]], modality: str) -> str:
+    """The stored scores of a pair, and its noise floor, as one line."""
+    drift = scores.get((modality, "attacked"))
+    if not drift:
+        return "Not scored yet: press Score in the Results panel (or harlab score)"
+
+    def num(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    text = (f"Syntactic cosine {num(drift.get('syntactic_cosine'))} · semantic cosine "
+            f"{num(drift.get('semantic_cosine'))}")
+    if drift.get("decision_changed") is not None:
+        text += f" · decision {'changed' if drift['decision_changed'] else 'held'}"
+    for metric in ("semantic_cosine", "syntactic_cosine"):
+        floor = [v.get(metric) for (m, pair), v in scores.items()
+                 if m == modality and pair.startswith("noise-") and v.get(metric) is not None]
+        if floor:
+            text += (f" · noise floor ({metric.split('_')[0]}, original vs {len(floor)} "
+                     f"re-draw(s) of itself) {sum(floor) / len(floor):.3f}")
+            break
+    return text
 
 
 def _prompt_of(row: RequestRecord | None, sample: Sample | None, modality: str,
