@@ -246,9 +246,14 @@ class Project:
             raise InputError(f"{str(root)!r} is not a HARLab project (no {DB_NAME} in it). "
                              "Pick the project folder itself, or create a new project.")
         project = cls(root)
-        project._migrate(new=_is_unfinished(project.db_path))
+        unfinished = _is_unfinished(project.db_path)
+        if not unfinished:
+            _check_ours(project.db_path)  # before conn(), which would switch it to WAL
+        project._migrate(new=unfinished)
         for sub in SUBDIRS:
             (root / sub).mkdir(exist_ok=True)
+        for problem in missing_paths(project):  # once per opening, not once per video
+            log.warning("%s", problem)
         return project
 
     @classmethod
@@ -283,16 +288,26 @@ class Project:
             # ours, which open() and create() both finish instead of refusing.
             conn.execute(f"PRAGMA application_id = {_APP_ID}")
         for target in range(version, SCHEMA_VERSION):
-            log.info("migrating %s from schema %d to %d", self.db_path, target, target + 1)
             try:
-                # executescript commits first; the explicit transaction makes each step atomic.
-                conn.executescript(f"BEGIN; {MIGRATIONS[target]}; "
-                                   f"PRAGMA user_version = {target + 1}; COMMIT;")
+                # IMMEDIATE takes the write lock first (waiting out another process), and the
+                # version is read again under it: a second process opening the same old
+                # project skips the steps the first one has just made.
+                conn.execute("BEGIN IMMEDIATE")
+                if conn.execute("PRAGMA user_version").fetchone()[0] > target:
+                    conn.execute("COMMIT")
+                    continue
+                log.info("migrating %s from schema %d to %d", self.db_path, target, target + 1)
+                for statement in _statements(MIGRATIONS[target]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target + 1}")
+                conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                conn.rollback()
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 self.close()
                 raise StoreError(f"migrating {str(self.db_path)!r} to schema {target + 1} "
-                                 f"failed: {exc}. Nothing was changed.") from exc
+                                 f"failed: {_describe_db_error(exc)}. Nothing was "
+                                 "changed.") from exc
         if new and self.get_meta("created_at") is None:
             self.set_meta("created_at", str(_now()))
 
@@ -347,7 +362,21 @@ class Project:
     # ------------------------------------------------------------------ queries
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         """Run one parameterised statement, committed at once."""
-        return self.conn().execute(sql, params)
+        with self._full_disk_as_store_error():
+            return self.conn().execute(sql, params)
+
+    @contextlib.contextmanager
+    def _full_disk_as_store_error(self) -> Iterator[None]:
+        """A full disk becomes a StoreError that says so; SQLite has rolled the write back."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if not _is_full(exc):
+                raise
+            raise StoreError(f"the disk holding project {str(self.root)!r} is full ({exc}); "
+                             "the write was rolled back and the project is intact. Free some "
+                             "space and run the step again: it resumes from what was "
+                             "saved.") from exc
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn().execute(sql, params).fetchall()
@@ -363,14 +392,15 @@ class Project:
             _check_identifier(col)
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        cur = self.conn().execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
-                                  list(values.values()))
+        with self._full_disk_as_store_error():
+            cur = self.conn().execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
+                                      list(values.values()))
         return int(cur.lastrowid)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         conn = self.conn()
-        with conn:
-            conn.execute("BEGIN")
+        with self._full_disk_as_store_error(), conn:
+            conn.execute("BEGIN IMMEDIATE")
             conn.executemany(sql, rows)
 
     # ------------------------------------------------------------------ meta and runs
@@ -414,13 +444,23 @@ class Project:
         try:
             yield record
         except (GeneratorExit, KeyboardInterrupt):
-            self.finish_run(record.id, "cancelled", result=record.result)
+            self._finish_after_error(record, "cancelled", None)
             raise
         except BaseException as exc:
-            message = str(exc) or type(exc).__name__
-            self.finish_run(record.id, "failed", result=record.result, error=message)
+            self._finish_after_error(record, "failed", str(exc) or type(exc).__name__)
             raise
         self.finish_run(record.id, "done", result=record.result)
+
+    def _finish_after_error(self, record: RunRecord, status: str, error: str | None) -> None:
+        """Record a cancelled or failed run, never hiding the error that ended it.
+
+        On a full disk even this write can fail; the run then stays ``running`` in the store,
+        which the next run of the stage treats like any unfinished one.
+        """
+        try:
+            self.finish_run(record.id, status, result=record.result, error=error)
+        except (sqlite3.Error, StoreError, TypeError, ValueError) as exc:
+            log.warning("could not record run %d as %s: %s", record.id, status, exc)
 
     def runs(self, kind: str | None = None) -> list[sqlite3.Row]:
         if kind is None:
@@ -451,27 +491,148 @@ class Project:
     def abspath(self, rel: str) -> Path:
         return self.root / rel
 
+    def portable(self, path: str | Path) -> str:
+        """How to store ``path``: relative to the project when inside it, else absolute.
+
+        Relative paths keep working when the folder is copied, moved or unzipped elsewhere.
+        """
+        try:
+            return self.relpath(path)
+        except ValueError:
+            return str(Path(path).expanduser().resolve())
+
+    def resolve(self, stored: str | Path) -> Path:
+        """The absolute path of a value written by :meth:`portable` (or an older absolute one)."""
+        path = Path(stored).expanduser()
+        return path if path.is_absolute() else self.root / path
+
 
 def _is_unfinished(db_path: Path) -> bool:
     """True for a database that a killed :meth:`Project.create` left behind.
 
     That is an empty file, or a database with no tables, or one marked as ours whose creation
-    stopped before its ``created_at`` was written. Anything else is never touched.
+    stopped before its ``created_at`` was written. HARLab 0.1 set the mark only after the
+    migrations, so a creation it left half-done is recognised by its shape instead: our schema
+    version, our ``meta`` and ``runs`` tables, no ``created_at`` and no runs. Anything else is
+    never touched.
     """
     try:
         if db_path.stat().st_size == 0:
             return True
-        with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        # Read-only: deciding must not create, convert or repair anything.
+        with contextlib.closing(_read_only(db_path)) as conn:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if not tables:
                 return app_id in (0, _APP_ID)
-            if app_id != _APP_ID or "meta" not in tables:
+            if "meta" not in tables or "runs" not in tables:
+                return False
+            if app_id != _APP_ID and not (
+                    app_id == 0 and 1 <= version <= SCHEMA_VERSION
+                    and conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0):
                 return False
             return conn.execute("SELECT count(*) FROM meta WHERE key = 'created_at'"
                                 ).fetchone()[0] == 0
     except (OSError, sqlite3.DatabaseError):
         return False
+
+
+@dataclass(frozen=True)
+class Repointed:
+    """What :func:`repoint_dataset` did: the old and new roots, and sample videos found."""
+
+    old: str | None
+    new: str
+    videos_found: int
+    videos_missing: list[str]
+
+
+def missing_paths(project: Project) -> list[str]:
+    """One message per recorded outside path that no longer exists (today: the dataset).
+
+    Frames and checkpoints live inside the project and are stored relative to it, so they
+    move with the folder; the dataset is outside and has to be pointed at again.
+    """
+    root = project.get_meta("dataset_root")
+    if not root or Path(root).is_dir():
+        return []
+    return [f"project {str(project.root)!r}: its dataset folder {root!r} no longer exists "
+            "(the project was moved, or the dataset was). Re-point it with `harlab project "
+            f"repoint {str(project.root)!r} NEW_DATASET_FOLDER` (or choose the dataset folder "
+            "again in the GUI)."]
+
+
+def repoint_dataset(project: Project, new_root: str | Path) -> Repointed:
+    """Point the project at its dataset's new location, after checking it is that dataset.
+
+    ``new_root`` must be a UCF-101-style folder (``UCF-101/`` and ``ucfTrainTestlist/``);
+    the videos of the project's samples are looked up there and counted.
+
+    Raises:
+        DatasetError: ``new_root`` is not a readable UCF-101-style dataset.
+        InputError: none of the project's sample videos is in it (another dataset).
+    """
+    from harlab.data.ucf101 import UCF101  # scans the disk: only when actually re-pointing
+
+    dataset = UCF101(Path(new_root).expanduser())  # raises DatasetError naming the file
+    new = str(Path(new_root).expanduser().resolve())
+    videos = [r["video"] for r in project.query("SELECT DISTINCT video FROM samples "
+                                                "ORDER BY video")]
+    missing = [v for v in videos if not (dataset.root / v).is_file()]
+    if videos and len(missing) == len(videos):
+        raise InputError(f"{new!r} holds none of this project's {len(videos)} sample videos "
+                         f"(e.g. {videos[0]!r}); it is another dataset. Pick the folder the "
+                         "project was made with.")
+    old = project.get_meta("dataset_root")
+    project.set_meta("dataset_root", new)
+    if old and old != new:
+        project.set_meta("dataset_root_previous", old)
+    log.info("project %s: dataset re-pointed from %s to %s", project.root, old, new)
+    return Repointed(old, new, len(videos) - len(missing), missing)
+
+
+def _statements(script: str) -> list[str]:
+    """Split an SQL script into complete statements (comments and all)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return [st for st in statements if st.rstrip(";").strip()]
+
+
+def _is_full(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "disk is full" in str(exc) or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL")
+
+
+def _describe_db_error(exc: sqlite3.DatabaseError) -> str:
+    if _is_full(exc):
+        return f"{exc}: the disk is full; free some space and open it again"
+    return str(exc)
+
+
+def _read_only(db_path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _check_ours(db_path: Path) -> None:
+    """Refuse, without writing a byte, a file that is not a readable HARLab database."""
+    try:
+        with contextlib.closing(_read_only(db_path)) as conn:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{str(db_path)!r} is not a readable SQLite database ({exc}). It was "
+                         "left untouched; restore it from a backup or create a new "
+                         "project.") from exc
+    if app_id != _APP_ID:
+        raise StoreError(f"{str(db_path)!r} is an SQLite database but not a HARLab project; "
+                         "it was left untouched. Pick another folder.")
 
 
 def is_project(path: str | Path) -> bool:

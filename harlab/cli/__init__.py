@@ -8,9 +8,14 @@ its module name to :data:`COMMAND_MODULES` (an explicit list, no discovery magic
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import sqlite3
 import sys
+import time
+import traceback
+from pathlib import Path
 
 from harlab import __version__
 from harlab.errors import HarlabError
@@ -69,3 +74,76 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a bug or an environment failure: one line, traceback to a log
+        return _report_unexpected(args, exc)
+
+
+def _report_unexpected(args: argparse.Namespace, exc: Exception) -> int:
+    """Print one line saying what failed and where the traceback is; exit status 1.
+
+    The traceback goes to the user log (``harlab.log`` in :func:`harlab.paths.data_dir`, the
+    file the GUI also writes) and to the project's ``harlab.log`` when ``--project`` names one.
+    ``-v`` prints it too.
+    """
+    text = "".join(traceback.format_exception(exc))
+    saved = _save_traceback(args, text)
+    where = (f"traceback in {saved[0]}" if saved
+             else "the traceback could not be saved to a log file")
+    print(f"harlab {args.command}: {_describe(exc)} ({where}; run with -v to show it)",
+          file=sys.stderr)
+    if args.verbose:
+        print(text, file=sys.stderr, end="")
+    return 1
+
+
+def _describe(exc: Exception) -> str:
+    """What failed, in words a user can act on."""
+    if _is_disk_full(exc):
+        where = getattr(exc, "filename", None)
+        return (f"error: the disk is full{f' writing {where}' if where else ''}. Free some "
+                "space and run the command again: finished steps are kept and resume")
+    if isinstance(exc, PermissionError):
+        return (f"error: permission denied on {exc.filename}; check that you can write "
+                "there" if exc.filename else f"error: permission denied ({exc})")
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"unexpected error: {name}: {detail}" if detail else f"unexpected error: {name}"
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _save_traceback(args: argparse.Namespace, text: str) -> list[Path]:
+    """Append ``text`` to the user log and the project's log; the files written."""
+    from harlab import paths, store
+
+    targets: list[Path] = []
+    try:
+        targets.append(paths.data_dir() / "harlab.log")
+    except OSError:
+        pass
+    project = getattr(args, "project", None)
+    if project is None and args.command == "project":
+        project = getattr(args, "path", None)
+    if isinstance(project, str) and store.is_project(project):
+        targets.append(Path(project).expanduser() / store.LOG_NAME)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    command = " ".join(sys.argv[1:]) or str(args.command)
+    written = []
+    for path in targets:
+        try:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(f"{stamp} ERROR harlab.cli: harlab {command} failed\n{text}")
+            written.append(path)
+        except OSError:
+            continue
+    return written

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harlab.store import Project
+from harlab.store import Project, repoint_dataset
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     info = psub.add_parser("info", help="summarise a project: runs, samples, responses, ratings")
     info.add_argument("path", help="project folder")
     info.set_defaults(func=_cmd_info)
+    rep = psub.add_parser("repoint", help="point a moved or copied project at its dataset's "
+                                          "new folder")
+    rep.add_argument("path", help="project folder")
+    rep.add_argument("dataset", help="the dataset folder (holding UCF-101/ and "
+                                     "ucfTrainTestlist/) at its new location")
+    rep.set_defaults(func=_cmd_repoint)
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
@@ -32,4 +38,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print(f"  {table:<13} {n}")
         for run in project.runs():
             print(f"  run {run['id']:>3} {run['kind']:<9} {run['status']:<9} {run['name']}")
+    return 0
+
+
+def _cmd_repoint(args: argparse.Namespace) -> int:
+    with Project.open(args.path) as project:
+        done = repoint_dataset(project, args.dataset)
+    print(f"dataset re-pointed: {done.old or '(none)'} -> {done.new}")
+    if done.videos_missing:
+        print(f"  {done.videos_found} sample videos found there, {len(done.videos_missing)} "
+              f"missing (e.g. {done.videos_missing[0]})")
     return 0

@@ -48,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ask again even when the store holds an identical answer")
     p.add_argument("--noise-floor", type=int, default=0, metavar="K",
                    help="also ask each clean request K more times (variation with no attack)")
+    p.add_argument("--estimate", action="store_true",
+                   help="print the requests, tokens, cost (direct and Batch API) and time "
+                        "this run would take, and send nothing")
+    p.add_argument("--batch-api", action="store_true",
+                   help="send through OpenAI's Batch API: half price, answers within 24 h; "
+                        "a killed or cancelled run resumes the submitted batch when run again")
+    p.add_argument("--batch-poll", type=float, default=30.0, metavar="S",
+                   help="seconds between Batch API status checks (default 30)")
     p.set_defaults(func=_cmd_query)
 
 
@@ -74,8 +82,16 @@ def _cmd_query(args: argparse.Namespace) -> int:
         max_retries=args.max_retries, image_detail=args.image_detail,
         supports_images={"auto": None, "yes": True, "no": False}[args.supports_images])
     with Project.open(args.project) as project:
+        if args.estimate:
+            from harlab.llm.estimate import estimate_query
+
+            print(estimate_query(project, config, sample_ids=args.samples,
+                                 modalities=args.modality, refresh=args.refresh,
+                                 noise_floor=args.noise_floor))
+            return 0
         job = query_samples(project, config, sample_ids=args.samples, modalities=args.modality,
-                            refresh=args.refresh, noise_floor=args.noise_floor)
+                            refresh=args.refresh, noise_floor=args.noise_floor,
+                            batch_api=args.batch_api, batch_poll_s=args.batch_poll)
         result = jobs.run_cli(job, desc=f"query {config.model_name}")
         print(f"query run {result.run_id} with {config.provider}:{config.model_name}: "
               f"{result.asked} asked, {result.cached} from the store, {result.failed} failed, "

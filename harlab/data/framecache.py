@@ -2,15 +2,21 @@
 
 Layout of a cache for one dataset, fold and :class:`CacheConfig`::
 
-    <cache_dir>/<dataset-hash>-fold<F>-n<frames>-s<size>/
-        train.u8          raw uint8 frames, shape (M, S, S, 3), row-major
+    <cache_dir>/<dataset-hash>-fold<F>-n<frames>-s<size>[-jpeg<quality>]/
+        train.u8          format "raw": uint8 frames, shape (M, S, S, 3), row-major
+        train.jpg         format "jpeg": each frame's JPEG bytes, one after another,
+        train.off           and M + 1 int64 offsets into them (see harlab.data.jpeg_frames)
         train.json        {"videos": [{"relpath", "size", "mtime_ns", "label", "group",
                            "rows": [start, stop]}], "failed": [[relpath, reason]], ...}
-        test.u8, test.json
+        test.*, cache.json (config, classes, dataset root, fold: the provenance)
 
 A video is re-decoded only when its size or mtime changed (or it is new); unchanged videos
-are copied from the previous array. Training reads ``FrameSplit.frames`` (a read-only memmap),
-never the videos.
+are copied from the previous files (JPEG bytes are copied, not re-encoded). Training reads
+``FrameSplit.frames`` (a read-only memmap, or for JPEG a :class:`~harlab.data.jpeg_frames.
+JpegFrames` that decodes the rows it is indexed with), never the videos.
+
+Disk: raw needs ``S * S * 3`` bytes a frame (150,528 at 224 px); JPEG at quality 90 about a
+tenth of that on real video (:func:`estimate_cache` measures it on sampled frames).
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from harlab import paths
 from harlab.data import video
+from harlab.data.jpeg_frames import OFFSET_DTYPE, JpegFrames, JpegWriter, encode_frames
 from harlab.errors import DatasetError, InputError
 from harlab.jobs import Job, Progress
 
@@ -33,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 FORMAT_VERSION = 1
+FORMATS = ("raw", "jpeg")
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,15 @@ class CacheConfig:
     Attributes:
         frames_per_video: evenly spaced frames taken from each video (the paper uses 50).
         size: side in pixels of the square frames stored (each frame is resized, not cropped).
+        format: ``"raw"`` (uint8 arrays, no decoding when training) or ``"jpeg"`` (about a
+            tenth of the disk; decoded per batch, on the GPU when training there).
+        jpeg_quality: JPEG quality (1-100) of a ``"jpeg"`` cache.
     """
 
     frames_per_video: int = 50
     size: int = 112
+    format: str = "raw"
+    jpeg_quality: int = 90
 
     def __post_init__(self):
         if isinstance(self.frames_per_video, bool) or not isinstance(self.frames_per_video, int) \
@@ -56,6 +70,18 @@ class CacheConfig:
                 or not 8 <= self.size <= 1024:
             raise InputError(f"size must be an integer side in pixels in [8, 1024], got "
                              f"{self.size!r} (e.g. 112 or 224)")
+        if self.format not in FORMATS:
+            raise InputError(f"unknown frame cache format {self.format!r}; valid formats: "
+                             f"{', '.join(FORMATS)}")
+        if isinstance(self.jpeg_quality, bool) or not isinstance(self.jpeg_quality, int) \
+                or not 1 <= self.jpeg_quality <= 100:
+            raise InputError(f"jpeg_quality must be an integer in [1, 100], got "
+                             f"{self.jpeg_quality!r} (90 keeps frames visually lossless)")
+
+    @property
+    def suffix(self) -> str:
+        """The cache folder's name suffix: empty for raw, ``-jpeg<quality>`` for JPEG."""
+        return f"-jpeg{self.jpeg_quality}" if self.format == "jpeg" else ""
 
 
 @dataclass
@@ -63,11 +89,12 @@ class FrameSplit:
     """The cached frames of one split.
 
     Shape:
-        frames: ``(M, S, S, 3)`` uint8 RGB (read-only memmap); labels, video_ids, groups:
-        ``(M,)`` int64. ``video_ids`` index :attr:`videos` (relpaths).
+        frames: ``(M, S, S, 3)`` uint8 RGB (a read-only memmap, or a JpegFrames that decodes
+        on indexing); labels, video_ids, groups: ``(M,)`` int64. ``video_ids`` index
+        :attr:`videos` (relpaths).
     """
 
-    frames: np.ndarray
+    frames: np.ndarray | JpegFrames
     labels: np.ndarray
     video_ids: np.ndarray
     groups: np.ndarray
@@ -113,7 +140,7 @@ def cache_folder(dataset, config: CacheConfig, cache_dir: Path | None = None) ->
     base = Path(cache_dir) if cache_dir is not None else paths.cache_dir() / "frames"
     digest = hashlib.sha1(str(dataset.root).encode()).hexdigest()[:12]
     return base / (f"{dataset.root.name}-{digest}-fold{dataset.fold}"
-                   f"-n{config.frames_per_video}-s{config.size}")
+                   f"-n{config.frames_per_video}-s{config.size}{config.suffix}")
 
 
 def _video_key(path: Path) -> tuple[int, int]:
@@ -121,19 +148,39 @@ def _video_key(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _open_split(folder: Path, name: str, config: CacheConfig, classes: list[str]) -> FrameSplit:
-    meta_path, data_path = folder / f"{name}.json", folder / f"{name}.u8"
-    if not meta_path.is_file() or not data_path.is_file():
-        raise DatasetError(f"frame cache {folder} has no {name} split; rebuild it with "
-                           "`harlab data cache`")
-    meta = json.loads(meta_path.read_text())
+def _split_files(folder: Path, name: str, config: CacheConfig) -> list[Path]:
+    """The data file(s) of a split: ``[<name>.u8]`` (raw) or ``[<name>.jpg, <name>.off]``."""
+    if config.format == "jpeg":
+        return [folder / f"{name}.jpg", folder / f"{name}.off"]
+    return [folder / f"{name}.u8"]
+
+
+def _open_frames(folder: Path, name: str, config: CacheConfig, rows: int
+                 ) -> np.ndarray | JpegFrames:
+    """The stored frames of a split; raises DatasetError when the files do not match ``rows``."""
     s = config.size
-    rows = meta["rows"]
+    files = _split_files(folder, name, config)
+    if config.format == "jpeg":
+        frames = JpegFrames(files[0], files[1], s)
+        if len(frames) != rows:
+            raise DatasetError(f"frame cache file {files[1]} indexes {len(frames)} frames, "
+                               f"expected {rows}; it is damaged, rebuild the cache")
+        return frames
+    data_path = files[0]
     if data_path.stat().st_size != rows * s * s * 3:
         raise DatasetError(f"frame cache file {data_path} has {data_path.stat().st_size} bytes, "
                            f"expected {rows * s * s * 3}; it is damaged, rebuild the cache")
-    frames = (np.memmap(data_path, np.uint8, "r", shape=(rows, s, s, 3)) if rows
-              else np.zeros((0, s, s, 3), np.uint8))
+    return (np.memmap(data_path, np.uint8, "r", shape=(rows, s, s, 3)) if rows
+            else np.zeros((0, s, s, 3), np.uint8))
+
+
+def _open_split(folder: Path, name: str, config: CacheConfig, classes: list[str]) -> FrameSplit:
+    meta_path = folder / f"{name}.json"
+    if not meta_path.is_file() or not all(f.is_file() for f in _split_files(folder, name, config)):
+        raise DatasetError(f"frame cache {folder} has no {name} split; rebuild it with "
+                           "`harlab data cache`")
+    meta = json.loads(meta_path.read_text())
+    frames = _open_frames(folder, name, config, meta["rows"])
     videos = meta["videos"]
     counts = np.array([v["rows"][1] - v["rows"][0] for v in videos], np.int64)
     return FrameSplit(
@@ -144,6 +191,44 @@ def _open_split(folder: Path, name: str, config: CacheConfig, classes: list[str]
         videos=[v["relpath"] for v in videos],
         classes=list(classes),
     )
+
+
+class _RawWriter:
+    """Appends raw frames to a preallocated memmap, truncated to the rows written at the end."""
+
+    def __init__(self, path: Path, capacity: int, size: int):
+        self.path, self.size, self.rows = path, size, 0
+        self._out = np.memmap(path, np.uint8, "w+", shape=(max(1, capacity), size, size, 3))
+
+    def add(self, frames: np.ndarray) -> None:
+        self._out[self.rows:self.rows + len(frames)] = frames
+        self.rows += len(frames)
+
+    def copy(self, source: np.ndarray, start: int, stop: int) -> None:
+        self.add(source[start:stop])
+
+    def close(self) -> None:
+        self._out.flush()
+        del self._out
+        os.truncate(self.path, self.rows * self.size * self.size * 3)
+
+
+def _open_previous(folder: Path, split: str, config: CacheConfig
+                   ) -> tuple[dict[str, Any], np.ndarray | JpegFrames | None]:
+    """The previous build's videos (by relpath) and frames, or nothing when absent or damaged."""
+    meta_path = folder / f"{split}.json"
+    if not meta_path.is_file() or not all(f.is_file() for f in
+                                          _split_files(folder, split, config)):
+        return {}, None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != FORMAT_VERSION or meta.get("storage", "raw") != config.format:
+            return {}, None
+        frames = _open_frames(folder, split, config, meta["rows"])
+        return {v["relpath"]: v for v in meta["videos"]}, frames if meta["rows"] else None
+    except (OSError, ValueError, KeyError, DatasetError):
+        log.warning("ignoring damaged cache index %s", meta_path)
+        return {}, None
 
 
 def build_cache(dataset, config: CacheConfig = CacheConfig(),
@@ -164,21 +249,11 @@ def build_cache(dataset, config: CacheConfig = CacheConfig(),
     result = FrameCache(folder, config, list(dataset.classes))
     for split in SPLITS:
         items = dataset.items(split)
-        old_meta_path, old_data_path = folder / f"{split}.json", folder / f"{split}.u8"
-        old, old_data = {}, None
-        if old_meta_path.is_file() and old_data_path.is_file():
-            try:
-                old_meta = json.loads(old_meta_path.read_text())
-                if old_meta.get("format") == FORMAT_VERSION and \
-                        old_data_path.stat().st_size == old_meta["rows"] * s * s * 3:
-                    old = {v["relpath"]: v for v in old_meta["videos"]}
-                    if old_meta["rows"]:
-                        old_data = np.memmap(old_data_path, np.uint8, "r",
-                                             shape=(old_meta["rows"], s, s, 3))
-            except (OSError, ValueError, KeyError):
-                log.warning("ignoring damaged cache index %s", old_meta_path)
-        tmp_path = folder / f"{split}.u8.partial"
-        out = np.memmap(tmp_path, np.uint8, "w+", shape=(max(1, len(items) * n), s, s, 3))
+        old, old_frames = _open_previous(folder, split, config)
+        final = _split_files(folder, split, config)
+        partial = [p.with_name(p.name + ".partial") for p in final]
+        writer = (JpegWriter(partial[0], config.jpeg_quality) if config.format == "jpeg"
+                  else _RawWriter(partial[0], len(items) * n, s))
         videos, rows = [], 0
         try:
             for item in items:
@@ -190,37 +265,125 @@ def build_cache(dataset, config: CacheConfig = CacheConfig(),
                     yield Progress(done, total, f"skipped {item.relpath}")
                     continue
                 prev = old.get(item.relpath)
-                if prev is not None and old_data is not None and prev["size"] == size_b \
+                if prev is not None and old_frames is not None and prev["size"] == size_b \
                         and prev["mtime_ns"] == mtime:
-                    a, b = prev["rows"]
-                    out[rows:rows + (b - a)] = old_data[a:b]
+                    writer.copy(old_frames, *prev["rows"])
                     result.reused += 1
                 else:
                     try:
                         info = video.probe(item.path)
-                        out[rows:rows + n] = video.read_frames(
+                        frames = video.read_frames(
                             item.path, video.sample_indices(info.frame_count, n), size=s)
                     except DatasetError as exc:
                         result.failed.append((item.relpath, str(exc)))
                         yield Progress(done, total, f"skipped {item.relpath}")
                         continue
+                    writer.add(frames)
                     result.decoded += 1
                 videos.append(dict(relpath=item.relpath, size=size_b, mtime_ns=mtime,
                                    label=item.label, group=item.group, rows=[rows, rows + n]))
                 rows += n
                 yield Progress(done, total, item.relpath)
-            out.flush()
-            del out
-            old_data = None
-            os.truncate(tmp_path, rows * s * s * 3)
-            os.replace(tmp_path, old_data_path)
-            meta = dict(format=FORMAT_VERSION, rows=rows, videos=videos,
+            offsets = writer.close()
+            writer = None
+            old_frames = None  # release the old memmap before replacing its file
+            if config.format == "jpeg":
+                offsets.tofile(partial[1])
+            for tmp, dest in zip(partial, final, strict=True):
+                os.replace(tmp, dest)
+            meta = dict(format=FORMAT_VERSION, storage=config.format, rows=rows, videos=videos,
                         failed=[f for f in result.failed if f[0] in {i.relpath for i in items}])
-            old_meta_path.write_text(json.dumps(meta))
+            (folder / f"{split}.json").write_text(json.dumps(meta))
         finally:
-            if tmp_path.exists():
-                tmp_path.unlink()
+            if writer is not None:
+                writer.close()
+            for tmp in partial:
+                if tmp.exists():
+                    tmp.unlink()
     (folder / "cache.json").write_text(json.dumps(dict(
         format=FORMAT_VERSION, config=asdict(config), classes=list(dataset.classes),
         root=str(dataset.root), fold=dataset.fold, failed=result.failed)))
     return result
+
+
+# ---------------------------------------------------------------------------- disk estimate
+@dataclass(frozen=True)
+class CacheEstimate:
+    """Disk a cache of a given shape needs, raw and JPEG (from frames actually encoded).
+
+    Attributes:
+        videos: videos in the train and test splits.
+        frames: ``videos * frames_per_video``.
+        raw_bytes: a raw cache's frame data (``frames * S * S * 3``).
+        jpeg_bytes: a JPEG cache's frame data and offsets, at the sampled mean frame size.
+        jpeg_frame_bytes: mean JPEG bytes per frame over the sample.
+        sampled_frames, sampled_videos: what the mean was measured on.
+    """
+
+    config: CacheConfig
+    videos: int
+    frames: int
+    raw_bytes: int
+    jpeg_bytes: int
+    jpeg_frame_bytes: float
+    sampled_frames: int
+    sampled_videos: int
+
+    def __str__(self) -> str:
+        c = self.config
+        chosen = self.jpeg_bytes if c.format == "jpeg" else self.raw_bytes
+        return (f"{self.videos} videos x {c.frames_per_video} frames = {self.frames} frames "
+                f"at {c.size} px\n"
+                f"  raw:      {_gb(self.raw_bytes)} ({c.size * c.size * 3:,} bytes a frame)\n"
+                f"  jpeg q{c.jpeg_quality}: {_gb(self.jpeg_bytes)} "
+                f"({self.jpeg_frame_bytes / 1000:.1f} KB a frame, mean of "
+                f"{self.sampled_frames} frames from {self.sampled_videos} videos)\n"
+                f"  this cache ({c.format}) needs about {_gb(chosen)}")
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.2f} GB ({n / 2**30:.2f} GiB)"
+
+
+def estimate_cache(dataset, config: CacheConfig = CacheConfig(), *, sample_videos: int = 8,
+                   sample_frames: int = 8, videos: int | None = None) -> CacheEstimate:
+    """Estimate the disk a cache of ``dataset`` with ``config`` needs, before building it.
+
+    Encodes ``sample_frames`` frames of each of ``sample_videos`` videos spread over the
+    dataset at ``config.size`` and ``config.jpeg_quality``, and scales the mean JPEG frame size
+    to every video. ``videos`` overrides the number of videos (to size a larger dataset from a
+    sample of this one). Unreadable videos are left out of the sample.
+    """
+    if not isinstance(config, CacheConfig):
+        raise InputError(f"config must be a CacheConfig, got {type(config).__name__}")
+    if sample_videos < 1 or sample_frames < 1:
+        raise InputError(f"sample_videos and sample_frames must be >= 1, got {sample_videos} "
+                         f"and {sample_frames}")
+    items = list(dataset.train) + list(dataset.test)
+    if not items:
+        raise DatasetError(f"dataset {str(dataset.root)!r} lists no videos in fold "
+                           f"{dataset.fold}; nothing to estimate")
+    picks = [items[i] for i in np.unique(np.linspace(0, len(items) - 1, sample_videos)
+                                         .round().astype(int))]
+    sizes: list[int] = []
+    used = 0
+    for item in picks:
+        try:
+            info = video.probe(item.path)
+            frames = video.read_frames(item.path, video.sample_indices(
+                info.frame_count, min(sample_frames, config.frames_per_video)), size=config.size)
+        except DatasetError as exc:
+            log.info("estimate: skipping %s (%s)", item.relpath, exc)
+            continue
+        sizes += [len(b) for b in encode_frames(frames, config.jpeg_quality)]
+        used += 1
+    if not sizes:
+        raise DatasetError(f"none of the {len(picks)} sampled videos of {str(dataset.root)!r} "
+                           "could be decoded; check the dataset with `harlab data validate`")
+    n_videos = len(items) if videos is None else int(videos)
+    frames_total = n_videos * config.frames_per_video
+    mean = float(np.mean(sizes))
+    return CacheEstimate(config=config, videos=n_videos, frames=frames_total,
+                         raw_bytes=frames_total * config.size * config.size * 3,
+                         jpeg_bytes=round(frames_total * (mean + OFFSET_DTYPE.itemsize)),
+                         jpeg_frame_bytes=mean, sampled_frames=len(sizes), sampled_videos=used)

@@ -124,6 +124,15 @@ def fold_test_groups(fold: int, n_groups: int = 25) -> set[int]:
     return set(range((fold - 1) * block + 1, fold * block + 1))
 
 
+def _not_a_file(path: Path) -> str:
+    """Why a listed clip at ``path`` is no video: a folder, a broken link, or nothing."""
+    if path.is_symlink() and not path.exists():
+        return f"on disk it is a broken link (to {os.readlink(path)}); fix or remove the link"
+    if path.is_dir():
+        return "on disk it is a folder, not a video file"
+    return "not on disk"
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     try:
         raw = path.read_bytes()
@@ -256,7 +265,9 @@ class UCF101:
                                                  "denied)"))
                 continue
             for f in files:
-                if Path(f.name).suffix.lower() in VIDEO_SUFFIXES:
+                # is_file() follows links: a folder or a dangling link named like a video is
+                # no video, and indexing it would pass it off as a letter-case variant.
+                if Path(f.name).suffix.lower() in VIDEO_SUFFIXES and f.is_file():
                     disk[f"{entry.name}/{f.name}".lower()] = Path(f.path)
         return disk
 
@@ -299,7 +310,7 @@ class UCF101:
                 found = self._disk.get(rel.lower())
                 if found is None:
                     self.problems.append(ReportEntry("missing", rel, f"listed in {where} but "
-                                                     "not on disk"))
+                                                     f"{_not_a_file(real)}"))
                     continue
                 real = found
                 self.problems.append(ReportEntry(

@@ -199,6 +199,20 @@ def ensure_builtin_server(model_path: str | Path | None = None, n_ctx: int = N_C
         return server.start()
 
 
+def builtin_alive(base_url: str) -> bool:
+    """Whether the built-in server at ``base_url`` still runs.
+
+    For a server this process started, that is its process being alive (never an HTTP probe,
+    which a busy llama.cpp may answer late); for one started elsewhere, ``/models`` answering.
+    """
+    with _LOCK:
+        servers = [s for s in _SERVERS.values() if s.port is not None]
+    for server in servers:
+        if server.base_url == base_url.rstrip("/"):
+            return server.running
+    return LocalServer.healthy(base_url.rstrip("/") + "/models")
+
+
 def stop_all() -> None:
     """Stop every server this process started (the GUI calls this on close)."""
     with _LOCK:

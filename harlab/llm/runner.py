@@ -29,15 +29,17 @@ from typing import Any
 from harlab.errors import InputError, LLMError
 from harlab.jobs import Job, Progress
 from harlab.llm import client as llm_client
+from harlab.llm.batch import ask_batch
 from harlab.llm.config import LLMConfig, draw_seed
-from harlab.llm.local_server import ensure_builtin_server, find_gguf
-from harlab.llm.pricing import ESTIMATE_NOTE, estimate_cost
+from harlab.llm.local_server import builtin_alive, ensure_builtin_server, find_gguf
+from harlab.llm.pricing import ESTIMATE_NOTE, batch_cost, estimate_cost
 from harlab.llm.scenarios import ScenarioSet, scenarios_for_project
 from harlab.store import Project
 
 log = logging.getLogger(__name__)
 
 MODALITIES = ("unimodal", "multimodal")
+_WATCH_S = 1.0  # how often a query checks that the built-in server process still lives
 VARIANTS = ("original", "attacked")
 
 
@@ -226,27 +228,40 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
 def query_samples(project: Project, config: LLMConfig, *,
                   sample_ids: Sequence[int] | None = None,
                   modalities: Iterable[str] = MODALITIES, refresh: bool = False,
-                  noise_floor: int = 0, scenarios: ScenarioSet | None = None) -> Job[QueryResult]:
+                  noise_floor: int = 0, scenarios: ScenarioSet | None = None,
+                  batch_api: bool = False, batch_poll_s: float = 30.0) -> Job[QueryResult]:
     """Ask the model about the samples; yields Progress, returns a :class:`QueryResult`.
 
     Recorded as a ``query`` run. Closing the generator (GUI cancel, Ctrl-C) cancels the
     requests not yet sent; those in flight finish and are stored, so a later run resumes
-    without repeating them.
+    without repeating them. With ``batch_api`` the requests go through OpenAI's Batch API
+    (:mod:`harlab.llm.batch`: half price, up to 24 h, resumable after a kill), polled every
+    ``batch_poll_s`` seconds.
     """
     if not isinstance(config, LLMConfig):
         raise InputError(f"config must be an LLMConfig, got {type(config).__name__}")
+    if batch_api and config.provider == "builtin" and not config.base_url:
+        raise InputError("the Batch API needs a server with /v1/files and /v1/batches "
+                         "(OpenAI); the built-in model has none. Use --provider openai, or "
+                         "leave out --batch-api.")
     items = plan_requests(project, config, sample_ids=sample_ids, modalities=modalities,
                           noise_floor=noise_floor, scenarios=scenarios)
     run_config = {"llm": config.to_dict(), "modalities": list(_check_modalities(modalities)),
                   "refresh": refresh, "noise_floor": noise_floor,
                   "sample_ids": None if sample_ids is None else list(sample_ids)}
+    if batch_api:
+        run_config["batch_api"] = True
     with project.run("query", run_config, name=f"{config.provider}:{config.model_name}") as rec:
         job = _QueryJob(project, config, rec.id, total=len(items))
+        job.batch = batch_api
         try:
             to_ask = job.answer_from_store(items, refresh)
             yield Progress(job.done, job.total,
                            f"{job.done} answered from the store; asking {len(to_ask)}")
-            if to_ask:
+            if to_ask and batch_api:
+                client = yield from job._connect()
+                yield from ask_batch(job, client, to_ask, poll_s=batch_poll_s)
+            elif to_ask:
                 yield from job.ask(to_ask)
         except GeneratorExit:
             job.cancelled = True
@@ -265,10 +280,13 @@ class _QueryJob:
         self.counts = {"asked": 0, "cached": 0, "failed": 0, "skipped": 0, "prompt_tokens": 0,
                        "completion_tokens": 0}
         self.base_url = ""
+        self.batch = False  # sent through the Batch API: billed at half price
 
     def result(self) -> QueryResult:
         cost = estimate_cost(self.config.provider, self.config.model_name,
                              self.counts["prompt_tokens"], self.counts["completion_tokens"])
+        if self.batch:
+            cost = batch_cost(cost)
         return QueryResult(run_id=self.run_id, cost_usd=cost, cancelled=self.cancelled,
                            **self.counts)
 
@@ -313,27 +331,76 @@ class _QueryJob:
         return llm_client.make_client(config, self.base_url)
 
     def ask(self, to_ask: dict[str, list[_Item]]) -> Job[None]:
-        """Send the requests through a thread pool, storing each answer as it arrives."""
+        """Send the requests through a thread pool, storing each answer as it arrives.
+
+        With the built-in model, a server that dies mid-run is noticed (its process is
+        watched, and a dropped connection triggers a check at once) and restarted once; the
+        requests it left unanswered are sent again. If it dies again or will not start, those
+        requests are stored as failed, and the next run asks them again.
+        """
         config, counts = self.config, self.counts
         client = yield from self._connect()
         # llama_cpp.server answers one request at a time: more workers would only queue there
         # and make the stored latencies include the wait.
         builtin = config.provider == "builtin" and not config.base_url
+        restarts_left = 1 if builtin else 0
         stop = threading.Event()
         pending: dict[cf.Future[Any], list[_Item]] = {}
         executor = cf.ThreadPoolExecutor(max_workers=1 if builtin else config.concurrency,
                                          thread_name_prefix="llm")
+
+        def submit(group: list[_Item]) -> None:
+            # client and stop are read when called: a restart replaces both
+            fut = executor.submit(llm_client.chat, client, group[0].body,
+                                  max_retries=config.max_retries, backoff_s=config.backoff_s,
+                                  max_backoff_s=config.max_backoff_s, stop=stop)
+            pending[fut] = group
+
+        next_check = time.monotonic() + _WATCH_S
         try:
             for group in to_ask.values():
-                fut = executor.submit(llm_client.chat, client, group[0].body,
-                                      max_retries=config.max_retries, backoff_s=config.backoff_s,
-                                      max_backoff_s=config.max_backoff_s, stop=stop)
-                pending[fut] = group
+                submit(group)
             while pending:
                 finished, _ = cf.wait(list(pending), timeout=0.25,
                                       return_when=cf.FIRST_COMPLETED)
+                lost: list[tuple[list[_Item], cf.Future[Any]]] = []
                 for fut in finished:
                     group = pending.pop(fut)
+                    if builtin and _connection_failure(fut):
+                        lost.append((group, fut))  # stored below once the server's fate is known
+                        continue
+                    self.store(group, fut)
+                    self.done += len(group)
+                if builtin and (lost or time.monotonic() >= next_check):
+                    next_check = time.monotonic() + _WATCH_S
+                    if not builtin_alive(self.base_url):
+                        stop.set()  # the others fail fast against a dead port; collect them
+                        lost += self._drain(pending)
+                        stop = threading.Event()
+                        reason = None
+                        if restarts_left:
+                            restarts_left -= 1
+                            log.warning("the built-in model server stopped during a query; "
+                                        "restarting it once")
+                            yield Progress(self.done, self.total, "the built-in model server "
+                                                                  "stopped; restarting it")
+                            try:
+                                client = yield from self._connect()
+                            except LLMError as exc:
+                                reason = ("the built-in model server stopped and did not "
+                                          f"restart ({exc})")
+                        else:
+                            reason = "the built-in model server stopped again after a restart"
+                        for group, _ in lost:
+                            if reason is None:
+                                submit(group)
+                            else:
+                                self.record(group, llm_client.RequestFailed(
+                                    f"{reason}; run the query again to ask it", attempts=0),
+                                    sent=False)
+                                self.done += len(group)
+                        lost = []
+                for group, fut in lost:  # the server lives: these failed on their own
                     self.store(group, fut)
                     self.done += len(group)
                 yield Progress(self.done, self.total, f"{counts['asked']} asked, "
@@ -346,22 +413,39 @@ class _QueryJob:
                 if fut.done() and not fut.cancelled():
                     self.store(group, fut)
 
+    def _drain(self, pending: dict[cf.Future[Any], list[_Item]]
+               ) -> list[tuple[list[_Item], cf.Future[Any]]]:
+        """Wait for every pending request; store the answered, return the unanswered."""
+        unanswered = []
+        for fut in list(pending):
+            fut.cancel()
+        for fut, group in list(pending.items()):
+            if not fut.cancelled():
+                cf.wait([fut])
+            del pending[fut]
+            if fut.cancelled() or fut.exception() is not None:
+                unanswered.append((group, fut))
+            else:
+                self.store(group, fut)
+                self.done += len(group)
+        return unanswered
+
     def store(self, group: list[_Item], future: cf.Future[Any]) -> None:
         """Write one answer (or its failure) for every item that asked it."""
-        counts = self.counts
         try:
-            answer = future.result()
+            future.result()
         except llm_client.RequestCancelled:
             return  # never answered: the next run asks again
-        except llm_client.RequestFailed as exc:
-            answer = exc
-        except LLMError as exc:
-            answer = llm_client.RequestFailed(str(exc), attempts=0)
-        except Exception as exc:  # noqa: BLE001 - one odd answer must not stop the study
-            log.warning("request failed unexpectedly", exc_info=True)
-            answer = llm_client.RequestFailed(f"unexpected {type(exc).__name__}: {exc}",
-                                              attempts=1)
-        counts["asked"] += 1
+        except Exception:  # noqa: BLE001 - one odd answer must not stop the study
+            self.record(group, _failure_of(future))
+            return
+        self.record(group, future.result())
+
+    def record(self, group: list[_Item], answer: Any, *, sent: bool = True) -> None:
+        """Store ``answer`` (a ChatResult or RequestFailed) for every item of ``group``."""
+        counts = self.counts
+        if sent:
+            counts["asked"] += 1
         first_id = None
         for item in group:
             row = _row(item, self.config, self.base_url, self.run_id)
@@ -384,6 +468,24 @@ class _QueryJob:
                     counts["cached"] += 1
             row_id = self.project.insert("llm_requests", **row)
             first_id = first_id or row_id
+
+
+def _failure_of(future: cf.Future[Any]) -> llm_client.RequestFailed:
+    """The failure a finished request future ended with, as a RequestFailed to store."""
+    exc = future.exception()
+    if isinstance(exc, llm_client.RequestFailed):
+        return exc
+    if isinstance(exc, LLMError):
+        return llm_client.RequestFailed(str(exc), attempts=0)
+    log.warning("request failed unexpectedly", exc_info=exc)
+    return llm_client.RequestFailed(f"unexpected {type(exc).__name__}: {exc}", attempts=1)
+
+
+def _connection_failure(future: cf.Future[Any]) -> bool:
+    """Whether a request ended because the server could not be reached or went silent."""
+    exc = future.exception() if not future.cancelled() else None
+    return isinstance(exc, llm_client.RequestFailed) and str(exc).startswith(
+        ("connection failed", "timed out"))
 
 
 def _row(item: _Item, config: LLMConfig, base_url: str | None, run_id: int) -> dict[str, Any]:

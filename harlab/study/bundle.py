@@ -81,7 +81,8 @@ def export_bundle(project: Project, out: str | Path) -> Path:
         raise InputError(f"the bundle must be a .zip file, got {str(out)!r}; e.g. "
                          "--out study-bundle.zip")
     config = study_config(project)
-    checkpoint = project.get_meta("study/checkpoint") or ""
+    stored = project.get_meta("study/checkpoint")
+    checkpoint = str(project.resolve(stored)) if stored else ""
     frames = _frames(project)
     with tempfile.TemporaryDirectory() as tmp:
         exports = export_study(project, Path(tmp) / "exports", config)

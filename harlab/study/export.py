@@ -112,10 +112,14 @@ def _cell(value: Any) -> str:
 def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    # With "\n" line ends, csv quotes cells holding "\n" but not a lone "\r", which every
+    # reader takes for a line end; a row with one is written fully quoted instead.
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(safe_cell(row[c]) if c in TEXT_COLUMNS or
-                               isinstance(row[c], str) else row[c]) for c in columns])
+        cells = [_cell(safe_cell(row[c]) if c in TEXT_COLUMNS or isinstance(row[c], str)
+                       else row[c]) for c in columns]
+        (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
     return buf.getvalue()
 
 
@@ -125,21 +129,36 @@ def to_jsonl(rows: list[dict[str, Any]]) -> str:
 
 def write_text(path: Path, text: str) -> None:
     """Write atomically (temp file, then rename): a full disk leaves the old file or none."""
-    tmp = path.with_name(path.name + ".partial")
+    write_texts({path: text})
+
+
+def write_texts(files: dict[Path, str]) -> None:
+    """Write several files as one set: all new, or (on any error) all as they were.
+
+    Every file is written in full to a ``.partial`` beside it before any is renamed into
+    place, so a full disk never leaves a new evaluation.csv next to an old table3.csv.
+    """
+    staged: list[tuple[Path, Path]] = []
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        for path, text in files.items():
+            tmp = path.with_name(path.name + ".partial")
+            staged.append((tmp, path))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, path in staged:
+            os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        where = str(staged[-1][1]) if staged else ""
         if exc.errno == errno.ENOSPC:
-            raise StoreError(f"the disk is full: could not write {str(path)!r}. Free some "
+            raise StoreError(f"the disk is full: could not write {where!r}. Free some "
                              "space and run the same command again; finished stages are kept "
                              "and only the exports are written again.") from exc
-        raise StoreError(f"cannot write {str(path)!r}: {exc.strerror}. Choose a folder you "
+        raise StoreError(f"cannot write {where!r}: {exc.strerror}. Choose a folder you "
                          "can write to.") from exc
 
 
@@ -154,10 +173,8 @@ def export_study(project: Project, out_dir: str | Path, config: StudyConfig | No
     files = {"evaluation.csv": to_csv(columns, rows), "evaluation.jsonl": to_jsonl(rows),
              "table3.csv": score_tables.to_csv(results),
              "summary.md": summary_markdown(project, config, rows, results)}
-    paths = {}
-    for name, text in files.items():
-        write_text(out / name, text)
-        paths[name] = out / name
+    paths = {name: out / name for name in files}
+    write_texts({paths[name]: text for name, text in files.items()})
     return paths
 
 

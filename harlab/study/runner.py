@@ -153,7 +153,7 @@ def _classifier_stage(project: Project, config: StudyConfig, root: Path,
         else:
             result.skipped_stages.append("classifier")
     result.checkpoint = str(path)
-    project.set_meta("study/checkpoint", str(path))
+    project.set_meta("study/checkpoint", project.portable(path))  # moves with the project
     _mark(project, config, "classifier")
     return path
 
@@ -234,10 +234,16 @@ def study_counts(project: Project) -> dict[str, Any]:
         "FROM llm_requests GROUP BY sample_id, modality, variant) AND sample_id IN (SELECT id "
         "FROM samples WHERE selected = 1) GROUP BY modality, status ORDER BY modality, status")}
     return {
-        "classifier": project.get_meta("study/checkpoint") or "",
+        "classifier": _stored_path(project, "study/checkpoint"),
         "samples": current_samples(project),
         "answers": answers,
         "scores": project.query_one("SELECT count(*) FROM scores")[0],
         "ratings": project.query_one("SELECT count(*) FROM ratings")[0],
         "annotators": project.query_one("SELECT count(*) FROM annotators")[0],
     }
+
+
+def _stored_path(project: Project, key: str) -> str:
+    """A path kept in the project's meta, made absolute (stored relative when inside it)."""
+    stored = project.get_meta(key)
+    return str(project.resolve(stored)) if stored else ""

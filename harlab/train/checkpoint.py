@@ -20,7 +20,7 @@ import torchvision
 from harlab import __version__
 from harlab.device import resolve_device
 from harlab.errors import CheckpointError
-from harlab.train.models import build_model
+from harlab.train.models import build_model, describe_load_error
 
 FORMAT = "harlab-classifier"
 FORMAT_VERSION = 1
@@ -104,7 +104,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle of foreign classes, not torch at all
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a PyTorch file "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+                              f"({describe_load_error(exc)}). "
                               "Pick another file, or train again.") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is a PyTorch file but not a HARLab classifier "

@@ -1,21 +1,32 @@
-"""Frames for training and evaluation: :class:`TrainData` and loading a fold from the cache.
+"""Frames for training and evaluation: :class:`TrainData`, its batch loader, loading a fold.
 
 Training consumes arrays (uint8 frames, labels, groups, video ids) held in :class:`TrainData`,
 built from the frame cache of a UCF-101-layout dataset, so tests can feed synthetic arrays.
+The frames are a numpy array (in memory or a raw cache's memmap) or a JPEG cache's
+:class:`~harlab.data.jpeg_frames.JpegFrames`; :func:`iter_frame_batches` reads batches of
+either, decoding JPEG ahead of the model in DataLoader workers (CPU) or batched on the GPU.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
 
-from harlab.data.framecache import CacheConfig, build_cache
+from harlab.data.framecache import CacheConfig, FrameCache, build_cache, cache_folder
+from harlab.data.jpeg_frames import JpegFrames, decode_batch
 from harlab.data.ucf101 import UCF101
 from harlab.errors import DatasetError, InputError
 from harlab.jobs import Job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,7 +40,7 @@ class TrainData:
         frames: ``(R, S, S, 3)`` uint8; labels, video_ids, groups, rows: ``(M,)`` int64.
     """
 
-    frames: np.ndarray
+    frames: np.ndarray | JpegFrames
     labels: np.ndarray
     video_ids: np.ndarray
     groups: np.ndarray
@@ -63,6 +74,11 @@ class TrainData:
     @property
     def image_size(self) -> int:
         return int(self.frames.shape[1])
+
+    @property
+    def compressed(self) -> bool:
+        """Whether reading rows decodes JPEG (a JPEG frame cache)."""
+        return isinstance(self.frames, JpegFrames)
 
     def take(self, idx: np.ndarray) -> np.ndarray:
         """uint8 frames ``(len(idx), S, S, 3)`` for positions ``idx`` of this data."""
@@ -115,14 +131,108 @@ def check_trainable(train: TrainData, val: TrainData) -> None:
                            "2 classes with videos. Add videos for the other classes.")
 
 
+def find_cache_config(dataset: UCF101, frames_per_video: int, image_size: int,
+                      cache_dir: Path | None = None) -> CacheConfig:
+    """The config of an existing cache of this shape: raw if built, else the newest JPEG one.
+
+    With neither built, a raw config (building a JPEG cache is a choice: `harlab data cache
+    --format jpeg`). So training and evaluation read whatever cache the user built.
+    """
+    raw = CacheConfig(frames_per_video=frames_per_video, size=image_size)
+    folder = cache_folder(dataset, raw, cache_dir)
+    if (folder / "cache.json").is_file():
+        return raw
+    jpeg = sorted(folder.parent.glob(folder.name + "-jpeg*/cache.json"),
+                  key=lambda p: p.stat().st_mtime_ns)
+    for meta in reversed(jpeg):
+        try:
+            return FrameCache.open(meta.parent).config
+        except (DatasetError, ValueError, KeyError, TypeError):
+            continue
+    return raw
+
+
 def load_split_data(dataset_root: str | Path, fold: int, frames_per_video: int, image_size: int,
-                    *, need_train: bool = True
+                    *, need_train: bool = True, cache: CacheConfig | None = None
                     ) -> Job[tuple[list[str], TrainData | None, TrainData]]:
-    """Index the dataset, build (or reuse) the frame cache, return ``(classes, train, test)``."""
+    """Index the dataset, build (or reuse) the frame cache, return ``(classes, train, test)``.
+
+    ``cache`` chooses the cache's format (its frames and size are those given here); by
+    default an existing cache of this shape is used, raw or JPEG (:func:`find_cache_config`).
+    """
     dataset = UCF101(dataset_root, fold=fold)
-    cache = yield from build_cache(dataset, CacheConfig(frames_per_video=frames_per_video,
-                                                        size=image_size))
-    classes = list(cache.classes)
-    train = TrainData.from_split(cache.split("train"), classes) if need_train else None
-    test = TrainData.from_split(cache.split("test"), classes)
+    if cache is None:
+        config = find_cache_config(dataset, frames_per_video, image_size)
+    else:
+        config = CacheConfig(frames_per_video=frames_per_video, size=image_size,
+                             format=cache.format, jpeg_quality=cache.jpeg_quality)
+    built = yield from build_cache(dataset, config)
+    classes = list(built.classes)
+    train = TrainData.from_split(built.split("train"), classes) if need_train else None
+    test = TrainData.from_split(built.split("test"), classes)
     return classes, train, test
+
+
+# ---------------------------------------------------------------------------- batch loader
+def default_loader_workers(data: TrainData, device: torch.device) -> int:
+    """DataLoader workers for reading ``data``: 0 (in-process) unless frames are JPEG.
+
+    Raw frames are a memmap slice away, and JPEG decoded on CUDA needs only its bytes read;
+    JPEG decoded on the CPU gets up to 2 worker processes (they run beside the training step).
+    """
+    if not data.compressed:
+        return 0
+    return min(2, os.cpu_count() or 1)
+
+
+class _Batches(Dataset):
+    """Item ``i`` is batch ``i``: its decoded frames, or its JPEG bytes when ``encoded``."""
+
+    def __init__(self, data: TrainData, batches: Sequence[np.ndarray], encoded: bool):
+        self.frames, self.rows, self.encoded = data.frames, data.rows, encoded
+        self.batches = [np.asarray(b, np.int64) for b in batches]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> torch.Tensor | list[torch.Tensor]:
+        rows = self.rows[self.batches[i]]
+        if self.encoded:
+            return self.frames.encoded(rows)
+        return torch.from_numpy(np.ascontiguousarray(self.frames[rows]))
+
+
+def iter_frame_batches(data: TrainData, batches: Sequence[np.ndarray],
+                       device: torch.device | str = "cpu", *, workers: int | None = None,
+                       prefetch: int = 2) -> Iterator[torch.Tensor]:
+    """The frames at each batch of positions of ``data``, read ahead of the consumer.
+
+    Raw frames with ``workers=0`` are read in-process, exactly as ``data.take(batch)``. JPEG
+    frames are decoded in ``workers`` DataLoader processes (``prefetch`` batches ahead each,
+    in pinned memory when ``device`` is CUDA) or, on CUDA, only read there and decoded on the
+    GPU in one batched nvJPEG call. Close the iterator (or exhaust it) to stop the workers.
+
+    Shape:
+        each result: ``(len(batch), S, S, 3)`` uint8, on ``device`` for GPU-decoded JPEG,
+        else on the CPU.
+    """
+    device = torch.device(device)
+    if workers is None:
+        workers = default_loader_workers(data, device)
+    if workers < 0:
+        raise InputError(f"workers must be >= 0 DataLoader processes, got {workers}")
+    gpu_decode = data.compressed and device.type == "cuda"
+    if workers == 0 and not gpu_decode:
+        for idx in batches:
+            yield torch.from_numpy(np.ascontiguousarray(data.take(idx)))
+        return
+    dataset = _Batches(data, batches, encoded=gpu_decode)
+    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
+                        pin_memory=device.type == "cuda" and not gpu_decode,
+                        prefetch_factor=prefetch if workers else None)
+    it = iter(loader)
+    try:
+        for item in it:
+            yield decode_batch(item, device) if gpu_decode else item
+    finally:
+        del it  # shuts the worker processes down now, also when the consumer stops early

@@ -28,6 +28,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from harlab.data.framecache import CacheConfig
 from harlab.device import resolve_device
 from harlab.errors import CheckpointError, DatasetError, InputError
 from harlab.jobs import Job, Progress
@@ -35,7 +36,13 @@ from harlab.store import Project
 from harlab.train.augment import BatchAugment
 from harlab.train.checkpoint import check_classes, read_checkpoint, save_checkpoint
 from harlab.train.config import TrainConfig
-from harlab.train.data import TrainData, check_class_count, check_trainable, load_split_data
+from harlab.train.data import (
+    TrainData,
+    check_class_count,
+    check_trainable,
+    iter_frame_batches,
+    load_split_data,
+)
 from harlab.train.inference import predict_frames, to_images
 from harlab.train.models import build_model
 
@@ -150,6 +157,7 @@ class Loop:
     state: TrainState
     # The state at the last optimizer step: what a cancel saves (partial gradients are lost).
     boundary: dict[str, Any] = field(default_factory=dict)
+    loader_workers: int | None = None  # None: harlab.train.data.default_loader_workers
 
     @property
     def distributed(self) -> bool:
@@ -198,7 +206,8 @@ def init_distributed(device: str = "auto") -> bool:
 
 
 def train(config: TrainConfig, dataset_root: str | Path, out_dir: str | Path | None = None, *,
-          project: Project | None = None, resume: str | Path | None = None
+          project: Project | None = None, resume: str | Path | None = None,
+          cache: CacheConfig | None = None, loader_workers: int | None = None
           ) -> Job[TrainResult]:
     """Fine-tune on a UCF-101-layout dataset; see :func:`fit` for the loop.
 
@@ -210,6 +219,9 @@ def train(config: TrainConfig, dataset_root: str | Path, out_dir: str | Path | N
             f"train-{run_id}"``, or the resumed checkpoint's folder.
         project: records a 'train' run (config, result with the best checkpoint's path).
         resume: a ``last.pt`` (or its folder) to continue from.
+        cache: the frame cache's format (``CacheConfig(format="jpeg")``); its frames and size
+            come from ``config``. Default: the cache of this shape already built, else raw.
+        loader_workers: see :func:`fit`.
     """
     state = None
     if resume is not None:
@@ -229,7 +241,7 @@ def train(config: TrainConfig, dataset_root: str | Path, out_dir: str | Path | N
         if dist.is_initialized() and rank != 0:
             dist.barrier()  # rank 0 builds the frame cache first; the others then reuse it
         classes, train_all, _ = yield from load_split_data(
-            dataset_root, config.fold, config.frames_per_video, config.image_size)
+            dataset_root, config.fold, config.frames_per_video, config.image_size, cache=cache)
         if dist.is_initialized() and rank == 0:
             dist.barrier()
         if state is not None:
@@ -241,7 +253,8 @@ def train(config: TrainConfig, dataset_root: str | Path, out_dir: str | Path | N
                                f"trainlist0{config.fold}.txt. Check the split files.")
         train_part, val_part = train_all.split_groups(config.val_fraction, config.seed)
         result = yield from fit(config, train_part, val_part, out_dir, project=project,
-                                resume_state=state, dataset_root=str(dataset_root))
+                                resume_state=state, dataset_root=str(dataset_root),
+                                loader_workers=loader_workers)
     finally:
         if owned_group and dist.is_initialized():
             dist.destroy_process_group()
@@ -334,47 +347,66 @@ def train_one_epoch(loop: Loop, data: TrainData, epoch: int, clock: tuple[float,
 
     ``clock`` is ``(start time, batches done at start)`` of this run, for the ETA.
     """
-    config, state, net = loop.config, loop.state, loop.net
-    loss_fn = torch.nn.CrossEntropyLoss()
+    config, state = loop.config, loop.state
     labels_all = torch.as_tensor(data.labels)
-    n_batches, total = loop.batches_per_epoch, config.epochs * loop.batches_per_epoch
     loop.sampler.set_epoch(epoch)
     order = np.fromiter(iter(loop.sampler), dtype=np.int64, count=len(loop.sampler))
     start_batch = state.batch if epoch == state.epoch else 0
     sums = list(state.sums) if start_batch else [0.0, 0, 0]
     loop.optimizer.zero_grad(set_to_none=True)
-    net.train()
-    for b in range(start_batch, n_batches):
-        end = (b + 1) * config.batch_size if b + 1 < n_batches else None
-        idx = order[b * config.batch_size:end]
-        images = loop.augment(to_images(data.take(idx), loop.device, loop.channels_last))
-        labels = labels_all[idx].to(loop.device, non_blocking=True)
-        step_now = (b + 1) % config.accumulate == 0 or b + 1 == n_batches
-        sync = (net.no_sync() if loop.distributed and not step_now
-                else contextlib.nullcontext())
-        with sync:
-            with torch.autocast(loop.device.type, enabled=loop.use_amp):
-                logits = net(images)
-                loss = loss_fn(logits, labels)
-            loop.scaler.scale(loss / config.accumulate).backward()
-        loss_v = loss.item()
-        sums[0] += loss_v * len(idx)
-        sums[1] += int((logits.detach().argmax(1) == labels).sum())
-        sums[2] += len(idx)
-        lr = loop.optimizer.param_groups[0]["lr"]
-        if step_now:
-            loop.scaler.step(loop.optimizer)
-            loop.scaler.update()
-            loop.optimizer.zero_grad(set_to_none=True)
-            loop.scheduler.step()
-            state.opt_step += 1
-            loop.mark_boundary(b + 1, sums)
-        done = epoch * n_batches + b + 1
-        elapsed = time.perf_counter() - clock[0]
-        eta = elapsed / max(1, done - clock[1]) * (total - done)
-        yield Progress(done, total, f"epoch {epoch + 1}/{config.epochs} loss {loss_v:.3f}",
-                       TrainStep(epoch=epoch + 1, step=done, loss=loss_v, lr=lr, eta_s=eta))
+    loop.net.train()
+    n_batches, size = loop.batches_per_epoch, config.batch_size
+    batches = [order[b * size:(b + 1) * size if b + 1 < n_batches else None]
+               for b in range(start_batch, n_batches)]
+    # JPEG frames are decoded ahead of the step (workers, or nvJPEG on CUDA); raw in-process.
+    frame_batches = iter_frame_batches(data, batches, loop.device, workers=loop.loader_workers)
+    try:
+        for b, idx, frames in zip(range(start_batch, n_batches), batches, frame_batches,
+                                  strict=True):
+            loss_v, lr = _train_step(loop, b, frames, labels_all[idx], sums)
+            done = epoch * n_batches + b + 1
+            total = config.epochs * n_batches
+            elapsed = time.perf_counter() - clock[0]
+            eta = elapsed / max(1, done - clock[1]) * (total - done)
+            yield Progress(done, total, f"epoch {epoch + 1}/{config.epochs} loss {loss_v:.3f}",
+                           TrainStep(epoch=epoch + 1, step=done, loss=loss_v, lr=lr, eta_s=eta))
+    finally:
+        frame_batches.close()
     return sums
+
+
+def _train_step(loop: Loop, b: int, frames: torch.Tensor, labels: torch.Tensor,
+                sums: list[float]) -> tuple[float, float]:
+    """Forward and backward on batch ``b``; an optimizer step every ``accumulate`` batches.
+
+    Adds to ``sums`` and returns ``(loss, lr)``.
+
+    Shape:
+        frames: ``(N, S, S, 3)`` uint8 (CPU, or already on the device); labels: ``(N,)``.
+    """
+    config, net = loop.config, loop.net
+    images = loop.augment(to_images(frames, loop.device, loop.channels_last))
+    labels = labels.to(loop.device, non_blocking=True)
+    step_now = (b + 1) % config.accumulate == 0 or b + 1 == loop.batches_per_epoch
+    sync = net.no_sync() if loop.distributed and not step_now else contextlib.nullcontext()
+    with sync:
+        with torch.autocast(loop.device.type, enabled=loop.use_amp):
+            logits = net(images)
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+        loop.scaler.scale(loss / config.accumulate).backward()
+    loss_v = loss.item()
+    sums[0] += loss_v * len(labels)
+    sums[1] += int((logits.detach().argmax(1) == labels).sum())
+    sums[2] += len(labels)
+    lr = loop.optimizer.param_groups[0]["lr"]
+    if step_now:
+        loop.scaler.step(loop.optimizer)
+        loop.scaler.update()
+        loop.optimizer.zero_grad(set_to_none=True)
+        loop.scheduler.step()
+        loop.state.opt_step += 1
+        loop.mark_boundary(b + 1, sums)
+    return loss_v, lr
 
 
 def validate(loop: Loop, data: TrainData, sums: list[float]) -> Job[dict[str, Any]]:
@@ -418,15 +450,17 @@ def _out_dir(loop: Loop, out_dir: str | Path | None, project: Project | None,
 
 def fit(config: TrainConfig, train_data: TrainData, val_data: TrainData,
         out_dir: str | Path | None, *, project: Project | None = None,
-        resume_state: dict[str, Any] | None = None, dataset_root: str = ""
-        ) -> Job[TrainResult]:
-    """Train on in-memory frames, validating and checkpointing after each epoch.
+        resume_state: dict[str, Any] | None = None, dataset_root: str = "",
+        loader_workers: int | None = None) -> Job[TrainResult]:
+    """Train on cached frames (raw or JPEG), validating and checkpointing after each epoch.
 
     With a project, rank 0 records a ``train`` run whose result (kept on cancel too) holds the
-    per-epoch history and the checkpoint paths.
+    per-epoch history and the checkpoint paths. ``loader_workers``: DataLoader processes that
+    read (and on the CPU decode) batches ahead; None picks 0 for raw frames, 2 for JPEG.
     """
     check_trainable(train_data, val_data)
     loop = setup(config, train_data, resume_state)
+    loop.loader_workers = loader_workers
     record_run = loop.rank == 0 and project is not None
     run_ctx = (project.run("train", {**config.to_dict(), "dataset_root": dataset_root,
                                      "resumed": resume_state is not None},

@@ -10,6 +10,7 @@ training from scratch with a plain message.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,27 @@ def _replace_head(net: nn.Module, head: str, num_classes: int) -> None:
         setattr(owner, last, new)
 
 
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def describe_load_error(exc: BaseException) -> str:
+    """One clause saying why ``torch.load(..., weights_only=True)`` failed on a file.
+
+    Torch's own text for a refused pickle first advises ``weights_only=False`` and only later
+    warns that this runs arbitrary code; a user must never read the first half alone. So a
+    refusal is reported by what the file tried to import, and other errors by their first line.
+    """
+    text = str(exc)
+    if "weights only load failed" in text.lower() or "weights_only" in text:
+        match = _REFUSED_GLOBAL.search(text)
+        what = (f"it tries to import {match.group(1)}" if match
+                else "it holds pickled objects other than tensors and plain values")
+        return (f"{what}, which could run arbitrary code, so HARLab will not load it; "
+                "use a file from a source you trust")
+    first = text.strip().splitlines()[0][:200] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def _load_state_file(path: Path) -> dict[str, Any]:
 
     if not path.is_file():
@@ -119,7 +141,7 @@ def _load_state_file(path: Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and torch errors all mean "not a weights file"
         raise CheckpointError(f"weights file {str(path)!r} cannot be read as PyTorch weights "
-                              f"({type(exc).__name__}: {exc}); expected a state dict saved "
+                              f"({describe_load_error(exc)}); expected a state dict saved "
                               "with torch.save. Pick another file.") from exc
     if isinstance(state, dict) and "model_state" in state:  # a HARLab checkpoint
         state = {k.removeprefix("net."): v for k, v in state["model_state"].items()}
@@ -182,11 +204,31 @@ def build_model(arch: str = "resnet18", num_classes: int = 101,
 
 
 def _load_imagenet(net: nn.Module, spec: ModelSpec, arch: str, *, download: bool) -> WeightsInfo:
+    """ImageNet weights from torchvision's cache (or a download when ``download``).
 
+    A cached file that cannot be read or does not fit is named in the message: with ``auto``
+    (``download=False``) training falls back to scratch with a notice, with ``imagenet`` it is
+    an error, because the user asked for those weights.
+    """
     cached = imagenet_weights_file(arch)
     if cached.is_file():
-        state = torch.load(cached, map_location="cpu", weights_only=True)
-        _apply_state(net, state, spec.head, f"cached ImageNet weights {str(cached)!r}")
+        try:
+            state = torch.load(cached, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict):
+                raise CheckpointError(f"it holds a {type(state).__name__}, not a state dict")
+            _apply_state(net, state, spec.head, f"cached ImageNet weights {str(cached)!r}")
+        except Exception as exc:  # pickle, zip, torch and shape errors: an unusable file
+            detail = (str(exc) if isinstance(exc, CheckpointError)
+                      else describe_load_error(exc))
+            problem = (f"the cached ImageNet weights file {str(cached)!r} cannot be used "
+                       f"({detail})")
+            if download:
+                raise CheckpointError(f"{problem}. Delete or replace that file (torchvision "
+                                      "downloads it again when online), or use weights "
+                                      "'none'.") from exc
+            log.warning("%s", problem)
+            return WeightsInfo("scratch", f"{arch}: {problem}; training from scratch. Delete "
+                                          "or replace that file to use ImageNet weights.")
         return WeightsInfo("imagenet", f"{arch}: ImageNet weights from {cached}.")
     if not download:
         return WeightsInfo("scratch", f"{arch}: no ImageNet weights in torchvision's cache "
