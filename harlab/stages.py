@@ -18,16 +18,20 @@ stage               config                                          run kind rec
 ``evaluate``        :class:`~harlab.train.evaluate.EvalConfig`      ``evaluate``
 ``find_samples``    :class:`~harlab.attacks.config.AttackConfig`    ``attack``
 ``sweep_eps``       :class:`~harlab.attacks.selection.SweepConfig`  ``sweep``
+``query``           :class:`QueryConfig`                            ``query``
+``score``           :class:`~harlab.scoring.job.ScoreConfig`        ``score``
+``agreement``       :class:`~harlab.rating.agreement.AgreementConfig` (none: reads only)
+``study``           :class:`~harlab.study.config.StudyConfig`       ``study`` (and each stage's)
 ==================  ==============================================  ===========================
 
-Query, score, rate and study are added to :data:`STAGES` as they move onto this API.
+Rating itself is people's work, answer by answer (:func:`harlab.rating.record_answer`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harlab.attacks.config import AttackConfig
@@ -45,7 +49,15 @@ from harlab.data.framecache import build_cache as _build_cache
 from harlab.data.ucf101 import UCF101, ValidationReport
 from harlab.errors import InputError
 from harlab.jobs import Job, Progress
+from harlab.llm.config import LLMConfig
+from harlab.llm.runner import MODALITIES, QueryResult, query_samples
+from harlab.rating.agreement import AgreementConfig, AgreementResult
+from harlab.rating.reliability import agreement_job
+from harlab.rating.rubric_file import load_rubric
+from harlab.scoring.job import ScoreConfig, ScoreResult, score_project
 from harlab.store import Project
+from harlab.study.config import StudyConfig
+from harlab.study.runner import StudyResult, run_study
 from harlab.train.checkpoint import LoadedClassifier, check_classes, load_classifier
 from harlab.train.config import TrainConfig
 from harlab.train.evaluate import EvalConfig, EvalResult
@@ -156,8 +168,42 @@ def sweep_eps(project: Project, config: SweepConfig, *, loaded: LoadedClassifier
     return (yield from run_sweep(project, config, loaded=loaded, dataset=dataset))
 
 
+# ---------------------------------------------------------------------------- llm, scores
+@dataclass(frozen=True)
+class QueryConfig:
+    """One query run: the model, the modalities, the noise-floor draws, a forced refresh."""
+
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    modalities: tuple[str, ...] = MODALITIES
+    noise_floor: int = 0
+    refresh: bool = False
+    sample_ids: tuple[int, ...] | None = None
+
+
+def query(project: Project, config: QueryConfig) -> Job[QueryResult]:
+    """Ask the language model about the selected samples (see :mod:`harlab.llm.runner`)."""
+    return (yield from query_samples(project, config.llm, sample_ids=config.sample_ids,
+                                     modalities=config.modalities, refresh=config.refresh,
+                                     noise_floor=config.noise_floor))
+
+
+def score(project: Project, config: ScoreConfig) -> Job[ScoreResult]:
+    """Score every current answer pair (see :mod:`harlab.scoring`)."""
+    return (yield from score_project(project, config))
+
+
+def agreement(project: Project, config: AgreementConfig) -> Job[AgreementResult]:
+    """Inter-annotator agreement of the project's ratings with bootstrap CIs."""
+    return (yield from agreement_job(project, load_rubric(project.root), config))
+
+
+def study(project: Project, config: StudyConfig) -> Job[StudyResult]:
+    """Every stage of a study that is not done yet (see :mod:`harlab.study.runner`)."""
+    return (yield from run_study(project, config))
+
+
 # ---------------------------------------------------------------------------- registry
-#: Stage name -> function. The lead adds ``query``, ``score``, ``rate`` and ``study`` here
+#: Stage name -> function, in the order of the study.
 #: when those stages move onto this API (each: ``(project, config) -> Job``).
 STAGES: dict[str, Callable[..., Job]] = {
     "index_data": index_data,
@@ -167,7 +213,10 @@ STAGES: dict[str, Callable[..., Job]] = {
     "evaluate": evaluate,
     "find_samples": find_samples,
     "sweep_eps": sweep_eps,
-    # --- later stages (query, score, rate, study) go here ---
+    "query": query,
+    "score": score,
+    "agreement": agreement,
+    "study": study,
 }
 
 

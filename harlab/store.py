@@ -412,6 +412,11 @@ class Project:
         row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
         return row["value"] if row else default
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (another process such as
+        a CLI stage, or another thread); views compare it to know when to reload."""
+        return int(self.query_one("PRAGMA data_version")[0])
+
     @property
     def schema_version(self) -> int:
         return int(self.query_one("PRAGMA user_version")[0])

@@ -104,6 +104,7 @@ class AppContext(QObject):
         self.dataset: Any = None  # UCF101 of (dataset_root, fold) once indexed
         self._index_wanted = False  # set by the first panel that shows the index
         self.classifiers = ClassifierCache()
+        self._seen_version: int | None = None  # the store's data_version the panels last read
 
     # ------------------------------------------------------------------ project
     def set_project(self, project: Project | None) -> None:
@@ -111,11 +112,25 @@ class AppContext(QObject):
         old, self.project = self.project, project
         if old is not None and old is not project:
             old.close()
+        self._seen_version = project.data_version() if project is not None else None
         self.project_changed.emit(project)
         if project is not None:
             root = project.get_meta("dataset_root")
             if root and root != self.dataset_root:
                 self.set_dataset_root(root)
+
+    def refresh_if_changed(self) -> bool:
+        """Announce the project again when another process (a CLI stage, say) changed its
+        store since the panels last read it; not while a job of ours runs."""
+        project = self.project
+        if project is None or self.runner.busy:
+            return False
+        version = project.data_version()
+        if version == self._seen_version:
+            return False
+        self._seen_version = version
+        self.project_changed.emit(project)
+        return True
 
     # ------------------------------------------------------------------ dataset
     def set_dataset_root(self, root: str | Path) -> None:

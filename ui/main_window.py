@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -293,6 +293,12 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(False)
         self.job_label.setText(f"{self.ctx.runner.name}: cancelling…")
         self.ctx.runner.cancel()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        # Back to the window: show what a CLI stage (another process) wrote meanwhile.
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.ctx.refresh_if_changed()
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.ctx.runner.shutdown()
