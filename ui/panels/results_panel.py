@@ -2,7 +2,7 @@
 
 Form -> config -> job -> view: the Score button builds a :class:`harlab.scoring.ScoreConfig`
 and runs :func:`harlab.scoring.score_project` on the job runner; the views are filled from
-:func:`harlab.scoring.results_job` (run off the GUI thread) whenever a project opens or a
+the results job (run off the GUI thread) whenever a project opens or a
 scoring run ends, so stored results show without scoring again.
 """
 
@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 
 from harlab.errors import HarlabError, InputError
 from harlab.jobs import Progress
-from harlab.scoring import METRICS, ScoreConfig, results_job, score_project, similarity, tables
+from harlab.scoring import METRICS, ScoreConfig, human, score_project, similarity, tables
+from harlab.scoring.human import results_with_ratings_job
 from ui.context import AppContext
 from ui.widgets.results_plots import DistributionPlot, DriftPlot, ScoreScatter, export_plot
 from ui.widgets.results_table import RecordsTableView
@@ -68,9 +69,11 @@ class ResultsPanel(QWidget):
         self.table_view = RecordsTableView()
         self.paired_view = RecordsTableView()
         self.drift_view = RecordsTableView()
+        self.human_view = RecordsTableView()
         self.table_tabs.addTab(self.table_view, "Table 3")
         self.table_tabs.addTab(self.paired_view, "Unimodal vs multimodal")
         self.table_tabs.addTab(self.drift_view, "Drift z-scores")
+        self.table_tabs.addTab(self.human_view, "vs human ratings")
         self.n_label = QLabel()
         self.n_label.setWordWrap(True)
         left = QWidget()
@@ -161,7 +164,8 @@ class ResultsPanel(QWidget):
             self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
             return
         self.message_label.setText("reading stored scores…")
-        self.ctx.runner.enqueue(results_job(project, semantic_model=model), "Load results",
+        self.ctx.runner.enqueue(results_with_ratings_job(project, semantic_model=model),
+                                "Load results",
                                 on_success=self._on_results_loaded,
                                 on_error=self._on_job_failed)
 
@@ -213,7 +217,7 @@ class ResultsPanel(QWidget):
     def _show(self, results: dict[str, Any] | None) -> None:
         self.results = results
         if results is None:
-            for view in (self.table_view, self.paired_view, self.drift_view):
+            for view in (self.table_view, self.paired_view, self.drift_view, self.human_view):
                 view.set_records((), [])
             self.scatter_plot.set_points([])
             self.distribution_plot.set_values(self.metric_combo.currentText(), {}, {})
@@ -224,6 +228,7 @@ class ResultsPanel(QWidget):
         self.table_view.set_records(tables.TABLE3_COLUMNS, tables.table3_records(table))
         self.paired_view.set_records(tables.PAIRED_COLUMNS, tables.paired_records(table))
         self.drift_view.set_records(tables.DRIFT_COLUMNS, tables.drift_records(table))
+        self.human_view.set_records(human.COLUMNS, results.get("human", []))
         parts = []
         for modality, classes in sorted(table.by_class.items()):
             per = ", ".join(f"{label}: {n} pairs / {d} distinct prompts"
