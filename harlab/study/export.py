@@ -178,7 +178,13 @@ def export_study(project: Project, out_dir: str | Path, config: StudyConfig | No
     return paths
 
 
+def save_study_config(project: Project, config: StudyConfig) -> None:
+    """Make ``config`` the project's study (what the dashboard shows and runs)."""
+    project.set_meta("study/config", json.dumps(config.to_dict(), sort_keys=True))
+
+
 def study_config(project: Project) -> StudyConfig | None:
+    """The project's study configuration, or None before one is chosen or run."""
     raw = project.get_meta("study/config")
     return StudyConfig.from_dict(json.loads(raw), "the project's study") if raw else None
 

@@ -11,7 +11,6 @@ Queries and scores are cached by content in the store, so re-running them asks n
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from harlab.llm.runner import QueryResult, query_samples
 from harlab.scoring.job import ScoreConfig, score_project
 from harlab.store import Project
 from harlab.study.config import StudyConfig
+from harlab.study.export import save_study_config
 from harlab.train.config import TrainConfig
 from harlab.train.fit import train
 from harlab.train.models import imagenet_weights_file
@@ -86,7 +86,7 @@ def run_study(project: Project, config: StudyConfig) -> Job[StudyResult]:
     """Run every stage that is not done; yields Progress, returns a :class:`StudyResult`."""
     if not isinstance(config, StudyConfig):
         raise InputError(f"config must be a StudyConfig, got {type(config).__name__}")
-    project.set_meta("study/config", json.dumps(config.to_dict(), sort_keys=True))
+    save_study_config(project, config)
     result = StudyResult()
     with project.run("study", config, name=config.name) as record:
         root = yield from _data_stage(project, config, result)

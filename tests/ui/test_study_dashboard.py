@@ -60,3 +60,25 @@ def test_a_project_shows_each_stage_state_and_what_it_holds(qtbot, ctx, tmp_path
         next(b for b in board.findChildren(type(board.run_button))
              if b.text().startswith("Results")).click()
     assert opened.args == ["Results"]
+
+
+def test_loading_a_study_config_marks_what_it_changes(qtbot, ctx, tmp_path):
+    project, _ids = make_project(tmp_path / "p")
+    config = StudyConfig.demo(per_class=2)
+    project.set_meta("study/config", json.dumps(config.to_dict()))
+    for stage in ("data", "classifier", "samples", "query", "score"):
+        _mark(project, config, stage)
+    board = StudyDashboard(ctx)
+    qtbot.addWidget(board)
+    ctx.set_project(project)
+    assert {state for state, _ in _cells(board).values()} == {"done"}
+    edited = tmp_path / "s.yaml"
+    StudyConfig.demo(per_class=2, noise_floor=3).save(edited)
+    board.load_config(edited)
+    states = {stage: state for stage, (state, _) in _cells(board).items()}
+    assert states["Samples"] == "done" and states["Language model"] == "stale"
+    assert states["Scores"] == "stale" and "loaded from" in board.status.text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("per_class: lots\n")
+    board.load_config(bad)
+    assert "Not loaded" in board.status.text() and "per_class" in board.status.text()

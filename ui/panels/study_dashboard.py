@@ -60,11 +60,18 @@ class StudyDashboard(QWidget):
         layout.addWidget(self.settings_label)
         row = QHBoxLayout()
         self.demo_button = QPushButton("Open demo project")
+        self.load_button = QPushButton("Load study config…")
+        self.load_button.setToolTip("Choose a study YAML (e.g. resources/study_ucf101_gpt4o.yaml) "
+                                    "for this project")
+        self.save_button = QPushButton("Save study config…")
+        self.save_button.setToolTip("Write this project's study as YAML to edit and load again")
         self.run_button = QPushButton("Run what is missing")
         self.run_button.setToolTip("Run every stage of the study that is not done, then write "
                                    "evaluation.csv, table3.csv and summary.md into "
                                    "PROJECT/exports/study")
         row.addWidget(self.demo_button)
+        row.addWidget(self.load_button)
+        row.addWidget(self.save_button)
         row.addWidget(self.run_button)
         for title in ("Responses", "Evaluate", "Results"):
             button = QPushButton(f"{title} →")
@@ -76,6 +83,8 @@ class StudyDashboard(QWidget):
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.run_button.clicked.connect(self._on_run_clicked)
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.save_button.clicked.connect(self._on_save_clicked)
         ctx.project_changed.connect(self._on_ctx_project_changed)
         self.refresh()
 
@@ -93,7 +102,8 @@ class StudyDashboard(QWidget):
     def refresh(self) -> None:
         project = self._ctx.project
         self.demo_button.setVisible(project is None)
-        self.run_button.setEnabled(project is not None)
+        for button in (self.run_button, self.load_button, self.save_button):
+            button.setEnabled(project is not None)
         intro = (f"<h2>HARLab {__version__}</h2><p>Adversarial attacks on human-action "
                  "recognition, and what a language model then says: data &rarr; fine-tune "
                  "&rarr; attack &rarr; ask an LLM &rarr; score &rarr; rate &rarr; export.</p>")
@@ -131,6 +141,41 @@ class StudyDashboard(QWidget):
                          for k, v in config.chosen_settings().items())
         self.settings_label.setText("<p>Settings HARLab chose where the paper is silent:</p>"
                                     f"<ul>{chosen}</ul>")
+
+    def load_config(self, path: str | Path) -> None:
+        """Make the study YAML at ``path`` this project's study (errors shown in the status)."""
+        from harlab.errors import HarlabError
+        from harlab.study.config import StudyConfig
+        from harlab.study.export import save_study_config
+
+        try:
+            config = StudyConfig.load(path)
+        except HarlabError as exc:
+            self.status.setText(f"Not loaded: {exc}")
+            return
+        save_study_config(self._ctx.project, config)
+        self.status.setText(f"Study {config.name!r} loaded from {path}; stages whose settings "
+                            "changed are marked stale.")
+        self.refresh()
+
+    @Slot()
+    def _on_load_clicked(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Load study config", "",
+                                              "Study YAML (*.yaml *.yml)")
+        if path:
+            self.load_config(path)
+
+    @Slot()
+    def _on_save_clicked(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, "Save study config", "study.yaml",
+                                              "Study YAML (*.yaml *.yml)")
+        if path:
+            self._config().save(path)
+            self.status.setText(f"Saved {path}")
 
     @Slot()
     def _on_run_clicked(self) -> None:
