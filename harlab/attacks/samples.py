@@ -90,6 +90,38 @@ def _sample(project: Project, row: Any) -> Sample:
         selected=bool(row["selected"]))
 
 
+@dataclass(frozen=True)
+class SampleRow:
+    """What a list of samples shows: one sample without its frames, keyframes or top-5."""
+
+    id: int
+    video: str
+    true_label: str
+    clean_pred: str
+    clean_conf: float
+    adv_pred: str
+    adv_conf: float
+    eps: float
+    survives_png: bool
+    selected: bool
+
+    @property
+    def eps_255(self) -> float:
+        return self.eps * 255.0
+
+
+def sample_rows(project: Project, *, selected: bool | None = None,
+                newest_first: bool = False) -> list[SampleRow]:
+    """Every sample as a light :class:`SampleRow` (cheap for lists of many thousands)."""
+    where = "" if selected is None else f" WHERE selected = {int(bool(selected))}"
+    rows = project.query("SELECT id, video, true_label, clean_pred, clean_conf, adv_pred, "
+                         "adv_conf, eps, survives_png, selected FROM samples" + where
+                         + f" ORDER BY id {'DESC' if newest_first else 'ASC'}")
+    return [SampleRow(r["id"], r["video"], r["true_label"], r["clean_pred"], r["clean_conf"],
+                      r["adv_pred"], r["adv_conf"], r["eps"], bool(r["survives_png"]),
+                      bool(r["selected"])) for r in rows]
+
+
 def list_samples(project: Project, *, selected: bool | None = None,
                  ids: Sequence[int] | None = None, run_id: int | None = None,
                  true_label: str | None = None, newest_first: bool = False) -> list[Sample]:

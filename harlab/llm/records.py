@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harlab.llm.runner import MODALITIES, VARIANTS, latest_requests
+from harlab.llm.runner import MODALITIES, VARIANTS, latest_requests, latest_statuses
 from harlab.store import Project
 
 
@@ -82,7 +82,7 @@ def sample_requests(project: Project, sample_id: int) -> dict[tuple[str, str], R
 def request_statuses(project: Project) -> dict[int, list[str]]:
     """Per sample, the statuses of its newest original and attacked requests."""
     statuses: dict[int, list[str]] = {}
-    for row in latest_requests(project):
+    for row in latest_statuses(project):
         if row["variant"] in VARIANTS and row["modality"] in MODALITIES:
             statuses.setdefault(row["sample_id"], []).append(row["status"])
     return statuses

@@ -532,11 +532,22 @@ def _ok_rows_by_key(project: Project, keys: set[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- reading back
 def latest_requests(project: Project, sample_id: int | None = None) -> list[Any]:
     """The newest row of each (sample, modality, variant), optionally for one sample."""
-    sql = ("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM llm_requests "
-           "GROUP BY sample_id, modality, variant)")
     if sample_id is None:
-        return project.query(sql + " ORDER BY sample_id, modality, variant")
-    return project.query(sql + " AND sample_id = ? ORDER BY modality, variant", (sample_id,))
+        return project.query("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM "
+                             "llm_requests GROUP BY sample_id, modality, variant) "
+                             "ORDER BY sample_id, modality, variant")
+    # Filtered inside the subquery: one sample reads its own rows through the index.
+    return project.query("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM "
+                         "llm_requests WHERE sample_id = ? GROUP BY modality, variant) "
+                         "ORDER BY modality, variant", (sample_id,))
+
+
+def latest_statuses(project: Project) -> list[Any]:
+    """``(sample_id, modality, variant, status)`` of the newest row of each, without the texts
+    (for lists over many samples)."""
+    return project.query("SELECT sample_id, modality, variant, status FROM llm_requests WHERE "
+                         "id IN (SELECT max(id) FROM llm_requests GROUP BY sample_id, "
+                         "modality, variant) ORDER BY sample_id, modality, variant")
 
 
 def response_pairs(project: Project, modality: str) -> list[ResponsePair]:

@@ -26,19 +26,20 @@ MODALITIES = ("unimodal", "multimodal")
 STATUSES = ("all", "unrated", "partial", "rated")
 MAX_NAME = 64
 
+# Each (selected sample, modality) with its newest original and attacked answers, both ok.
+# Correlated max(id) lookups go through the (sample_id, modality, variant) index, so this stays
+# linear in the number of samples (a self-join of all current answers was quadratic).
 _CURRENT = """
-WITH cur AS (
-    SELECT r.id, r.sample_id, r.modality, r.variant, r.status, r.response_text
-    FROM llm_requests r JOIN (
-        SELECT max(id) AS id FROM llm_requests WHERE variant IN ('original', 'attacked')
-        GROUP BY sample_id, modality, variant) m ON m.id = r.id)
-SELECT s.id AS sample_id, o.modality, o.id AS original_id, a.id AS attacked_id, s.video,
+SELECT s.id AS sample_id, m.modality, o.id AS original_id, a.id AS attacked_id, s.video,
        s.true_label, s.clean_pred, s.adv_pred, s.attack, s.eps, s.clean_frames_json,
        s.adv_frames_json, o.response_text AS original_text, a.response_text AS attacked_text
-FROM cur o
-JOIN cur a ON a.sample_id = o.sample_id AND a.modality = o.modality AND a.variant = 'attacked'
-JOIN samples s ON s.id = o.sample_id
-WHERE o.variant = 'original' AND o.status = 'ok' AND a.status = 'ok' AND s.selected = 1
+FROM samples s
+CROSS JOIN (SELECT 'unimodal' AS modality UNION ALL SELECT 'multimodal') m
+JOIN llm_requests o ON o.id = (SELECT max(id) FROM llm_requests WHERE sample_id = s.id
+                               AND modality = m.modality AND variant = 'original')
+JOIN llm_requests a ON a.id = (SELECT max(id) FROM llm_requests WHERE sample_id = s.id
+                               AND modality = m.modality AND variant = 'attacked')
+WHERE o.status = 'ok' AND a.status = 'ok' AND s.selected = 1
 """
 
 
@@ -159,9 +160,9 @@ def items(project: Project, annotator: Annotator | None = None,
         sql += " AND s.true_label = ?"
         params.append(filters.true_label)
     if filters.modality is not None:
-        sql += " AND o.modality = ?"
+        sql += " AND m.modality = ?"
         params.append(filters.modality)
-    sql += " ORDER BY s.id, CASE o.modality WHEN 'unimodal' THEN 0 ELSE 1 END"
+    sql += " ORDER BY s.id, CASE m.modality WHEN 'unimodal' THEN 0 ELSE 1 END"
     out = [_item(r) for r in project.query(sql, params)]
     if filters.status == "all":
         return out

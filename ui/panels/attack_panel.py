@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from harlab.attacks import ATTACK_TITLES
-from harlab.attacks.samples import list_samples
+from harlab.attacks.samples import sample_rows
 from harlab.errors import HarlabError
 from harlab.jobs import Job, Progress
 from ui.context import AppContext
@@ -396,4 +396,4 @@ class AttackPanel(QWidget):
     def _refresh_samples(self) -> None:
         project = self.ctx.project
         self.samples_table.set_samples(
-            [] if project is None else list_samples(project, newest_first=True))
+            [] if project is None else sample_rows(project, newest_first=True))

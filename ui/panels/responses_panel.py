@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from harlab.attacks.samples import Sample, get_sample, list_samples
+from harlab.attacks.samples import Sample, get_sample, sample_rows
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
 from harlab.llm.config import LLMConfig
@@ -145,7 +145,7 @@ class ResponsesPanel(QWidget):
         self.sample_list.clear()
         if project is not None:
             statuses = request_statuses(project)
-            for s in list_samples(project, selected=True):
+            for s in sample_rows(project, selected=True):
                 st = statuses.get(s.id, [])
                 mark = (f"{st.count('ok')}/4 ok" if st else "not asked") + (
                     f", {st.count('failed')} failed" if "failed" in st else "")

@@ -53,7 +53,7 @@ class StudyDashboard(QWidget):
         self.stages.horizontalHeader().setStretchLastSection(True)
         self.stages.verticalHeader().setVisible(False)
         self.stages.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        layout.addWidget(self.stages, 1)
+        layout.addWidget(self.stages)
         self.settings_label = QLabel()
         self.settings_label.setTextFormat(Qt.TextFormat.RichText)
         self.settings_label.setWordWrap(True)
@@ -82,6 +82,7 @@ class StudyDashboard(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        layout.addStretch(1)
         self.run_button.clicked.connect(self._on_run_clicked)
         self.load_button.clicked.connect(self._on_load_clicked)
         self.save_button.clicked.connect(self._on_save_clicked)
@@ -137,6 +138,9 @@ class StudyDashboard(QWidget):
             for j, text in enumerate((title, states[stage], holds[stage])):
                 self.stages.setItem(i, j, QTableWidgetItem(text))
         self.stages.resizeColumnsToContents()
+        self.stages.setFixedHeight(self.stages.horizontalHeader().height() + 4
+                                   + sum(self.stages.rowHeight(i)
+                                         for i in range(self.stages.rowCount())))
         chosen = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                          for k, v in config.chosen_settings().items())
         self.settings_label.setText("<p>Settings HARLab chose where the paper is silent:</p>"
