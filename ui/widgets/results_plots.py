@@ -67,6 +67,7 @@ class DistributionPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, background="w", title="Distribution per modality")
         self.setLabel("left", "value")
+        self.getAxis("left").enableAutoSIPrefix(False)  # cosines in [0, 1], not "x0.001"
         self.showGrid(y=True, alpha=0.2)
         self.getAxis("bottom").setTicks([[(i, m) for i, m in enumerate(MODALITIES)]])
         self.strips = {m: pg.ScatterPlotItem(size=6, pen=None,
@@ -119,6 +120,8 @@ class ScoreScatter(pg.PlotWidget):
         super().__init__(parent, background="w", title="Syntactic vs semantic cosine")
         self.setLabel("bottom", "syntactic cosine")
         self.setLabel("left", "semantic cosine")
+        for side in ("left", "bottom"):
+            self.getAxis(side).enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.addLegend(offset=(10, 10))
         self.series: dict[str, pg.ScatterPlotItem] = {}
@@ -159,6 +162,8 @@ class DriftPlot(pg.PlotWidget):
         super().__init__(parent, background="w", title="Drift vs the noise floor")
         self.setLabel("bottom", "noise floor: original vs clean re-draws (mean)")
         self.setLabel("left", "drift: original vs attacked")
+        for side in ("left", "bottom"):
+            self.getAxis(side).enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.addLegend(offset=(10, 10))
         self.diagonal = pg.InfiniteLine(pos=(0, 0), angle=45,
