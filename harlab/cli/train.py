@@ -59,7 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-flip", dest="flip", action="store_false", default=None,
                    help="no random horizontal flips")
     p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
-                   help="no mixed precision on CUDA")
+                   help="no mixed precision on CUDA (default: bf16 where supported, else fp16)")
+    p.add_argument("--compile", dest="compile", action="store_true", default=None,
+                   help="torch.compile the model (CUDA; slower first steps, faster after)")
     p.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="test a checkpoint: top-1/top-5, per class, confusion")
@@ -95,7 +97,7 @@ def config_from_args(args: argparse.Namespace):
 
     overrides = {name: getattr(args, name) for _, name, _, _ in _OVERRIDES
                  if getattr(args, name, None) is not None}
-    for name in ("flip", "amp"):
+    for name in ("flip", "amp", "compile"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     preset = args.preset or ("demo" if args.demo else "paper")

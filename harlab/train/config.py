@@ -36,8 +36,11 @@ class TrainConfig:
         fold: UCF-101 split (1-3).
         seed: seeds shuffling, augmentation and initialisation.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        amp: mixed precision (CUDA only).
+        amp: mixed precision (CUDA only): bfloat16 where the GPU supports it (no loss
+            scaling needed), else float16 with a gradient scaler.
         channels_last: channels-last memory format (CUDA only).
+        compile: wrap the model in ``torch.compile`` (CUDA only; the first steps are slow
+            while it compiles, later ones faster).
     """
 
     arch: str = "resnet18"
@@ -62,6 +65,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     channels_last: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
 

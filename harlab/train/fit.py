@@ -142,6 +142,7 @@ class Loop:
     device: torch.device
     use_amp: bool
     channels_last: bool
+    amp_dtype: torch.dtype
     rank: int
     world: int
     sampler: DistributedSampler
@@ -288,6 +289,9 @@ def setup(config: TrainConfig, train_data: TrainData,
         device = torch.device("cuda", torch.cuda.current_device())
     on_cuda = device.type == "cuda"
     use_amp, channels_last = config.amp and on_cuda, config.channels_last and on_cuda
+    # bf16 keeps float32's range, so it needs no loss scaling; fp16 on older GPUs does.
+    amp_dtype = (torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported()
+                 else torch.float16)
     classes = train_data.classes
 
     torch.manual_seed(config.seed)
@@ -304,6 +308,8 @@ def setup(config: TrainConfig, train_data: TrainData,
     net = model
     if distributed:
         net = DistributedDataParallel(model, device_ids=[device.index] if on_cuda else None)
+    if config.compile and on_cuda:
+        net = torch.compile(net)
 
     sampler = DistributedSampler(range(len(train_data)), num_replicas=world, rank=rank,
                                  shuffle=True, seed=config.seed, drop_last=False)
@@ -315,7 +321,7 @@ def setup(config: TrainConfig, train_data: TrainData,
     scheduler = torch.optim.lr_scheduler.CyclicLR(
         optimizer, base_lr=config.lr, max_lr=config.max_lr,
         step_size_up=_lr_cycle_steps(config, batches_per_epoch), cycle_momentum=False)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
     state = TrainState()
     if resume_state is not None:
         saved = resume_state["train_state"]
@@ -331,7 +337,8 @@ def setup(config: TrainConfig, train_data: TrainData,
         raise InputError(f"the run already finished {state.epoch} epochs and epochs is "
                          f"{config.epochs}; raise epochs to train further.")
     loop = Loop(config=config, model=model, net=net, device=device, use_amp=use_amp,
-                channels_last=channels_last, rank=rank, world=world, sampler=sampler,
+                channels_last=channels_last, amp_dtype=amp_dtype, rank=rank, world=world,
+                sampler=sampler,
                 batches_per_epoch=batches_per_epoch, optimizer=optimizer, scheduler=scheduler,
                 scaler=scaler, augment=BatchAugment(config.flip, config.jitter,
                                                     config.rotation_deg, config.hue, config.zoom),
@@ -390,7 +397,7 @@ def _train_step(loop: Loop, b: int, frames: torch.Tensor, labels: torch.Tensor,
     step_now = (b + 1) % config.accumulate == 0 or b + 1 == loop.batches_per_epoch
     sync = net.no_sync() if loop.distributed and not step_now else contextlib.nullcontext()
     with sync:
-        with torch.autocast(loop.device.type, enabled=loop.use_amp):
+        with torch.autocast(loop.device.type, dtype=loop.amp_dtype, enabled=loop.use_amp):
             logits = net(images)
             loss = torch.nn.functional.cross_entropy(logits, labels)
         loop.scaler.scale(loss / config.accumulate).backward()

@@ -264,6 +264,23 @@ def test_cuda_amp_channels_last_path(tmp_path):
     assert next(loaded.model.parameters()).is_cuda
 
 
+@pytest.mark.gpu
+def test_cuda_bf16_and_torch_compile(tmp_path):
+    data = synthetic()
+    train, val = data.split_groups(0.25, 0)
+    seen = []
+    result = _run(fit(tiny_config(device="cuda", epochs=1, compile=True), train, val, tmp_path),
+                  seen)
+    assert result.epochs_done == 1 and math.isfinite(result.history[0]["train_loss"])
+    loaded = load_classifier(result.best_checkpoint, device="cuda")  # saved unwrapped
+    assert next(loaded.model.parameters()).is_cuda
+
+
+def test_compile_and_amp_are_recorded_in_the_config():
+    config = TrainConfig.paper(compile=True)
+    assert config.compile and config.amp and TrainConfig.from_dict(config.to_dict()) == config
+
+
 # ---------------------------------------------------------------- CLI on a generated dataset
 @pytest.mark.slow
 def test_cli_train_evaluate_and_mismatched_resume(tmp_path, capsys):

@@ -35,6 +35,7 @@ LABELS = {
     "zoom": "Zoom / shift (not in paper)", "rotation_deg": "Rotation (±deg)",
     "val_fraction": "Validation groups share", "fold": "Fold", "seed": "Seed",
     "device": "Device", "amp": "Mixed precision (CUDA)", "channels_last": "Channels-last (CUDA)",
+    "compile": "torch.compile (CUDA)",
 }
 FLOAT_DECIMALS = {"lr": 6, "max_lr": 6, "weight_decay": 4, "jitter": 2, "hue": 2, "zoom": 2,
                   "rotation_deg": 1, "val_fraction": 2}
