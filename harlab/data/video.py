@@ -403,11 +403,19 @@ def _content(path: Path, k: int) -> Keyframes:
             consider(i)
     finally:
         cap.release()
-    if j == 0:
+    return _finish_content(path, k, j, header, fps, stride, curve, kept, (height, width))
+
+
+def _finish_content(path: Path, k: int, decoded: int, header: int, fps: float, stride: int,
+                    curve: list[float], kept: dict[int, np.ndarray],
+                    size: tuple[int, int]) -> Keyframes:
+    """Check the decode, pick the k peaks of the change curve and assemble their frames."""
+    cv2 = _cv2()
+    if decoded == 0:
         raise DatasetError(f"video {path} has no decodable frames; it is damaged, "
                            "re-download it")
-    if j < header - _END_SLACK:
-        raise DatasetError(f"video {path} ends after {j} decodable frames but its header "
+    if decoded < header - _END_SLACK:
+        raise DatasetError(f"video {path} ends after {decoded} decodable frames but its header "
                            f"says {header}; the file is truncated, re-download it")
     chosen, note = pick_peaks(np.asarray(curve), k, smooth=_SMOOTH)
     missing = sorted({c for c in chosen if c not in kept})
@@ -416,7 +424,7 @@ def _content(path: Path, k: int) -> Keyframes:
         again = read_frames(path, [c * stride for c in missing])
         kept.update({c: cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for c, f in zip(missing, again,
                                                                             strict=True)})
-    frames = np.empty((len(chosen), height, width, 3), np.uint8)
+    frames = np.empty((len(chosen), *size, 3), np.uint8)
     for row, c in enumerate(chosen):
         cv2.cvtColor(kept[c], cv2.COLOR_BGR2RGB, dst=frames[row])
     indices = [c * stride for c in chosen]
