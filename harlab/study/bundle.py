@@ -27,6 +27,7 @@ from typing import Any
 
 from harlab import __version__
 from harlab.errors import InputError
+from harlab.paths import file_sha256
 from harlab.scoring import similarity
 from harlab.store import Project
 from harlab.study.export import export_study, study_config, write_text
@@ -36,14 +37,6 @@ PACKAGES = ("harlab", "torch", "torchvision", "numpy", "scikit-learn", "scipy",
             "krippendorff")
 EXPORTS = ("evaluation.csv", "evaluation.jsonl", "table3.csv", "summary.md")
 TOLERANCE = {"syntactic_cosine": 1e-9, "semantic_cosine": 1e-4}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:
@@ -95,12 +88,12 @@ def export_bundle(project: Project, out: str | Path) -> Path:
             "packages": _versions(),
             "machine": {"python": platform.python_version(), "platform": platform.platform(),
                         "processor": platform.machine()},
-            "checkpoint": {"path": checkpoint, "sha256": _sha256(Path(checkpoint))
+            "checkpoint": {"path": checkpoint, "sha256": file_sha256(Path(checkpoint))
                            if checkpoint and Path(checkpoint).is_file() else None},
             "split_files_sha256": _split_hash(project.get_meta("dataset_root")),
-            "frames": {rel: _sha256(project.abspath(rel)) for rel in frames
+            "frames": {rel: file_sha256(project.abspath(rel)) for rel in frames
                        if project.abspath(rel).is_file()},
-            "exports": {name: _sha256(path) for name, path in exports.items()},
+            "exports": {name: file_sha256(path) for name, path in exports.items()},
         }
         tmp_zip = out.with_name(out.name + ".partial")
         try:
@@ -178,7 +171,7 @@ def verify_bundle(bundle: str | Path) -> VerifyReport:
                              "not a HARLab bundle")
         manifest = json.loads((root / "manifest.json").read_text())
         for rel, digest in manifest["frames"].items():
-            if not (root / rel).is_file() or _sha256(root / rel) != digest:
+            if not (root / rel).is_file() or file_sha256(root / rel) != digest:
                 report.differ(f"frame {rel} is missing or changed")
         report.lines.append(f"frames: {len(manifest['frames'])} checked")
         with Project.open(root) as project:

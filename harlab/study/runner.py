@@ -10,7 +10,6 @@ Queries and scores are cached by content in the store, so re-running them asks n
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from harlab.data.ucf101 import UCF101
 from harlab.errors import HarlabError, InputError
 from harlab.jobs import Job, Progress
 from harlab.llm.runner import QueryResult, query_samples
+from harlab.paths import file_sha256
 from harlab.scoring.job import ScoreConfig, score_project
 from harlab.store import Project
 from harlab.study.config import StudyConfig
@@ -158,14 +158,6 @@ def _classifier_stage(project: Project, config: StudyConfig, root: Path,
     return path
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def current_samples(project: Project) -> dict[str, int]:
     """Selected samples per true class."""
     rows = project.query("SELECT true_label, count(*) AS n FROM samples WHERE selected = 1 "
@@ -175,7 +167,7 @@ def current_samples(project: Project) -> dict[str, int]:
 
 def _samples_stage(project: Project, config: StudyConfig, root: Path, checkpoint: Path,
                    result: StudyResult) -> Job[None]:
-    want = _fingerprint(config, "samples") + ":" + _file_sha256(checkpoint)[:16]
+    want = _fingerprint(config, "samples") + ":" + file_sha256(checkpoint)[:16]
     if project.get_meta("study/samples_key") == want:
         # Same classifier and attack: what was found is all the split holds for them.
         result.samples = current_samples(project)
