@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_store_scale import generate_large_project  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QScrollBar  # noqa: E402
 
 from harlab.store import Project  # noqa: E402
 from ui.context import AppContext  # noqa: E402
@@ -62,6 +62,19 @@ def main() -> None:
             took = time.perf_counter() - t
             print(f"{win.tabs.tabText(i):<10} first paint {took:.3f} s  "
                   f"({took / TARGET_S:.2f}x the 1 s target)")
+        for title in ("Attack", "Responses", "Evaluate"):
+            win.tabs.setCurrentWidget(win.panels[title])
+            app.processEvents()
+            views = [v for v in win.panels[title].findChildren(QAbstractItemView)
+                     if v.model() is not None and v.model().rowCount() > 100]
+            for view in views:
+                t = time.perf_counter()
+                for _ in range(20):  # page down through the list, painting each page
+                    view.verticalScrollBar().triggerAction(QScrollBar.SliderAction.SliderPageStepAdd)
+                    win.grab()
+                took = (time.perf_counter() - t) / 20
+                print(f"{title:<10} scroll one page of {view.model().rowCount()} rows: "
+                      f"{took * 1000:.1f} ms a page")
         ctx.runner.shutdown()
         ctx.project.close()
 

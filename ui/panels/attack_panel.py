@@ -395,5 +395,6 @@ class AttackPanel(QWidget):
 
     def _refresh_samples(self) -> None:
         project = self.ctx.project
-        self.samples_table.set_samples(
-            [] if project is None else sample_rows(project, newest_first=True))
+        self.samples_table.set_samples(sample_rows(project, newest_first=True) if project else [])
+        if self.samples_table.rowCount():  # a project holding samples opens on them
+            self.left_tabs.setCurrentIndex(1)
