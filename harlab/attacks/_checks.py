@@ -110,7 +110,6 @@ def check_batch(model: nn.Module, images: torch.Tensor,
 
 
 def check_label_range(labels: torch.Tensor, num_classes: int) -> None:
-
     low, high = torch.aminmax(labels)
     low, high = int(low), int(high)
     if low < 0 or high >= num_classes:
@@ -121,7 +120,6 @@ def check_label_range(labels: torch.Tensor, num_classes: int) -> None:
 
 
 def check_logits(logits: object, n: int) -> None:
-
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != n:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise InputError(f"the model must return logits of shape (N, num_classes) = ({n}, C), "

@@ -199,7 +199,6 @@ def _store_sample(project: Project, run_id: int, loaded: LoadedClassifier, batch
                   row: int, adv: np.ndarray, config: AttackConfig) -> dict[str, Any]:
     """Write one sample's PNGs, classify the PNGs as read back, insert its ``samples`` row."""
 
-
     item = batch.items[row]
     folder = project.frames_dir / f"attack-{run_id:04d}" / Path(item.relpath).stem
     clean_paths = write_pngs(folder, "clean", batch.clean[row])

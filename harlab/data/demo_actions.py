@@ -85,7 +85,6 @@ class Ops:
         self.items.append(("ellipse", c, axes, angle, color))
 
     def paint(self, img: np.ndarray, shift: tuple[float, float] = (0.0, 0.0)) -> None:
-
         sx, sy = shift
 
         def p(pt):

@@ -62,7 +62,6 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS
 
 
 def _colour(rng: np.random.Generator, sat=(0.3, 1.0), val=(0.35, 1.0)) -> tuple:
-
     r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(*sat), rng.uniform(*val))
     return (int(b * 255), int(g * 255), int(r * 255))  # OpenCV draws in BGR
 
@@ -114,7 +113,6 @@ def _group_look(seed: int, group: int) -> dict:
 def render_clip(cls_name: str, *, seed: int, cls_index: int, group: int, clip: int,
                 seconds: float) -> Iterable[np.ndarray]:
     """Yield the RGB frames of one clip."""
-
 
     draw, base_hz, travels = ACTIONS[cls_name]
     look = _group_look(seed, group)

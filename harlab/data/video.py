@@ -69,7 +69,6 @@ class Keyframes:
 
 
 def _cv2():
-
     return cv2
 
 

@@ -40,8 +40,6 @@ class LoadedClassifier:
 
 
 def versions() -> dict[str, str]:
-
-
     # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
     return {"harlab": str(__version__), "torch": str(torch.__version__),
             "torchvision": str(torchvision.__version__)}

@@ -68,7 +68,6 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-
         if self.arch not in MODEL_REGISTRY:
             raise InputError(f"unknown model architecture {self.arch!r}; valid architectures: "
                              f"{', '.join(MODEL_REGISTRY)}")

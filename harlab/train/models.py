@@ -97,7 +97,6 @@ def imagenet_weights_file(arch: str = "resnet18") -> Path:
 
 
 def _replace_head(net: nn.Module, head: str, num_classes: int) -> None:
-
     *parents, last = head.split(".")
     owner = net
     for part in parents:
@@ -132,7 +131,6 @@ def describe_load_error(exc: BaseException) -> str:
 
 
 def _load_state_file(path: Path) -> dict[str, Any]:
-
     if not path.is_file():
         raise CheckpointError(f"weights file {str(path)!r} does not exist; expected a .pth "
                               "state dict or a HARLab checkpoint. Pick an existing file, or use "
