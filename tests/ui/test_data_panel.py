@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 import harlab.data.demo_data as demo_data
 from harlab.jobs import run
@@ -13,13 +12,6 @@ from ui.context import AppContext
 from ui.panels.data_panel import DataPanel
 
 TINY = dict(classes=["Biking", "HandstandWalking"], groups=4, clips_per_group=1, seconds=0.4)
-
-
-@pytest.fixture
-def ctx(tmp_path: Path):
-    context = AppContext(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    yield context
-    context.runner.shutdown()
 
 
 @pytest.fixture

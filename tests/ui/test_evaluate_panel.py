@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from harlab.rating import answers_for, blind_order, find_annotator, items, load_rubric
 from tests.core.test_rating_fixtures import make_project
-from ui.context import AppContext
 from ui.panels.evaluate_panel import EvaluatePanel
-
-
-@pytest.fixture
-def ctx(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    context = AppContext(settings)
-    yield context
-    context.runner.shutdown()
-    if context.project is not None:
-        context.project.close()
 
 
 @pytest.fixture

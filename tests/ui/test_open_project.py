@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from harlab.store import Project
 from tests.core.test_stages import HISTORY, _add_sample, _train_run
-from ui.context import AppContext
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    context = AppContext(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    yield context
-    context.runner.shutdown()
-    if context.project is not None:
-        context.project.close()
 
 
 @pytest.fixture

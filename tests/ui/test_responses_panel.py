@@ -21,16 +21,6 @@ def _reply(body):
 
 
 @pytest.fixture
-def ctx(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    context = AppContext(settings)
-    yield context
-    context.runner.shutdown()
-    if context.project is not None:
-        context.project.close()
-
-
-@pytest.fixture
 def server():
     with FakeLLMServer(reply=_reply) as srv:
         yield srv
@@ -171,12 +161,10 @@ def test_noise_floor_is_summarised(qtbot, ctx, server, tmp_path):
 
 def test_stored_scores_show_beside_the_pair_and_results_clicks_select_the_sample(
         qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
 
     from harlab import jobs
     from harlab.scoring import ScoreConfig, score_project
     from tests.core.test_scoring_fixtures import make_project
-    from ui.context import AppContext
     from ui.panels.responses_panel import ResponsesPanel
 
     ctx = AppContext(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from harlab import jobs
 from harlab.errors import InputError
 from harlab.scoring import ScoreConfig, score_project
 from tests.core.test_scoring_fixtures import make_project
-from ui.context import AppContext
 from ui.panels.results_panel import ResultsPanel
 
 CHEAP = ("syntactic_cosine", "true_label_mentioned", "adv_label_mentioned", "decision_changed")
-
-
-@pytest.fixture
-def ctx(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    context = AppContext(settings)
-    yield context
-    context.runner.shutdown()
-    if context.project is not None:
-        context.project.close()
 
 
 def _store_scores(project):

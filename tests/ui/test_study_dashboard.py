@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from PySide6.QtCore import QSettings
-
 from harlab.study.config import StudyConfig
 from harlab.study.runner import _mark
 from tests.core.test_scoring_fixtures import make_project
-from ui.context import AppContext
 from ui.panels.study_dashboard import StudyDashboard
-
-
-@pytest.fixture
-def ctx(qtbot, tmp_path):
-    context = AppContext(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    yield context
-    context.runner.shutdown()
-    if context.project is not None:
-        context.project.close()
 
 
 def _cells(board: StudyDashboard) -> dict[str, tuple[str, str]]:
