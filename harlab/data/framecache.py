@@ -293,17 +293,28 @@ def build_cache(dataset, config: CacheConfig = CacheConfig(),
                 os.replace(tmp, dest)
             meta = dict(format=FORMAT_VERSION, storage=config.format, rows=rows, videos=videos,
                         failed=[f for f in result.failed if f[0] in {i.relpath for i in items}])
-            (folder / f"{split}.json").write_text(json.dumps(meta))
+            _write_json(folder / f"{split}.json", meta)
         finally:
             if writer is not None:
                 writer.close()
             for tmp in partial:
                 if tmp.exists():
                     tmp.unlink()
-    (folder / "cache.json").write_text(json.dumps(dict(
+    _write_json(folder / "cache.json", dict(
         format=FORMAT_VERSION, config=asdict(config), classes=list(dataset.classes),
-        root=str(dataset.root), fold=dataset.fold, failed=result.failed)))
+        root=str(dataset.root), fold=dataset.fold, failed=result.failed))
     return result
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write via a temporary file and a rename: a full disk never leaves a truncated file
+    that a later run would read as the cache's description."""
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_text(json.dumps(value))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------- disk estimate

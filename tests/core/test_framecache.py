@@ -106,3 +106,25 @@ def test_cli_cache(tiny: UCF101, tmp_path: Path, capsys):
     assert "8 videos decoded, 0 reused, 0 failed" in capsys.readouterr().out
     assert main(args[:-2] + ["--size", "2"]) == 2
     assert "size must be an integer side" in capsys.readouterr().err
+
+
+def test_a_full_disk_while_describing_the_cache_leaves_no_truncated_file(tiny, tmp_path,
+                                                                         monkeypatch):
+    import errno
+
+    real = Path.write_text
+
+    def full(self, text, *args, **kwargs):
+        if self.name == "cache.json.partial":
+            real(self, text[:5], *args, **kwargs)  # what a full disk leaves
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space left"):
+        run(build_cache(tiny, CacheConfig(frames_per_video=2, size=16), tmp_path / "c"))
+    folder = next((tmp_path / "c").iterdir())
+    assert not (folder / "cache.json").exists() and not (folder / "cache.json.partial").exists()
+    monkeypatch.setattr(Path, "write_text", real)  # space freed: the same call completes
+    cache = run(build_cache(tiny, CacheConfig(frames_per_video=2, size=16), tmp_path / "c"))
+    assert (folder / "cache.json").is_file() and cache.split("train").frames.shape[0] == 12
