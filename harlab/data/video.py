@@ -68,10 +68,6 @@ class Keyframes:
     note: str = ""
 
 
-def _cv2():
-    return cv2
-
-
 def check_file(path: str | Path) -> Path:
     """Return ``path`` as a Path if it is a readable, non-empty file; raise DatasetError if not."""
     path = Path(path)
@@ -90,7 +86,6 @@ def check_file(path: str | Path) -> Path:
 
 
 def _open(path: Path):
-    cv2 = _cv2()
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
@@ -102,7 +97,6 @@ def _open(path: Path):
 def probe(path: str | Path) -> VideoInfo:
     """Read a video's header: frame count, frame rate and size."""
     path = check_file(path)
-    cv2 = _cv2()
     cap = _open(path)
     try:
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -124,7 +118,6 @@ def verify(path: str | Path) -> VideoInfo:
     truncated); returns its :class:`VideoInfo` otherwise.
     """
     info = probe(path)
-    cv2 = _cv2()
     cap = _open(Path(path))
     try:
         ok, _ = cap.read()
@@ -161,7 +154,6 @@ def sample_indices(frame_count: int, n: int) -> list[int]:
 def _resize(frame: np.ndarray, size: int | tuple[int, int] | None) -> np.ndarray:
     if size is None:
         return frame
-    cv2 = _cv2()
     w, h = (size, size) if isinstance(size, int) else size
     if (frame.shape[1], frame.shape[0]) == (w, h):
         return frame
@@ -200,7 +192,6 @@ def read_frames(path: str | Path, indices: Sequence[int],
     if min(indices) < 0:
         raise InputError(f"frame indices must be >= 0, got {min(indices)}")
     _check_size(size)
-    cv2 = _cv2()
     wanted = sorted(set(indices))
     last_wanted = wanted[-1]
     got: dict[int, np.ndarray] = {}
@@ -238,7 +229,6 @@ def read_frames(path: str | Path, indices: Sequence[int],
 
 
 def _header_count(path: Path) -> int:
-    cv2 = _cv2()
     cap = cv2.VideoCapture(str(path))
     try:
         return int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -324,7 +314,6 @@ def _content(path: Path, k: int) -> Keyframes:
     spaced fill positions) are held on to. Keyframe indices are multiples of the stride.
     """
 
-    cv2 = _cv2()
     cap = _open(path)
     try:
         header = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -409,7 +398,6 @@ def _finish_content(path: Path, k: int, decoded: int, header: int, fps: float, s
                     curve: list[float], kept: dict[int, np.ndarray],
                     size: tuple[int, int]) -> Keyframes:
     """Check the decode, pick the k peaks of the change curve and assemble their frames."""
-    cv2 = _cv2()
     if decoded == 0:
         raise DatasetError(f"video {path} has no decodable frames; it is damaged, "
                            "re-download it")

@@ -30,7 +30,7 @@ from harlab.errors import InputError
 from harlab.paths import file_sha256
 from harlab.scoring import similarity
 from harlab.store import Project
-from harlab.study.export import export_study, study_config, write_text
+from harlab.study.export import export_study, study_config
 
 PACKAGES = ("harlab", "torch", "torchvision", "numpy", "scikit-learn", "scipy",
             "sentence-transformers", "openai", "opencv-python-headless", "statsmodels",
@@ -185,4 +185,4 @@ def verify_bundle(bundle: str | Path) -> VerifyReport:
     return report
 
 
-__all__ = ["VerifyReport", "export_bundle", "verify_bundle", "write_text"]
+__all__ = ["VerifyReport", "export_bundle", "verify_bundle"]
