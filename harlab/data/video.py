@@ -82,7 +82,61 @@ def check_file(path: str | Path) -> Path:
     if path.stat().st_size == 0:
         raise DatasetError(f"video {path} is an empty (zero-byte) file; re-download or "
                            "re-extract it")
+    short = container_shortfall(path)
+    if short:
+        raise DatasetError(f"video {path} is truncated: {short}; re-download it")
     return path
+
+
+def container_shortfall(path: Path) -> str:
+    """Why the file is shorter than its own container says, or "" when it is not (or the
+    container is not one we can measure).
+
+    This is measured on the bytes, not by decoding, so the verdict is the same whatever the
+    OpenCV (FFmpeg) release: OpenCV 4 decodes the front of a cut AVI, OpenCV 5 refuses its first
+    frame. AVI (RIFF): the header declares the file's length. MP4/MOV (ISO BMFF): the top-level
+    boxes' sizes must fit inside the file.
+    """
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+            if len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+                declared = int.from_bytes(head[4:8], "little") + 8
+                if size < declared:
+                    return (f"the file has {size:,} bytes but its AVI header declares "
+                            f"{declared:,}")
+                return ""
+            if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
+                return _bmff_shortfall(f, size)
+    except OSError:
+        return ""  # unreadable files are reported by the decoder with its own message
+    return ""
+
+
+def _bmff_shortfall(f, size: int) -> str:
+    """Walk the top-level boxes of an MP4/MOV file: each must end inside the file."""
+    pos = 0
+    for _ in range(10_000):  # a real file has a handful of top-level boxes
+        if pos >= size:
+            return ""
+        f.seek(pos)
+        hdr = f.read(16)
+        if len(hdr) < 8:
+            return f"the file ends inside a box header at byte {pos:,}"
+        box = int.from_bytes(hdr[:4], "big")
+        if box == 1 and len(hdr) == 16:
+            box = int.from_bytes(hdr[8:16], "big")
+        elif box == 0:  # the last box runs to the end of the file
+            return ""
+        if box < 8:
+            return f"the box at byte {pos:,} declares an impossible size {box}"
+        if pos + box > size:
+            name = hdr[4:8].decode("latin-1")
+            return (f"the file has {size:,} bytes but its '{name}' box at byte {pos:,} "
+                    f"declares {box:,} bytes (ending at {pos + box:,})")
+        pos += box
+    return ""
 
 
 def _open(path: Path):

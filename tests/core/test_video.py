@@ -200,3 +200,31 @@ def test_cli_keyframes_writes_pngs(clip: Path, tmp_path: Path, capsys):
     out = capsys.readouterr().out
     assert "frame     10" in out and "saved 3 PNGs" in out
     assert len(list((tmp_path / "kf").glob("*.png"))) == 3
+
+
+@pytest.mark.parametrize("keep", [0.2, 0.5, 0.9, 0.999])
+def test_truncation_is_measured_on_the_container_not_the_decoder(tmp_path: Path, keep: float):
+    """A cut AVI is "truncated" by every entry point, whatever the OpenCV release decodes of it
+    (OpenCV 4 reads its front, OpenCV 5 refuses its first frame)."""
+    path = tmp_path / "v.avi"
+    write_video(path, _solid_frames(60))
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    for check in (video.verify, video.probe, lambda p: video.extract_keyframes(p, 3, "content")):
+        with pytest.raises(DatasetError, match=r"is truncated: the file has [\d,]+ bytes but its "
+                                               r"AVI header declares [\d,]+"):
+            check(path)
+
+
+def test_mp4_boxes_that_run_past_the_end_are_truncation(tmp_path: Path):
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+    whole = box(b"ftyp", b"isom" + bytes(12)) + box(b"mdat", bytes(1000)) + box(b"moov", bytes(64))
+    path = tmp_path / "v.mp4"
+    path.write_bytes(whole)
+    assert video.container_shortfall(path) == ""
+    path.write_bytes(whole[:600])
+    assert "'mdat' box at byte 24 declares 1,008 bytes" in video.container_shortfall(path)
+    path.write_bytes(b"not a container at all")
+    assert video.container_shortfall(path) == ""
