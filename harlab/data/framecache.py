@@ -247,6 +247,10 @@ def build_cache(dataset, config: CacheConfig = CacheConfig(),
     total = len(dataset.train) + len(dataset.test)
     done = 0
     result = FrameCache(folder, config, list(dataset.classes))
+    # Listed clips the index could not hand over (a folder or a dangling link named like a
+    # video, a file not on disk) are bad files too: report them as validate and index do.
+    result.failed.extend((e.path, e.reason) for e in getattr(dataset, "problems", ())
+                         if e.kind in ("missing", "unreadable"))
     for split in SPLITS:
         items = dataset.items(split)
         old, old_frames = _open_previous(folder, split, config)

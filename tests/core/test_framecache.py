@@ -128,3 +128,24 @@ def test_a_full_disk_while_describing_the_cache_leaves_no_truncated_file(tiny, t
     monkeypatch.setattr(Path, "write_text", real)  # space freed: the same call completes
     cache = run(build_cache(tiny, CacheConfig(frames_per_video=2, size=16), tmp_path / "c"))
     assert (folder / "cache.json").is_file() and cache.split("train").frames.shape[0] == 12
+
+
+def test_cache_reports_the_bad_files_validate_reports(tiny: UCF101, tmp_path: Path):
+    """A folder and a dangling link that a split file lists as videos are failures of the
+    cache build too, with the reasons validate and index give (they were skipped silently)."""
+    root = tiny.root
+    folder_clip = root / "Biking/v_Biking_g01_c01.avi"
+    link_clip = root / "PushUps/v_PushUps_g01_c01.avi"
+    folder_clip.unlink()
+    folder_clip.mkdir()
+    link_clip.unlink()
+    link_clip.symlink_to(tmp_path / "gone.avi")
+    ds = UCF101(root)
+    report = {e.path: e.reason for e in ds.validate().entries if e.kind == "missing"}
+    cache = run(build_cache(ds, CacheConfig(frames_per_video=2, size=16), tmp_path / "c"))
+    failed = dict(cache.failed)
+    assert set(failed) == set(report) == {"Biking/v_Biking_g01_c01.avi",
+                                          "PushUps/v_PushUps_g01_c01.avi"}
+    assert "folder" in failed["Biking/v_Biking_g01_c01.avi"]
+    assert "broken link" in failed["PushUps/v_PushUps_g01_c01.avi"]
+    assert FrameCache.open(cache.folder).failed == cache.failed
