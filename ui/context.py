@@ -8,41 +8,37 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from harlab.errors import HarlabError
+from harlab.fields import from_strings, settings_keys, to_strings
 from harlab.llm.config import LLMConfig
-from harlab.settings import AppSettings, llm_from_mapping, llm_keys, llm_to_mapping
+from harlab.settings import AppSettings
 from harlab.store import Project
 from ui.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-def read_llm_config(settings: QSettings) -> LLMConfig:
-    """The one reader of the language-model settings (keys never set keep their defaults).
+
+def read_config(settings: QSettings, cls: type[T]) -> T:
+    """The one reader of typed settings: ``cls`` from its fields' keys (unset keys keep their
+    defaults).
 
     Raises:
         InputError: a stored value is out of range (the message names it).
     """
-    values = {k: settings.value(k) for k in llm_keys() if settings.contains(k)}
-    return llm_from_mapping(values)
+    return from_strings(cls, {k: settings.value(k) for k in settings_keys(cls)
+                              if settings.contains(k)})
 
 
-def read_app_settings(settings: QSettings) -> AppSettings:
-    """The one reader of the paths and device settings."""
-    return AppSettings.from_mapping({k: settings.value(k) for k in AppSettings.keys().values()
-                                     if settings.contains(k)})
-
-
-def write_settings(settings: QSettings, llm: LLMConfig | None = None,
-                   app: AppSettings | None = None) -> None:
+def write_config(settings: QSettings, *configs: Any) -> None:
     """Store typed settings (every field, as strings)."""
-    for mapping in (llm_to_mapping(llm) if llm is not None else {},
-                    app.to_mapping() if app is not None else {}):
-        for key, value in mapping.items():
+    for config in configs:
+        for key, value in to_strings(config).items():
             settings.setValue(key, value)
     settings.sync()
 
@@ -59,6 +55,7 @@ class ClassifierCache:
         self._loaded: Any = None
 
     def get(self, checkpoint: str | Path, device: str) -> Any:
+        # torch loads here, in a job thread, never while the window is first shown
         from harlab.train.checkpoint import load_classifier
 
         key = (str(Path(checkpoint).expanduser().resolve()), device)
@@ -99,7 +96,7 @@ class AppContext(QObject):
         self.settings = settings if settings is not None else QSettings("HARLab", "HARLab")
         self.runner = JobRunner(self)
         self.project: Project | None = None
-        self.dataset_root: str = read_app_settings(self.settings).dataset_root
+        self.dataset_root: str = read_config(self.settings, AppSettings).dataset_root
         self.fold = 1
         self.dataset: Any = None  # UCF101 of (dataset_root, fold) once indexed
         self._index_wanted = False  # set by the first panel that shows the index
@@ -160,6 +157,7 @@ class AppContext(QObject):
         """Index the current root and fold on the runner (queued behind a running job)."""
         if not self.dataset_root or not self._index_wanted:
             return
+        # the stages import torch: not before the window is on screen (tests/ui/test_startup)
         from harlab.stages import DatasetConfig, index_data
 
         try:
@@ -184,10 +182,21 @@ class AppContext(QObject):
     # ------------------------------------------------------------------ settings
     def llm_config(self) -> LLMConfig:
         """The language-model settings (raises InputError for a bad stored value)."""
-        return read_llm_config(self.settings)
+        return read_config(self.settings, LLMConfig)
 
     def app_settings(self) -> AppSettings:
-        return read_app_settings(self.settings)
+        return read_config(self.settings, AppSettings)
+
+    def prefs(self, cls: type[T]) -> T:
+        """A panel's typed UI preferences (a dataclass of :func:`harlab.fields.setting`)."""
+        try:
+            return read_config(self.settings, cls)
+        except HarlabError:
+            return cls()
+
+    def save_prefs(self, prefs: Any) -> None:
+        """Store a panel's UI preferences (no ``settings_changed``: nothing else reads them)."""
+        write_config(self.settings, prefs)
 
     @property
     def device(self) -> str:
@@ -196,13 +205,7 @@ class AppContext(QObject):
         except HarlabError:
             return "auto"
 
-    def save_settings(self, llm: LLMConfig | None = None, app: AppSettings | None = None
-                      ) -> None:
+    def save_settings(self, *configs: LLMConfig | AppSettings) -> None:
         """Store typed settings and tell every panel."""
-        write_settings(self.settings, llm, app)
+        write_config(self.settings, *configs)
         self.settings_changed.emit()
-
-    def setting(self, key: str, default: object = None) -> object:
-        """A UI preference that is not part of a typed config (e.g. ``data/keyframes_k``)."""
-        value = self.settings.value(key, default)
-        return default if value is None else value

@@ -241,9 +241,7 @@ class MainWindow(QMainWindow):
     def _on_settings(self) -> None:
         from ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.ctx.settings, self)
-        if dialog.exec():
-            self.ctx.settings_changed.emit()
+        if SettingsDialog(self.ctx, self).exec():  # Ok saved through ctx.save_settings
             self._update_device_label()
 
     @Slot()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from harlab.attacks import canonical_name, check_attack_params, parse_eps
+from harlab.attacks import ATTACK_TITLES, canonical_name, check_attack_params, parse_eps
 from harlab.errors import InputError
+from harlab.fields import setting
 from harlab.validation import check_positive_int
+from harlab.vocab import DEVICE_CHOICES, KEYFRAME_METHODS
 
-KEYFRAME_METHODS = ("uniform", "content")
 SPLITS = ("train", "test")
 
 
@@ -36,18 +37,20 @@ class AttackConfig:
         batch_size: keyframes per forward/backward pass (videos are never split).
     """
 
-    attack: str = "fgsm"
-    eps: float = 8 / 255
-    params: dict[str, Any] = field(default_factory=dict)
-    keyframes: int = 5
-    keyframe_method: str = "uniform"
-    classes: tuple[str, ...] = ("BabyCrawling", "Biking")
-    per_class: int = 25
-    split: str = "test"
-    fold: int = 1
-    seed: int = 0
-    device: str = "auto"
-    batch_size: int = 64
+    attack: str = setting("fgsm", label="Attack", choices=ATTACK_TITLES)
+    eps: float = setting(8 / 255, label="eps", low=0.0, high=1.0,
+                         help="L-inf budget on the [0, 1] scale")
+    params: dict[str, Any] = setting(label="Attack parameters", default_factory=dict)
+    keyframes: int = setting(5, label="Keyframes", low=1, high=32)
+    keyframe_method: str = setting("uniform", label="Keyframe method", choices=KEYFRAME_METHODS)
+    classes: tuple[str, ...] = setting(("BabyCrawling", "Biking"), label="Classes",
+                                       help="comma-separated class names")
+    per_class: int = setting(25, label="Per class", low=1, high=10000)
+    split: str = setting("test", label="Split", choices=SPLITS)
+    fold: int = setting(1, label="Fold", low=1, high=3)
+    seed: int = setting(0, label="Seed")
+    device: str = setting("auto", label="Device", choices=DEVICE_CHOICES, kind="editable")
+    batch_size: int = setting(64, label="Batch size", low=1, high=4096)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

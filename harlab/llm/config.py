@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harlab.errors import InputError
+from harlab.fields import from_strings, setting
 from harlab.validation import check_range
 
 BUILTIN_MODEL = "SmolLM2-135M-Instruct"
@@ -103,20 +104,38 @@ class LLMConfig:
         supports_images: None = from the preset, else from the model name.
     """
 
-    provider: str = "builtin"
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str | None = None
-    temperature: float | None = 0.7
-    seed: int | None = 0
-    max_tokens: int = 512
-    timeout_s: float = 120.0
-    max_retries: int = 4
-    backoff_s: float = 1.0
-    max_backoff_s: float = 60.0
-    concurrency: int = 4
-    image_detail: str = "auto"
-    supports_images: bool | None = None
+    provider: str = setting("builtin", key="llm/provider", label="Provider",
+                            choices=tuple(PROVIDER_PRESETS))
+    base_url: str | None = setting(None, key="llm/base_url", label="Base URL",
+                                   help="unset: the provider's endpoint")
+    model: str | None = setting(None, key="llm/model", label="Model",
+                                help="unset: the provider's default model")
+    api_key_env: str | None = setting(None, key="llm/api_key_env", label="API key variable",
+                                      help="the NAME of the environment variable holding the "
+                                           "key (never the key itself)")
+    temperature: float | None = setting(0.7, key="llm/temperature", label="Temperature",
+                                        low=0.0, high=2.0,
+                                        hint="e.g. 0.7; or unset for the provider's default",
+                                        help="unset: the provider's default")
+    seed: int | None = setting(0, key="llm/seed", label="Seed", blank_is_none=True)
+    max_tokens: int = setting(512, key="llm/max_tokens", label="Max tokens", low=1, high=32768)
+    timeout_s: float = setting(120.0, key="llm/timeout_s", label="Timeout per attempt (s)",
+                               low=0.01, high=3600.0, hint="e.g. 120")
+    max_retries: int = setting(4, key="llm/max_retries", label="Retries", low=0, high=20)
+    backoff_s: float = setting(1.0, key="llm/backoff_s", label="First retry delay (s)",
+                               low=0.0, high=600.0, hint="e.g. 1")
+    max_backoff_s: float = setting(60.0, key="llm/max_backoff_s",
+                                   label="Longest retry delay (s)", low=0.0, high=3600.0,
+                                   hint="e.g. 60")
+    concurrency: int = setting(4, key="llm/concurrency", label="Concurrent requests", low=1,
+                               high=64)
+    image_detail: str = setting("auto", key="llm/image_detail", label="Image detail",
+                                choices=IMAGE_DETAILS)
+    supports_images: bool | None = setting(None, key="llm/supports_images",
+                                           label="Model takes images", none_text="auto",
+                                           help="Whether the model accepts images (multimodal "
+                                                "queries); auto guesses from the provider and "
+                                                "model name")
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDER_PRESETS:
@@ -132,18 +151,17 @@ class LLMConfig:
             raise InputError(f"api_key_env must be the NAME of an environment variable such "
                              f"as OPENAI_API_KEY, got {self.api_key_env!r} (never put the key "
                              "itself in the settings)")
-        if self.temperature is not None:
-            _check_number("temperature", self.temperature, 0.0, 2.0, "e.g. 0.7; or unset "
-                          "for the provider's default")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)
                                       or not -2**63 <= self.seed < 2**63):
             raise InputError(f"seed must be a whole number or None, got {self.seed!r}")
-        _check_int("max_tokens", self.max_tokens, 1, 32768)
-        _check_number("timeout_s", self.timeout_s, 0.01, 3600.0, "e.g. 120")
-        _check_int("max_retries", self.max_retries, 0, 20)
-        _check_number("backoff_s", self.backoff_s, 0.0, 600.0, "e.g. 1")
-        _check_number("max_backoff_s", self.max_backoff_s, 0.0, 3600.0, "e.g. 60")
-        _check_int("concurrency", self.concurrency, 1, 64)
+        for f in dataclasses.fields(self):  # the ranges are in the fields' metadata
+            low, high, value = f.metadata["low"], f.metadata["high"], getattr(self, f.name)
+            if low is None or value is None:
+                continue
+            if isinstance(f.default, int):
+                _check_int(f.name, value, low, high)
+            else:
+                _check_number(f.name, value, low, high, f.metadata["hint"])
         if self.image_detail not in IMAGE_DETAILS:
             raise InputError(f"image_detail must be one of {', '.join(IMAGE_DETAILS)}, got "
                              f"{self.image_detail!r}")
@@ -181,62 +199,12 @@ class LLMConfig:
     # ------------------------------------------------------------------ from settings
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> LLMConfig:
-        """Build from strings (QSettings, CLI, JSON); keys with or without an ``llm/`` prefix.
+        """Build from strings (QSettings, CLI, YAML); keys with or without an ``llm/`` prefix.
 
         Empty strings mean "unset" (the preset's value), except for ``seed``, where "" or
         "none" means no seed. Unknown keys are rejected with the list of valid ones.
         """
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for raw_key, value in values.items():
-            key = raw_key[4:] if raw_key.startswith("llm/") else raw_key
-            if key not in fields:
-                raise InputError(f"unknown LLM setting {raw_key!r}; valid settings: "
-                                 f"{', '.join(fields)}")
-            if key == "seed" and (value is None or str(value).strip().lower() in {"", "none"}):
-                kwargs[key] = None  # the settings dialog stores "" for "no seed"
-                continue
-            if key == "temperature" and str(value).strip().lower() in {"none", "default"}:
-                kwargs[key] = None  # the provider's default temperature
-                continue
-            if value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            kwargs[key] = _coerce(key, value)
-        return cls(**kwargs)
-
-
-_INT_FIELDS = {"seed", "max_tokens", "max_retries", "concurrency"}
-_FLOAT_FIELDS = {"temperature", "timeout_s", "backoff_s", "max_backoff_s"}
-
-
-def _coerce(key: str, value: Any) -> Any:
-    if key in _INT_FIELDS:
-        if isinstance(value, bool):
-            raise InputError(f"{key} must be a whole number, got {value!r}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{key} must be a whole number, got {value!r}") from None
-        if not number.is_integer():
-            raise InputError(f"{key} must be a whole number, got {value!r}")
-        return int(number)
-    if key in _FLOAT_FIELDS:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{key} must be a number, got {value!r}") from None
-    if key == "supports_images":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in {"true", "1", "yes"}:
-            return True
-        if text in {"false", "0", "no"}:
-            return False
-        if text in {"auto", "none"}:
-            return None
-        raise InputError(f"supports_images must be true, false or auto, got {value!r}")
-    return str(value).strip()
+        return from_strings(cls, values, noun="LLM")
 
 
 def _check_number(name: str, value: Any, low: float, high: float, hint: str) -> None:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harlab.errors import InputError
-from harlab.train.models import MODEL_REGISTRY
-from harlab.validation import check_device, check_range
+from harlab.fields import check_ranges, setting
+from harlab.train.models import MODEL_REGISTRY, WEIGHT_CHOICES
+from harlab.validation import check_device
+from harlab.vocab import DEVICE_CHOICES
 
 
 @dataclass(frozen=True)
@@ -43,56 +45,48 @@ class TrainConfig:
             while it compiles, later ones faster).
     """
 
-    arch: str = "resnet18"
-    weights: str = "auto"
-    image_size: int = 224
-    frames_per_video: int = 50
-    epochs: int = 50
-    batch_size: int = 32
-    lr: float = 1e-4
-    max_lr: float = 1e-3
-    weight_decay: float = 0.01
-    accumulate: int = 4
-    lr_cycle_steps: int = 0
-    flip: bool = True
-    jitter: float = 0.2
-    hue: float = 0.05
-    rotation_deg: float = 10.0
-    zoom: float = 0.0
-    val_fraction: float = 0.1
-    fold: int = 1
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-    channels_last: bool = True
-    compile: bool = False
+    arch: str = setting("resnet18", label="Architecture", choices=tuple(MODEL_REGISTRY))
+    weights: str = setting("auto", label="Start weights", choices=WEIGHT_CHOICES, kind="file",
+                           help="auto: ImageNet weights when torchvision has them cached, else "
+                                "from scratch; imagenet: download if needed; none: scratch; or "
+                                "a weights file")
+    image_size: int = setting(224, label="Image size (px)", low=32, high=1024,
+                              hint="ResNet needs at least 32 px; the paper uses 224")
+    frames_per_video: int = setting(50, label="Frames per video", low=1, high=1000)
+    epochs: int = setting(50, label="Epochs", low=1, high=10000)
+    batch_size: int = setting(32, label="Batch size", low=1, high=4096)
+    lr: float = setting(1e-4, label="Learning rate", low=1e-8, high=1.0, decimals=6,
+                        hint="the paper uses 1e-4")
+    max_lr: float = setting(1e-3, label="Cyclic max LR", low=1e-8, high=1.0, decimals=6,
+                            hint="the paper uses 1e-3")
+    weight_decay: float = setting(0.01, label="Weight decay", low=0.0, high=1.0, decimals=4)
+    accumulate: int = setting(4, label="Accumulate batches", low=1, high=1024)
+    lr_cycle_steps: int = setting(0, label="LR half-cycle (steps, 0=auto)", low=0, high=10**7,
+                                  hint="0 means half an epoch")
+    flip: bool = setting(True, label="Random horizontal flip")
+    jitter: float = setting(0.2, label="Colour jitter", low=0.0, high=1.0, decimals=2)
+    hue: float = setting(0.05, label="Hue jitter", low=0.0, high=0.5, decimals=2)
+    rotation_deg: float = setting(10.0, label="Rotation (±deg)", low=0.0, high=180.0,
+                                  decimals=1)
+    zoom: float = setting(0.0, label="Zoom / shift (not in paper)", low=0.0, high=0.5,
+                          decimals=2)
+    val_fraction: float = setting(0.1, label="Validation groups share", low=0.01, high=0.9,
+                                  decimals=2, hint="a share of the training groups, e.g. 0.1")
+    fold: int = setting(1, label="Fold", low=1, high=3)
+    seed: int = setting(0, label="Seed", low=0, high=2**31 - 1)
+    device: str = setting("auto", label="Device", choices=DEVICE_CHOICES, kind="editable")
+    amp: bool = setting(True, label="Mixed precision (CUDA)")
+    channels_last: bool = setting(True, label="Channels-last (CUDA)")
+    compile: bool = setting(False, label="torch.compile (CUDA)")
 
     def __post_init__(self) -> None:
         if self.arch not in MODEL_REGISTRY:
             raise InputError(f"unknown model architecture {self.arch!r}; valid architectures: "
                              f"{', '.join(MODEL_REGISTRY)}")
-        check_range("image_size", self.image_size, 32, 1024, integer=True,
-                     hint="ResNet needs at least 32 px; the paper uses 224")
-        check_range("frames_per_video", self.frames_per_video, 1, 1000, integer=True)
-        check_range("epochs", self.epochs, 1, 10000, integer=True)
-        check_range("batch_size", self.batch_size, 1, 4096, integer=True)
-        check_range("lr", self.lr, 1e-8, 1.0, hint="the paper uses 1e-4")
-        check_range("max_lr", self.max_lr, 1e-8, 1.0, hint="the paper uses 1e-3")
+        check_ranges(self)  # every number's range is in its field's metadata
         if self.max_lr < self.lr:
             raise InputError(f"max_lr must be >= lr for the cyclic schedule, got max_lr "
                              f"{self.max_lr!r} < lr {self.lr!r}; swap them or raise max_lr.")
-        check_range("weight_decay", self.weight_decay, 0.0, 1.0)
-        check_range("accumulate", self.accumulate, 1, 1024, integer=True)
-        check_range("lr_cycle_steps", self.lr_cycle_steps, 0, 10**7, integer=True,
-                     hint="0 means half an epoch")
-        check_range("jitter", self.jitter, 0.0, 1.0)
-        check_range("hue", self.hue, 0.0, 0.5)
-        check_range("rotation_deg", self.rotation_deg, 0.0, 180.0)
-        check_range("zoom", self.zoom, 0.0, 0.5)
-        check_range("val_fraction", self.val_fraction, 0.01, 0.9,
-                     hint="a share of the training groups, e.g. 0.1")
-        check_range("fold", self.fold, 1, 3, integer=True)
-        check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
         check_device(self.device)
         if not str(self.weights).strip():
             raise InputError("weights must be auto, imagenet, none or a file path, got ''")

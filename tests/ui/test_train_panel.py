@@ -72,9 +72,12 @@ def test_demo_dataset_selects_the_demo_preset(panel: TrainPanel, ctx: AppContext
 
 def test_out_of_range_value_is_reported_inline(ready: TrainPanel):
     ready.set_config(TrainConfig(**TINY_CONFIG))
-    ready._editors["image_size"].setValue(16)
+    ready._editors["image_size"].setValue(16)  # the editor keeps to the field's range
+    assert ready.config().image_size == 32
+    ready._editors["max_lr"].setValue(ready._editors["lr"].value() / 2)
     ready.start_button.click()
-    assert "image_size must be an integer in [32, 1024], got 16" in ready.status.text()
+    assert "max_lr must be &gt;= lr for the cyclic schedule" in ready.status.text() or (
+        "max_lr must be >= lr for the cyclic schedule" in ready.status.text())
     assert not ready.ctx.runner.busy
 
 

@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -32,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from harlab.attacks import ATTACK_TITLES
+from harlab.attacks.config import AttackConfig
 from harlab.attacks.samples import sample_rows
 from harlab.errors import HarlabError
 from harlab.jobs import Job, Progress
@@ -41,6 +39,7 @@ from ui.panels import attack_jobs
 from ui.panels.attack_jobs import AttackView
 from ui.widgets.attack_lists import SamplesTable, VideoBrowser
 from ui.widgets.attack_views import KeyframeGrid, SweepPlot, Top5Bars
+from ui.widgets.config_form import ConfigForm
 from ui.widgets.frame_strip import FrameStrip
 
 log = logging.getLogger(__name__)
@@ -73,29 +72,29 @@ class AttackPanel(QWidget):
         self.checkpoint_edit = QLineEdit(placeholderText="best.pt of a training run")
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._on_browse_clicked)
-        self.attack_combo = QComboBox()
-        for key, title in ATTACK_TITLES.items():
-            self.attack_combo.addItem(title, key)
-        self.attack_combo.currentIndexChanged.connect(self._on_params_changed)
+        self.attack_form = ConfigForm(AttackConfig, ("attack", "keyframes"), inline=True)
+        self.attack_form.changed.connect(self._on_params_changed)
+        self.attack_combo = self.attack_form.editors["attack"]
+        self.keyframes_spin = self.attack_form.editors["keyframes"]
         self.eps_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=32, value=8)
         self.eps_slider.setTickInterval(4)
         self.eps_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.eps_slider.valueChanged.connect(self._on_eps_changed)
         self.eps_label = QLabel(minimumWidth=130)
-        self.keyframes_spin = QSpinBox(minimum=1, maximum=32, value=5)
-        self.keyframes_spin.valueChanged.connect(self._on_params_changed)
         top = QHBoxLayout()
         for widget, stretch in ((QLabel("Checkpoint"), 0), (self.checkpoint_edit, 3),
-                                (browse, 0), (QLabel("Attack"), 0), (self.attack_combo, 0),
-                                (QLabel("eps"), 0), (self.eps_slider, 2), (self.eps_label, 0),
-                                (QLabel("Keyframes"), 0), (self.keyframes_spin, 0)):
+                                (browse, 0), (self.attack_form, 0), (QLabel("eps"), 0),
+                                (self.eps_slider, 2), (self.eps_label, 0)):
             top.addWidget(widget, stretch)
 
         self.videos = VideoBrowser()
         self.videos.video_selected.connect(self._on_videos_video_selected)
         self.video_list = self.videos.video_list
-        self.classes_edit = QLineEdit("BabyCrawling,Biking")
-        self.per_class_spin = QSpinBox(minimum=1, maximum=10000, value=25)
+        self.samples_form = ConfigForm(AttackConfig, ("classes", "per_class"))
+        self.classes_edit = self.samples_form.editors["classes"]
+        self.per_class_spin = self.samples_form.editors["per_class"]
+        for form in (self.attack_form, self.samples_form):
+            form.set_config(AttackConfig())
         self.find_button = QPushButton("Find samples")
         self.find_button.clicked.connect(self._on_find_clicked)
         self.cancel_button = QPushButton("Cancel", enabled=False)
@@ -104,15 +103,12 @@ class AttackPanel(QWidget):
         self.samples_table = SamplesTable()
         self.samples_table.sample_selected.connect(self._on_samples_table_sample_selected)
         samples = QWidget()
-        form = QFormLayout()
-        form.addRow("Classes", self.classes_edit)
-        form.addRow("Per class", self.per_class_spin)
         buttons = QHBoxLayout()
         buttons.addWidget(self.find_button)
         buttons.addWidget(self.cancel_button)
         sbox = QVBoxLayout(samples)
         sbox.setContentsMargins(0, 0, 0, 0)
-        sbox.addLayout(form)
+        sbox.addWidget(self.samples_form)
         sbox.addLayout(buttons)
         sbox.addWidget(self.progress)
         sbox.addWidget(self.samples_table, 1)
@@ -170,18 +166,11 @@ class AttackPanel(QWidget):
     def eps(self) -> float:
         return self.eps_slider.value() / 255.0
 
-    def config(self, **overrides: Any):
+    def config(self, **overrides: Any) -> AttackConfig:
         """The AttackConfig the controls describe (raises InputError on bad entries)."""
-        from harlab.attacks.config import AttackConfig
-
-        values = dict(attack=self.attack_combo.currentData(), eps=self.eps,
-                      keyframes=self.keyframes_spin.value(),
-                      classes=tuple(c.strip() for c in self.classes_edit.text().split(",")
-                                    if c.strip()),
-                      per_class=self.per_class_spin.value(), fold=self.ctx.fold,
-                      device=self.ctx.device)
-        values.update(overrides)
-        return AttackConfig(**values)
+        values = dict(**self.attack_form.values(), **self.samples_form.values(), eps=self.eps,
+                      fold=self.ctx.fold, device=self.ctx.device)
+        return AttackConfig(**{**values, **overrides})
 
     def _checkpoint(self) -> str:
         path = self.checkpoint_edit.text().strip()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
 from ui.context import AppContext
+from ui.prefs import DataPrefs
 from ui.widgets.video_viewer import VideoViewer, video_job
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class DataPanel(QWidget):
         mv.addWidget(self.video_list)
 
         # right: keyframes + scrubber
-        self.viewer = VideoViewer(int(self.ctx.setting("data/keyframes_k", 8)))
+        self.viewer = VideoViewer(self.ctx.prefs(DataPrefs).keyframes_k)
         self.viewer.keyframe_settings_changed.connect(self._on_keyframe_settings_changed)
         for name in ("method_combo", "k_spin", "strip", "keyframe_note", "frame_view", "slider",
                      "frame_label"):
@@ -363,7 +364,7 @@ class DataPanel(QWidget):
 
     @Slot()
     def _on_keyframe_settings_changed(self) -> None:
-        self.ctx.settings.setValue("data/keyframes_k", self.k_spin.value())
+        self.ctx.save_prefs(DataPrefs(keyframes_k=self.k_spin.value()))
         current = self.video_list.currentItem()
         if current is not None:
             self._load_video(Path(current.data(Qt.ItemDataRole.UserRole)))

@@ -14,10 +14,10 @@ from __future__ import annotations
 import html
 import logging
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,8 +30,10 @@ from PySide6.QtWidgets import (
 
 from harlab import rating
 from harlab.errors import HarlabError
-from harlab.rating.session import MODALITIES, STATUSES
+from harlab.rating.session import STATUSES
+from harlab.vocab import MODALITIES
 from ui.context import AppContext
+from ui.prefs import RatingPrefs
 from ui.widgets.rating_form import RatingForm
 from ui.widgets.rating_pair import ResponsePairView
 
@@ -41,30 +43,6 @@ ALL = "(all)"
 KEYS_HELP = ("1–5 answer · ↑/↓ question · ←/→ or p/n item · u next unrated · Enter note · "
              "answers save as you go")
 _NAV = {Qt.Key.Key_Left: -1, Qt.Key.Key_P: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_N: 1}
-
-
-@dataclass(frozen=True)
-class RatingPrefs:
-    """The panel's UI preferences; each field's settings key is in its metadata (one place)."""
-
-    annotator: str = field(default="", metadata={"key": "evaluate/annotator"})
-    blind: bool = field(default=True, metadata={"key": "evaluate/blind"})
-    show_frames: bool = field(default=False, metadata={"key": "evaluate/show_frames"})
-
-    @classmethod
-    def read(cls, settings: QSettings) -> RatingPrefs:
-        values = {}
-        for f in fields(cls):
-            raw = settings.value(f.metadata["key"])
-            if raw is None:
-                continue
-            values[f.name] = (raw if isinstance(raw, bool) else str(raw).lower() == "true"
-                              ) if f.type == "bool" else str(raw)
-        return cls(**values)
-
-    def write(self, settings: QSettings) -> None:
-        for f in fields(self):
-            settings.setValue(f.metadata["key"], getattr(self, f.name))
 
 
 class EvaluatePanel(QWidget):
@@ -79,7 +57,7 @@ class EvaluatePanel(QWidget):
         self.index = -1
         self.a_is = "original"
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        prefs = RatingPrefs.read(ctx.settings)
+        prefs = ctx.prefs(RatingPrefs)
         layout = QVBoxLayout(self)
 
         top = QHBoxLayout()
@@ -160,7 +138,7 @@ class EvaluatePanel(QWidget):
         """Re-read the rubric, annotators and classes of the current project."""
         project = self.ctx.project
         self.annotator, self.items, self.index, self.rubric = None, [], -1, None
-        remembered = RatingPrefs.read(self.ctx.settings).annotator
+        remembered = self.ctx.prefs(RatingPrefs).annotator
         self.annotator_combo.clear()
         self._set_classes([])
         if project is None:
@@ -193,8 +171,7 @@ class EvaluatePanel(QWidget):
         except HarlabError as exc:
             self._set_message(str(exc), error=True)
             return
-        replace(RatingPrefs.read(self.ctx.settings), annotator=self.annotator.name).write(
-            self.ctx.settings)
+        self.ctx.save_prefs(replace(self.ctx.prefs(RatingPrefs), annotator=self.annotator.name))
         if self.annotator_combo.findText(self.annotator.name) < 0:
             self.annotator_combo.addItem(self.annotator.name)
         self._load_items()
@@ -231,8 +208,9 @@ class EvaluatePanel(QWidget):
 
     @Slot(bool)
     def _on_display_toggled(self, _on: bool) -> None:
-        replace(RatingPrefs.read(self.ctx.settings), blind=self.blind_check.isChecked(),
-                show_frames=self.frames_check.isChecked()).write(self.ctx.settings)
+        self.ctx.save_prefs(replace(self.ctx.prefs(RatingPrefs),
+                                    blind=self.blind_check.isChecked(),
+                                    show_frames=self.frames_check.isChecked()))
         self._show_current()
         self.setFocus()
 

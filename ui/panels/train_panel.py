@@ -291,9 +291,9 @@ class TrainPanel(QWidget):
         try:
             if checkpoint is None:
                 raise HarlabError("No best checkpoint in this project yet; train first.")
-            config = EvalConfig(str(checkpoint), self.ctx.dataset_root,
-                                self._editors["fold"].value(),
-                                device=self._editors["device"].currentText())
+            recipe = self.form.fields.values()
+            config = EvalConfig(str(checkpoint), self.ctx.dataset_root, recipe["fold"],
+                                device=recipe["device"])
         except HarlabError as exc:
             self._show_error(str(exc))
             return
