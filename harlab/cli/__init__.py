@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:  # a bug or an environment failure: one line, traceback to a log
+        damaged = _damaged_database(args, exc)
+        if damaged:
+            print(f"harlab {args.command}: {damaged}", file=sys.stderr)
+            log.debug("traceback", exc_info=True)
+            return 2
         return _report_unexpected(args, exc)
 
 
@@ -94,6 +99,24 @@ def _report_unexpected(args: argparse.Namespace, exc: Exception) -> int:
     if args.verbose:
         print(text, file=sys.stderr, end="")
     return 1
+
+
+def _damaged_database(args: argparse.Namespace, exc: Exception) -> str:
+    """The message for a project database that SQLite finds damaged mid-command, or ""."""
+    if not isinstance(exc, sqlite3.DatabaseError) or (
+            isinstance(exc, sqlite3.OperationalError)
+            and not any(w in str(exc) for w in ("malformed", "not a database"))):
+        return ""
+    from harlab import store
+
+    project = getattr(args, "project", None)
+    if project is None and args.command == "project":
+        project = getattr(args, "path", None)
+    where = (repr(str(Path(project).expanduser() / store.DB_NAME)) if isinstance(project, str)
+             else "the project database")
+    return (f"error: {where} is damaged ({exc}). Nothing more was written. Restore it from a "
+            "backup, or save what is readable into a new file with the sqlite3 shell: "
+            f"`sqlite3 {where} .recover | sqlite3 recovered.sqlite`")
 
 
 def _describe(exc: Exception) -> str:
