@@ -13,7 +13,8 @@ from tests.core.test_rating_fixtures import make_project
 
 
 def _damage_table(db: Path, table: str) -> None:
-    """Overwrite the root pages of ``table`` and its indexes with garbage (the schema page stays readable)."""
+    """Overwrite the root pages of ``table`` and its indexes with garbage (the schema page
+    stays readable)."""
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
