@@ -12,16 +12,17 @@ are reported row by row.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harlab.errors import InputError
-from harlab.rating.rubric import Rubric, RubricError
+from harlab.rating.rubric import MAX_TEXT, Rubric, RubricError
 from harlab.rating.session import MODALITIES, validate_name
 from harlab.rating.tables import text_sha256
-from harlab.rating.transfer import GarbageRow, read_rows
+from harlab.rating.transfer import MAX_NUMBER_CHARS, GarbageRow, LongNumber, read_rows
 from harlab.store import DB_NAME, Project
 
 IDENTITY = ("annotator", "video", "attack", "eps", "modality", "item", "value",
@@ -92,42 +93,124 @@ def _check(label: str, raw: Any, rubric: Rubric, index: _AnswerIndex) -> _Row | 
     missing = [k for k in IDENTITY if raw.get(k) in (None, "")]
     if missing:
         return RowNote(label, "garbage", f"missing {', '.join(missing)}")
+    problems = _shape_problems(raw)
+    if problems:
+        return RowNote(label, "garbage", "; ".join(problems))
     if str(raw["rubric_version"]) != rubric.version:
-        return RowNote(label, "version", f"rated under rubric version {raw['rubric_version']!r}"
-                                         f"; this project uses version {rubric.version!r}")
+        return RowNote(label, "version", f"rated under rubric version "
+                                         f"{_short(raw['rubric_version'])}; this project uses "
+                                         f"version {rubric.version!r}")
     try:
         name = validate_name(raw["annotator"])
         eps = float(raw["eps"])
-        if not math.isfinite(eps):
-            raise ValueError(eps)
         if raw["modality"] not in MODALITIES:
             raise InputError(f"modality must be one of {', '.join(MODALITIES)}, got "
-                             f"{raw['modality']!r}")
-        item = rubric.item_for(str(raw["item"]))
-        if str(raw["item"]) not in rubric.keys():
-            raise RubricError(f"item {raw['item']!r} is in A/B terms; exports use "
+                             f"{_short(raw['modality'])}")
+        item = rubric.item_for(raw["item"])
+        if raw["item"] not in rubric.keys():
+            raise RubricError(f"item {_short(raw['item'])} is in A/B terms; exports use "
                               "original/attacked")
         value = item.normalise(raw["value"] if item.type == "free_text" else str(raw["value"]))
     except (InputError, ValueError, TypeError) as exc:
         return RowNote(label, "garbage", str(exc))
     found = index.find(raw["video"], raw["attack"], eps, raw["modality"],
-                       str(raw["original_sha256"]), str(raw["attacked_sha256"]))
+                       raw["original_sha256"].lower(), raw["attacked_sha256"].lower())
     if found is None:
-        return RowNote(label, "unknown", f"no {raw['modality']} answers of {raw['video']!r} "
-                                         f"({raw['attack']}, eps {eps:.4g}) with these texts "
-                                         "in this project")
+        return RowNote(label, "unknown", f"no {raw['modality']} answers of "
+                                         f"{_short(raw['video'])} ({_short(raw['attack'])}, "
+                                         f"eps {eps:.4g}) with these texts in this project")
     a_is = raw.get("a_is") if raw.get("a_is") in ("original", "attacked") else None
-    return _Row(label, name, found[0], raw["modality"], str(raw["item"]), value, found[1],
+    return _Row(label, name, found[0], raw["modality"], raw["item"], value, found[1],
                 found[2], a_is, rubric.version, _time(raw.get("created_at")),
                 _time(raw.get("updated_at")))
 
 
-def _time(value: Any) -> float:
+# ---------------------------------------------------------------------- the shape of a row
+MAX_FIELD_CHARS = 500  # each identifying text field; a free-text value may hold MAX_TEXT
+_TEXT_FIELDS = ("annotator", "video", "attack", "modality", "item")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _shape_problems(raw: dict[str, Any]) -> list[str]:
+    """What is wrong with the type or size of each field, before any value is used.
+
+    Rows come from files anyone may have edited: a field may be an object, a list, a number
+    of thousands of digits or megabytes of text. Each such field is named here, so that no
+    later check converts, hashes or echoes it.
+    """
+    problems = []
+    for key in _TEXT_FIELDS:
+        problems += _text_problem(key, raw[key], MAX_FIELD_CHARS)
+    for key in ("original_sha256", "attacked_sha256"):
+        if not isinstance(raw[key], str) or not _SHA256.fullmatch(raw[key]):
+            problems.append(f"{key}: expected 64 hexadecimal digits (a SHA-256), got "
+                            f"{_describe(raw[key])}")
+    version = raw["rubric_version"]
+    if isinstance(version, bool) or not isinstance(version, int):  # 1 may stand for "1"
+        problems += _text_problem("rubric_version", version, MAX_FIELD_CHARS)
+    problems += _number_problem("eps", raw["eps"])
+    value = raw["value"]
+    if isinstance(value, (dict, list)):
+        problems.append(f"value: expected text or a number, got {_describe(value)}")
+    elif isinstance(value, LongNumber):
+        problems += _number_problem("value", value)
+    elif isinstance(value, str):
+        problems += _text_problem("value", value, MAX_TEXT)
+    for key in ("created_at", "updated_at"):
+        if raw.get(key) not in (None, ""):
+            problems += _number_problem(key, raw[key])
+    return problems
+
+
+def _text_problem(key: str, value: Any, max_chars: int) -> list[str]:
+    if not isinstance(value, str):
+        return [f"{key}: expected text, got {_describe(value)}"]
+    if len(value) > max_chars:
+        return [f"{key}: expected text of at most {max_chars} characters, got "
+                f"{_describe(value)}"]
+    return []
+
+
+def _number_problem(key: str, value: Any) -> list[str]:
+    """JSON numbers and CSV text alike are bounded before float() sees them."""
+    if isinstance(value, LongNumber) or (isinstance(value, str)
+                                         and len(value) > MAX_NUMBER_CHARS):
+        return [f"{key}: expected a number of at most {MAX_NUMBER_CHARS} characters, got "
+                f"{_describe(value)}"]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return [f"{key}: expected a number, got {_describe(value)}"]
     try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return time.time()
-    return out if math.isfinite(out) else time.time()
+        number = float(value)
+    except (ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        return [f"{key}: expected a finite number, got {_describe(value)}"]
+    return []
+
+
+def _describe(value: Any) -> str:
+    """A short description of a parsed value; never the repr of a large or nested one."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, LongNumber):
+        return f"a number of {len(value.text)} characters"
+    if isinstance(value, str) and len(value) > 60:
+        return f"text of {len(value)} characters"
+    return _short(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _time(value: Any) -> float:
+    """A time checked by :func:`_number_problem`, or now when the row has none."""
+    return time.time() if value in (None, "") else float(value)
 
 
 class _AnswerIndex:

@@ -10,8 +10,13 @@ another rubric version, nothing at all is imported (one transaction).
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import itertools
 import json
+import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,8 @@ from typing import Any
 from harlab.errors import InputError
 from harlab.rating.session import validate_name
 from harlab.rating.tables import LONG_COLUMNS, ratings_long
-from harlab.store import DB_NAME, Project
+from harlab.store import _APP_ID as APP_ID
+from harlab.store import DB_NAME, SCHEMA_VERSION, Project
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
@@ -70,38 +76,34 @@ def _csv_unescape(value: str) -> str:
 
 
 # ---------------------------------------------------------------------- reading sources
+MAX_DEPTH = 20  # a row is one flat object; json.loads recurses, so deeper text is refused first
+# A float's repr has at most 24 characters; int() refuses 4300 digits and float() overflows.
+MAX_NUMBER_CHARS = 40
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+_DIGIT_RUN = re.compile(rf"[0-9]{{{MAX_NUMBER_CHARS + 1}}}")
+
+
 def read_rows(source: str | Path) -> list[tuple[str, Any]]:
-    """``(row label, row)`` pairs from a .jsonl or .csv file or a project folder."""
+    """``(row label, row)`` pairs from a .jsonl or .csv file or a project folder.
+
+    A row that cannot be parsed is a :class:`GarbageRow`, so it is reported with its number;
+    a JSON number too long to convert is a :class:`LongNumber`. A project folder is only read.
+    """
     path = Path(source).expanduser()
     if path.is_dir():
-        if not (path / DB_NAME).is_file():
-            raise InputError(f"{str(path)!r} is a folder but not a HARLab project (no "
-                             f"{DB_NAME}); pass a project copy, a .jsonl or a .csv file")
-        with Project.open(path) as other:
-            return [(f"{path.name} rating {n}", row)
-                    for n, row in enumerate(ratings_long(other), start=1)]
+        return _project_rows(path)
     kind = _kind(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # newline="": a CSV cell keeps its \r\n and \r; csv and _jsonl_rows split records.
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
     except FileNotFoundError as exc:
         raise InputError(f"ratings file {str(path)!r} does not exist; check the path") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read ratings file {str(path)!r} as UTF-8 text ({exc}); "
                          "expected an export of `harlab rate export`") from exc
-    if kind == "csv":
-        reader = csv.DictReader(text.splitlines())
-        return [(f"row {n}", {k: _csv_unescape(v) if isinstance(v, str) else v
-                              for k, v in row.items()})
-                for n, row in enumerate(reader, start=2)]
-    out: list[tuple[str, Any]] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((f"line {n}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            out.append((f"line {n}", GarbageRow(f"not JSON ({exc.msg})")))
-    return out
+    return _csv_rows(text) if kind == "csv" else _jsonl_rows(text)
 
 
 @dataclass(frozen=True)
@@ -109,3 +111,158 @@ class GarbageRow:
     """A row that could not even be parsed (kept so it is reported with its number)."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class LongNumber:
+    """A JSON number of more than :data:`MAX_NUMBER_CHARS` characters, left unconverted."""
+
+    text: str
+
+
+def _csv_rows(text: str) -> list[tuple[str, Any]]:
+    # newline="": a quoted cell keeps its \n, \r\n and \r as they were; only \n and \r end a
+    # record (str.splitlines() also split at \v, \f, \x1c-\x1e, \x85, U+2028 and U+2029).
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    out: list[tuple[str, Any]] = []
+    for n in itertools.count(1):  # the spreadsheet's row number; the header is row 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # After this the reader may be inside a quoted cell, so later "rows" would be
+            # fragments; they are not read (nothing is imported anyway).
+            limit = csv.field_size_limit()
+            out.append((f"row {n}", GarbageRow(
+                f"not readable as CSV ({exc}); a cell holds at most {limit} characters. "
+                "Reading stopped at this row, so the rows after it were not checked")))
+            break
+        if not cells:
+            continue
+        if header is None:
+            header = cells
+            continue
+        out.append((f"row {n}", _csv_row(header, cells)))
+    return out
+
+
+def _csv_row(header: list[str], cells: list[str]) -> dict[str, str] | GarbageRow:
+    if len(cells) > len(header) and any(cells[len(header):]):
+        return GarbageRow(f"{len(cells)} cells; the header names {len(header)} columns")
+    return {k: _csv_unescape(v) for k, v in zip(header, cells, strict=False)}
+
+
+def _jsonl_rows(text: str) -> list[tuple[str, Any]]:
+    # JSON lines end at \n only: a JSON string may hold U+2028, U+2029 and U+0085 unescaped.
+    out: list[tuple[str, Any]] = []
+    for n, line in enumerate(text.split("\n"), start=1):
+        if line.strip(" \t\r"):  # JSON's own whitespace; anything else is reported
+            out.append((f"line {n}", _json_row(line)))
+    return out
+
+
+def _json_row(line: str) -> Any:
+    if _too_deep(line):
+        return GarbageRow(f"JSON nested more than {MAX_DEPTH} levels deep; a rating row is one "
+                          "flat object of text and numbers")
+    # The hooks cost a Python call per number, so only a line with a long run of digits
+    # (a long number, or digits in some text) pays for them.
+    hooks = {"parse_int": _number, "parse_float": _number} if _DIGIT_RUN.search(line) else {}
+    try:
+        return json.loads(line, **hooks)
+    except json.JSONDecodeError as exc:
+        return GarbageRow(f"not JSON ({exc.msg} at column {exc.colno})")
+    except (RecursionError, ValueError) as exc:  # backstops: _too_deep and _number run first
+        return GarbageRow(f"not readable as JSON ({type(exc).__name__}: {str(exc)[:100]})")
+
+
+def _too_deep(line: str) -> bool:
+    """True if ``line`` nests brackets more than :data:`MAX_DEPTH` deep (outside strings)."""
+    if line.count("[") + line.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub("", line)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
+def _number(text: str) -> int | float | LongNumber:
+    if len(text) > MAX_NUMBER_CHARS:
+        return LongNumber(text)
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+# ---------------------------------------------------------------------- project folders
+class _ReadOnlySource:
+    """Another project's database, opened read-only: the ``query`` that ratings_long needs."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        return self._conn.execute(sql, params).fetchall()
+
+
+def _project_rows(path: Path) -> list[tuple[str, Any]]:
+    """The ratings of the project copy in ``path``; never creates, migrates or writes a byte.
+
+    ``Project.open`` would finish an unfinished project, migrate an old one and switch it to
+    WAL: all writes into someone else's folder, so the database is opened read-only instead.
+    """
+    db = path / DB_NAME
+    if not db.is_file():
+        raise InputError(f"{str(path)!r} is a folder but not a HARLab project (no "
+                         f"{DB_NAME}); pass a project copy, a .jsonl or a .csv file")
+    if db.stat().st_size == 0:
+        raise InputError(f"{str(path)!r} is not a HARLab project: its {DB_NAME} is empty (a "
+                         "project whose creation was interrupted); it was left untouched. "
+                         "Pass a project copy that holds ratings, or an export file")
+    with contextlib.closing(_open_read_only(db)) as conn:
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{str(db)!r} is not a readable SQLite database ({exc}); it was "
+                             "left untouched. Pass a HARLab project copy, a .jsonl or a .csv "
+                             "file") from exc
+        if app_id != APP_ID:
+            raise InputError(f"{str(db)!r} is an SQLite database but not a HARLab project; it "
+                             "was left untouched. Pass a HARLab project copy, a .jsonl or a "
+                             ".csv file")
+        if version > SCHEMA_VERSION:
+            raise InputError(f"project {str(path)!r} has schema version {version}, newer than "
+                             f"this HARLab understands ({SCHEMA_VERSION}); update HARLab, or "
+                             "import an export file made there with `harlab rate export`")
+        try:
+            rows = ratings_long(_ReadOnlySource(conn))  # type: ignore[arg-type]
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot read the ratings of project {str(path)!r} (schema "
+                             f"version {version}, this HARLab uses {SCHEMA_VERSION}: {exc}); "
+                             "open it once with this HARLab to update it, or import an export "
+                             "file made from it") from exc
+    return [(f"{path.name} rating {n}", row) for n, row in enumerate(rows, start=1)]
+
+
+def _open_read_only(db: Path) -> sqlite3.Connection:
+    """A connection to ``db`` that creates no file beside it.
+
+    ``mode=ro`` alone still creates ``-wal`` and ``-shm`` files next to a WAL database, and
+    cannot remove them afterwards. Without a ``-wal`` file every commit is in the main file
+    (SQLite deletes it when the last connection closes), so the copy is opened ``immutable``:
+    no lock and no side files. A ``-wal`` file means the project is open elsewhere (or its app
+    was killed); then ``mode=ro`` reads the commits in it through the side files that exist.
+    """
+    wal = db.with_name(db.name + "-wal")
+    options = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    try:
+        return sqlite3.connect(f"{db.resolve().as_uri()}?{options}", uri=True, timeout=30.0)
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot open {str(db)!r} read-only ({exc}); check that the file "
+                         "is readable") from exc

@@ -8,6 +8,8 @@ import shutil
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harlab.errors import InputError
 from harlab.rating import (
@@ -52,6 +54,19 @@ def two_copies(tmp_path):
     rate_all(ada, "Ada")
     yield ada, tmp_path / "bob"
     ada.close()
+
+
+def note_all(project, name, note):
+    """``name`` writes only a note, ``note``, on every item."""
+    rubric = load_rubric()
+    ann = get_annotator(project, name)
+    for item in items(project):
+        record_answer(project, ann, item, "notes", note, rubric)
+
+
+def notes_of(project):
+    return {(r["annotator"], r["sample_id"], r["modality"]): r["value"]
+            for r in ratings_long(project) if r["item"] == "notes"}
 
 
 def count(project):
@@ -198,3 +213,54 @@ def test_meaning_change_needs_a_likert_item(tmp_path):
         with pytest.raises(InputError, match="no likert item 'meaning_change'"):
             meaning_change(project, rubric)
         assert rating_summary(project, rubric) == {}
+
+
+# Characters str.splitlines() breaks lines at (and csv quotes), in the places a note holds them.
+AWKWARD_NOTES = [
+    "first line\nsecond line", "windows\r\nline end", "old mac\rline end", "ends in\n",
+    "\nstarts with a newline", "line\u2028separator", "paragraph\u2029separator",
+    "next\x85line", "form\x0cfeed", "vertical\x0btab", "file\x1cgroup\x1drecord\x1e",
+    "a \"quoted\", comma", "'=formula\n+more", "  padded  ", "nul\x00byte",
+    "brackets " + "[{" * 30 + " back\\slash\\\" \\", "digits " + "1234567890" * 10,
+]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_round_trip_returns_every_note_byte_for_byte(tmp_path, suffix):
+    make_project(tmp_path / "ada", n_samples=1).close()
+    shutil.copytree(tmp_path / "ada", tmp_path / "bob")
+    with Project.open(tmp_path / "bob") as bob:
+        for n, note in enumerate(AWKWARD_NOTES):
+            note_all(bob, f"Rater {n}", note)
+        sent = notes_of(bob)
+        assert export_ratings(bob, tmp_path / f"bob{suffix}") == 2 * len(AWKWARD_NOTES)
+    with Project.open(tmp_path / "ada") as ada:
+        report = import_ratings(ada, tmp_path / f"bob{suffix}", load_rubric())
+        assert report.imported == 2 * len(AWKWARD_NOTES)
+        assert notes_of(ada) == sent
+        assert sorted(set(sent.values())) == sorted(AWKWARD_NOTES)
+
+
+@pytest.fixture(scope="module")
+def note_pair(tmp_path_factory):
+    """``(ada, bob, folder)``: copies of one single-sample study; Bob only writes notes."""
+    root = tmp_path_factory.mktemp("note_pair")
+    make_project(root / "ada", n_samples=1).close()
+    shutil.copytree(root / "ada", root / "bob")
+    with Project.open(root / "ada") as ada, Project.open(root / "bob") as bob:
+        yield ada, bob, root
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(note=st.text(min_size=1))
+def test_any_note_survives_export_and_import_byte_for_byte(note_pair, note):
+    ada, bob, root = note_pair
+    rubric = load_rubric()
+    ann = get_annotator(bob, "Bob")
+    record_answer(bob, ann, items(bob)[0], "notes", note, rubric)
+    for suffix in (".csv", ".jsonl"):
+        export_ratings(bob, root / f"bob{suffix}", "Bob")
+        import_ratings(ada, root / f"bob{suffix}", rubric, on_conflict="replace")
+        got = [r["value"] for r in ratings_long(ada, "Bob") if r["item"] == "notes"]
+        assert got == [note], suffix
