@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from harlab.errors import InputError
+
+MAX_BOOT = 100_000  # AgreementConfig's own bound, named here by the option's name
+MAX_SEED = 2**63 - 1  # fits the INTEGER of any store or export it is written to
+MAX_TOP = 10_000
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -86,6 +92,9 @@ def _cmd_agreement(args: argparse.Namespace) -> int:
     from harlab.rating.reliability import agreement_job
     from harlab.store import Project
 
+    _check_int("--boot", args.boot, 0, MAX_BOOT, " (0: no CI)")
+    _check_int("--seed", args.seed, 0, MAX_SEED, "", "2**63 - 1")
+    _check_int("--top", args.top, 0, MAX_TOP)
     config = AgreementConfig(n_boot=args.boot, seed=args.seed, weights=args.weights,
                              top_disagreements=args.top)
     with Project.open(args.project) as project:
@@ -120,3 +129,11 @@ def _cell(stat, label: str, notes: list[str]) -> str:
     if stat.ci_low is None:
         return f"{stat.value:.3f}"
     return f"{stat.value:.3f} [{stat.ci_low:.2f}, {stat.ci_high:.2f}]"
+
+
+def _check_int(option: str, value: int, low: int, high: int, note: str = "",
+               high_text: str | None = None) -> None:
+    """Refuse an out-of-range option by its own name (numpy's error for a seed of -1 is not)."""
+    if not low <= value <= high:
+        raise InputError(f"{option} must be an integer in [{low}, {high_text or high}]{note}, "
+                         f"got {value}; see `harlab rate agreement --help`")

@@ -210,3 +210,19 @@ def test_a_source_from_a_newer_harlab_is_refused(study):
     with Project.open(ada_dir) as ada, pytest.raises(
             InputError, match=f"has schema version {newer}, newer than this HARLab"):
         import_ratings(ada, bob_dir, load_rubric())
+
+
+# ---------------------------------------------------------------------- options
+@pytest.mark.parametrize("option, value, expected", [
+    ("--seed", "-1", "--seed must be an integer in [0, 2**63 - 1], got -1"),
+    ("--seed", str(2 ** 63), f"--seed must be an integer in [0, 2**63 - 1], got {2 ** 63}"),
+    ("--boot", "-5", "--boot must be an integer in [0, 100000] (0: no CI), got -5"),
+    ("--boot", "1000001", "--boot must be an integer in [0, 100000] (0: no CI), got 1000001"),
+    ("--top", "-1", "--top must be an integer in [0, 10000], got -1"),
+])
+def test_bad_numeric_options_are_refused_clearly(study, capsys, option, value, expected):
+    ada_dir, _, _ = study
+    status = main(["rate", "agreement", "--project", str(ada_dir), option, value])
+    err = capsys.readouterr().err
+    assert status == 2 and "unexpected error" not in err
+    assert expected in err
