@@ -158,4 +158,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (annotator_id, sample_id, modality)
     );
     """,
+    # 3 -> 4: the current request of each (sample, modality, variant) is its newest row; every
+    # reader of "the current answers" selects from this view instead of repeating the query.
+    # Correlated, so a filter on sample_id reads that sample's rows through the
+    # (sample_id, modality, variant) index.
+    """
+    CREATE VIEW current_requests AS
+    SELECT r.* FROM llm_requests r
+    WHERE r.id = (SELECT max(x.id) FROM llm_requests x WHERE x.sample_id = r.sample_id
+                  AND x.modality = r.modality AND x.variant = r.variant);
+    """,
 ]

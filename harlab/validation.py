@@ -11,9 +11,9 @@ import numbers
 from typing import Any
 
 from harlab.errors import InputError
+from harlab.vocab import DEVICE_CHOICES
 
-#: The compute devices a user may name (``cuda:N`` picks one GPU).
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+__all__ = ["DEVICE_CHOICES", "check_device", "check_positive_int", "check_range"]
 
 
 def check_range(name: str, value: Any, low: float, high: float, *, integer: bool = False,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harlab.errors import InputError
 from harlab.jobs import run_cli
+from harlab.vocab import KEYFRAME_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser("keyframes", help="pick K keyframes of one video")
     q.add_argument("video", help="a video file")
     q.add_argument("-k", type=int, default=8, help="number of keyframes (default 8)")
-    q.add_argument("--method", default="content", choices=("uniform", "content"))
+    q.add_argument("--method", default="content", choices=KEYFRAME_METHODS)
     q.add_argument("--out", metavar="DIR", help="also save them as PNGs in DIR")
     q.set_defaults(func=_cmd_keyframes)
 

@@ -17,6 +17,7 @@ from typing import Any
 from harlab.errors import InputError
 from harlab.fields import from_strings, setting
 from harlab.validation import check_range
+from harlab.vocab import BUILTIN_PROVIDER
 
 BUILTIN_MODEL = "SmolLM2-135M-Instruct"
 IMAGE_DETAILS = ("auto", "low", "high")
@@ -46,7 +47,7 @@ class Preset:
 
 PROVIDER_PRESETS: dict[str, Preset] = {
     p.name: p for p in (
-        Preset("builtin", None, BUILTIN_MODEL, "", False,
+        Preset(BUILTIN_PROVIDER, None, BUILTIN_MODEL, "", False,
                "Built-in SmolLM2-135M (llama.cpp, offline, text only)"),
         Preset("openai", "https://api.openai.com/v1", "gpt-4o", "OPENAI_API_KEY", None,
                "OpenAI (GPT-4o, as in the paper)"),
@@ -183,10 +184,16 @@ class LLMConfig:
         return self.preset.api_key_env if self.api_key_env is None else self.api_key_env
 
     @property
+    def is_builtin(self) -> bool:
+        """Whether requests go to the built-in model on the local server HARLab starts (the
+        ``builtin`` provider with no ``base_url`` of its own)."""
+        return self.provider == BUILTIN_PROVIDER and not self.base_url
+
+    @property
     def takes_images(self) -> bool:
         if self.supports_images is not None:
             return self.supports_images
-        if self.provider == "builtin" and self.model is None:
+        if self.is_builtin and self.model is None:
             return False
         if self.preset.supports_images is not None and self.model is None:
             return self.preset.supports_images

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Sequence
 from harlab.errors import InputError
 from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import QueryEstimate, estimate_query_cost
-from harlab.llm.runner import MODALITIES, _ok_rows_by_key, plan_requests
+from harlab.llm.runner import _ok_rows_by_key, plan_requests
 from harlab.llm.scenarios import ScenarioSet
 from harlab.store import Project
+from harlab.vocab import MODALITIES
 
 
 def estimate_query(project: Project, config: LLMConfig, *,
@@ -41,5 +42,5 @@ def estimate_query(project: Project, config: LLMConfig, *,
         max_tokens=config.max_tokens,
         mean_completion_tokens=history["ct"] if has_history else None,
         latency_s=history["lat"] if has_history and history["lat"] else None,
-        concurrency=1 if config.provider == "builtin" and not config.base_url
+        concurrency=1 if config.is_builtin
         else config.concurrency)

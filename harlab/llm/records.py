@@ -1,8 +1,10 @@
-"""Reading stored language-model requests back: what the Responses view shows.
+"""Reading stored language-model requests back: the current answers, for jobs and views.
 
 Every request the query stage sends (or copies from the store) is a row of ``llm_requests``
-with the exact body sent. These readers return typed :class:`RequestRecord` values, the prompt
-text as sent, and per-sample status summaries, so views never touch SQL or JSON.
+with the exact body sent. The *current* request of a (sample, modality, variant) is its newest
+row: the store's ``current_requests`` view (:mod:`harlab.schema`), read only through the
+functions here. They return rows, typed :class:`RequestRecord` values, the prompt text as sent,
+and per-sample status summaries, so views never touch SQL or JSON.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harlab.llm.runner import MODALITIES, VARIANTS, latest_requests, latest_statuses
 from harlab.store import Project
+from harlab.vocab import MODALITIES, SIDES
+
+VARIANTS = SIDES  # the two requests of a pair; noise-floor repeats are ``noise-k``
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,49 @@ def prompt_text(request_json: str | None) -> str:
     return ""
 
 
+# ---------------------------------------------------------------------------- current rows
+def latest_requests(project: Project, sample_id: int | None = None) -> list[Any]:
+    """The current row of each (sample, modality, variant), optionally of one sample."""
+    if sample_id is None:
+        return project.query("SELECT * FROM current_requests "
+                             "ORDER BY sample_id, modality, variant")
+    return project.query("SELECT * FROM current_requests WHERE sample_id = ? "
+                         "ORDER BY modality, variant", (sample_id,))
+
+
+def current_requests(project: Project, *, selected_only: bool = False
+                     ) -> dict[tuple[int, str, str], Any]:
+    """The current rows keyed by ``(sample_id, modality, variant)``; with ``selected_only``,
+    of the study's (selected) samples only."""
+    where = (" WHERE sample_id IN (SELECT id FROM samples WHERE selected = 1)"
+             if selected_only else "")
+    rows = project.query("SELECT * FROM current_requests" + where)
+    return {(r["sample_id"], r["modality"], r["variant"]): r for r in rows}
+
+
+def latest_statuses(project: Project) -> list[Any]:
+    """``(sample_id, modality, variant, status)`` of the current rows, without the texts
+    (for lists over many samples)."""
+    return project.query("SELECT sample_id, modality, variant, status FROM current_requests "
+                         "ORDER BY sample_id, modality, variant")
+
+
+def answer_counts(project: Project) -> dict[str, int]:
+    """Current answers of the selected samples per ``"<modality> <status>"``."""
+    return {f"{r['modality']} {r['status']}": r["n"] for r in project.query(
+        "SELECT modality, status, count(*) AS n FROM current_requests WHERE sample_id IN "
+        "(SELECT id FROM samples WHERE selected = 1) GROUP BY modality, status "
+        "ORDER BY modality, status")}
+
+
+def skip_reasons(project: Project) -> dict[str, int]:
+    """Why current requests of query runs were skipped: reason -> count."""
+    return {r["error"]: r["n"] for r in project.query(
+        "SELECT error, count(*) AS n FROM current_requests WHERE run_id IS NOT NULL AND "
+        "status = 'skipped' GROUP BY error")}
+
+
+# ---------------------------------------------------------------------------- typed records
 def _record(row: Any) -> RequestRecord:
     return RequestRecord(
         id=row["id"], sample_id=row["sample_id"], modality=row["modality"],

@@ -33,14 +33,18 @@ from harlab.llm.batch import ask_batch
 from harlab.llm.config import LLMConfig, draw_seed
 from harlab.llm.local_server import builtin_alive, ensure_builtin_server, find_gguf
 from harlab.llm.pricing import ESTIMATE_NOTE, batch_cost, estimate_cost
+from harlab.llm.records import VARIANTS, current_requests, latest_requests, latest_statuses
 from harlab.llm.scenarios import ScenarioSet, scenarios_for_project
 from harlab.store import Project
+from harlab.vocab import MODALITIES
 
 log = logging.getLogger(__name__)
 
-MODALITIES = ("unimodal", "multimodal")
+__all__ = ["MODALITIES", "VARIANTS", "QueryResult", "ResponsePair", "cache_identity",
+           "latest_requests", "latest_statuses", "noise_responses", "plan_requests",
+           "query_samples", "response_pairs", "usage_summary"]
+
 _WATCH_S = 1.0  # how often a query checks that the built-in server process still lives
-VARIANTS = ("original", "attacked")
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,7 @@ def cache_identity(config: LLMConfig) -> str:
     """The server part of the cache key (the built-in server's port changes every start)."""
     if config.base_url:
         return config.base_url.rstrip("/")
-    if config.provider == "builtin":
-
+    if config.is_builtin:
         try:
             return f"builtin:{find_gguf().name}"
         except LLMError:
@@ -240,7 +243,7 @@ def query_samples(project: Project, config: LLMConfig, *,
     """
     if not isinstance(config, LLMConfig):
         raise InputError(f"config must be an LLMConfig, got {type(config).__name__}")
-    if batch_api and config.provider == "builtin" and not config.base_url:
+    if batch_api and config.is_builtin:
         raise InputError("the Batch API needs a server with /v1/files and /v1/batches "
                          "(OpenAI); the built-in model has none. Use --provider openai, or "
                          "leave out --batch-api.")
@@ -293,7 +296,7 @@ class _QueryJob:
     def answer_from_store(self, items: list[_Item], refresh: bool) -> dict[str, list[_Item]]:
         """Record skips and stored answers; return the requests still to send, by key."""
         project, config, counts = self.project, self.config, self.counts
-        latest = _latest_rows(project)
+        latest = current_requests(project)
         ok_by_key = _ok_rows_by_key(project, {i.cache_key for i in items})
         to_ask: dict[str, list[_Item]] = {}
         for item in items:
@@ -322,7 +325,7 @@ class _QueryJob:
         config = self.config
         if config.base_url:
             self.base_url = config.base_url
-        elif config.provider == "builtin":
+        elif config.is_builtin:
             yield Progress(self.done, self.total,
                            "starting the built-in model (SmolLM2, llama.cpp)")
             self.base_url = ensure_builtin_server()
@@ -342,7 +345,7 @@ class _QueryJob:
         client = yield from self._connect()
         # llama_cpp.server answers one request at a time: more workers would only queue there
         # and make the stored latencies include the wait.
-        builtin = config.provider == "builtin" and not config.base_url
+        builtin = config.is_builtin
         restarts_left = 1 if builtin else 0
         stop = threading.Event()
         pending: dict[cf.Future[Any], list[_Item]] = {}
@@ -511,12 +514,6 @@ def _copy_answer(source: Any) -> dict[str, Any]:
             "attempts": 0, "cached_from": source["cached_from"] or source["id"]}
 
 
-def _latest_rows(project: Project) -> dict[tuple[int, str, str], Any]:
-    rows = project.query("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM "
-                         "llm_requests GROUP BY sample_id, modality, variant)")
-    return {(r["sample_id"], r["modality"], r["variant"]): r for r in rows}
-
-
 def _ok_rows_by_key(project: Project, keys: set[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     keys_list = sorted(keys)
@@ -530,26 +527,6 @@ def _ok_rows_by_key(project: Project, keys: set[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- reading back
-def latest_requests(project: Project, sample_id: int | None = None) -> list[Any]:
-    """The newest row of each (sample, modality, variant), optionally for one sample."""
-    if sample_id is None:
-        return project.query("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM "
-                             "llm_requests GROUP BY sample_id, modality, variant) "
-                             "ORDER BY sample_id, modality, variant")
-    # Filtered inside the subquery: one sample reads its own rows through the index.
-    return project.query("SELECT * FROM llm_requests WHERE id IN (SELECT max(id) FROM "
-                         "llm_requests WHERE sample_id = ? GROUP BY modality, variant) "
-                         "ORDER BY modality, variant", (sample_id,))
-
-
-def latest_statuses(project: Project) -> list[Any]:
-    """``(sample_id, modality, variant, status)`` of the newest row of each, without the texts
-    (for lists over many samples)."""
-    return project.query("SELECT sample_id, modality, variant, status FROM llm_requests WHERE "
-                         "id IN (SELECT max(id) FROM llm_requests GROUP BY sample_id, "
-                         "modality, variant) ORDER BY sample_id, modality, variant")
-
-
 def response_pairs(project: Project, modality: str) -> list[ResponsePair]:
     """Original and attacked answers of every selected sample for one modality.
 

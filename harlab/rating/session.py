@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from harlab.errors import InputError
 from harlab.store import Project
+from harlab.vocab import MODALITIES
 
 STUDY_SEED_KEY = "study_seed"
-MODALITIES = ("unimodal", "multimodal")
 STATUSES = ("all", "unrated", "partial", "rated")
 MAX_NAME = 64
 

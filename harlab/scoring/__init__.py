@@ -5,7 +5,8 @@ vs the attacked one) or ``noise-k`` (the original vs its k-th clean re-draw, the
 Every score is stored with its metric, its scorer (model or rule version) and the two response
 ids it judged, so another model adds rows and a new answer gets new scores.
 
-Metrics (value range; ``None`` only with a stored reason):
+Metrics (value range; ``None`` only with a stored reason); each is one spec in the registry
+:mod:`.metrics`, which the job, the tables, the exports and the CLI read:
 
 * ``syntactic_cosine`` in [0, 1]: cosine of the two answers' bag-of-words count vectors
   (scikit-learn ``CountVectorizer(lowercase=True)``, default tokenisation: words of 2+
@@ -30,13 +31,14 @@ Fixed values: an empty answer gives ``None`` ("empty answer"); identical answers
 both cosines; an answer with no word token gives a ``None`` syntactic cosine. Refusals ("I'm
 sorry, but I can't ...") are kept and flagged ``refusal_a/b`` in the details.
 
-The pieces: :mod:`.similarity` (the cosines), :mod:`.judgments` (label mention, decision
-rules), :mod:`.job` (:class:`ScoreConfig`, :func:`score_project`), :mod:`.results` (read
-functions, Table 3), :mod:`.stats` (scipy/statsmodels statistics), :mod:`.tables` (CSV,
-Markdown, LaTeX).
+The pieces: :mod:`.metrics` (the registry), :mod:`.similarity` (the cosines),
+:mod:`.judgments` (label mention, decision rules), :mod:`.job` (:class:`ScoreConfig`,
+:func:`score_project`), :mod:`.results` (read functions, Table 3), :mod:`.stats`
+(scipy/statsmodels statistics), :mod:`.tables` (CSV, Markdown, LaTeX).
 """
 
-from harlab.scoring.job import METRICS, ScoreConfig, ScoreResult, plan_pairs, score_project
+from harlab.scoring.job import ScoreConfig, ScoreResult, plan_pairs, score_project
+from harlab.scoring.metrics import METRIC_SPECS, METRICS, MetricSpec, metric
 from harlab.scoring.results import (
     PairScore,
     Results,
@@ -60,10 +62,10 @@ from harlab.scoring.stats import PAPER_TABLE3, StatsConfig, spearman_ci
 from harlab.scoring.tables import format_results, to_csv, to_latex, to_markdown
 
 __all__ = [
-    "DEFAULT_MODEL", "METRICS", "PAPER_TABLE3", "EmbeddingModels", "PairScore", "Results",
-    "ScoreConfig", "ScoreResult", "Similarity", "StatsConfig", "compare_semantic",
-    "compare_syntactic", "drift_vs_noise", "format_results", "pair_scores", "plan_pairs",
-    "results_job", "results_table", "score_project", "semantic_similarities",
-    "semantic_similarity", "spearman_ci", "syntactic_similarities", "syntactic_similarity",
-    "to_csv", "to_latex", "to_markdown",
+    "DEFAULT_MODEL", "METRICS", "METRIC_SPECS", "PAPER_TABLE3", "EmbeddingModels",
+    "MetricSpec", "PairScore", "Results", "ScoreConfig", "ScoreResult", "Similarity",
+    "StatsConfig", "compare_semantic", "compare_syntactic", "drift_vs_noise",
+    "format_results", "metric", "pair_scores", "plan_pairs", "results_job", "results_table",
+    "score_project", "semantic_similarities", "semantic_similarity", "spearman_ci",
+    "syntactic_similarities", "syntactic_similarity", "to_csv", "to_latex", "to_markdown",
 ]

@@ -15,9 +15,12 @@ from typing import Any
 import numpy as np
 
 from harlab.jobs import Job, Progress
+from harlab.llm.records import latest_requests
 from harlab.scoring import similarity, stats
-from harlab.scoring.job import METRICS, MODALITIES, plan_pairs
+from harlab.scoring.job import plan_pairs
+from harlab.scoring.metrics import METRICS, SIMILARITY, needs_model, of_kind
 from harlab.store import Project
+from harlab.vocab import MODALITIES
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,8 @@ def pair_scores(project: Project, *, semantic_model: str = similarity.DEFAULT_MO
                 pairs: str = "attacked") -> list[PairScore]:
     """One record per current pair of kind ``pairs`` (``attacked``, ``noise`` or ``all``).
 
-    Per metric the newest score of the pair's two response ids is taken; the semantic cosine
-    only from ``semantic_model``.
+    Per metric the newest score of the pair's two response ids is taken; a metric that needs a
+    model (the semantic cosine) only from ``semantic_model``.
     """
     semantic_model = similarity.resolve_model_name(semantic_model)
     wanted = [p for p in plan_pairs(project, modalities, scenario_of=lambda _label: None)
@@ -93,7 +96,7 @@ def pair_scores(project: Project, *, semantic_model: str = similarity.DEFAULT_MO
         key = (r["response_a_id"], r["response_b_id"])
         if key not in by_ids:
             continue
-        if r["metric"] == "semantic_cosine" and r["scorer"] != semantic_model:
+        if not _wanted_scorer(r, semantic_model):
             continue
         found.setdefault(key, {})[r["metric"]] = r  # ascending ids: the newest wins
     out = []
@@ -105,6 +108,13 @@ def pair_scores(project: Project, *, semantic_model: str = similarity.DEFAULT_MO
             reasons={m: r["reason"] for m, r in rows.items()},
             details={m: json.loads(r["details_json"] or "{}") for m, r in rows.items()}))
     return out
+
+
+def _wanted_scorer(row: Any, semantic_model: str) -> bool:
+    """A score row counts unless its metric needs a model and another model made it (a
+    metric no longer registered is kept as stored)."""
+    return (row["metric"] not in METRICS or not needs_model(row["metric"])
+            or row["scorer"] == semantic_model)
 
 
 def drift_vs_noise(project: Project, metric: str = "semantic_cosine", *,
@@ -209,12 +219,11 @@ def results_table(project: Project, *, semantic_model: str = similarity.DEFAULT_
         paired.append(stats.paired_test(a, b, config, metric=metric))
     noise = [s for s in scores if s.pair != "attacked"]
     drift = []
-    for metric in ("syntactic_cosine", "semantic_cosine"):
-        if metric in metrics:
-            rows_z = drift_vs_noise(project, metric, scores=attacked + noise)
-            for modality in MODALITIES:
-                drift.append(summarise_drift([r for r in rows_z if r.modality == modality],
-                                             modality, metric))
+    for metric in of_kind(SIMILARITY, metrics):
+        rows_z = drift_vs_noise(project, metric, scores=attacked + noise)
+        for modality in MODALITIES:
+            drift.append(summarise_drift([r for r in rows_z if r.modality == modality],
+                                         modality, metric))
     distinct, by_class = effective_n(project, attacked)
     return Results(rows, stats.holm(paired), drift, {m: distinct.get(m, 0) for m in MODALITIES},
                    by_class, similarity.resolve_model_name(semantic_model), config)
@@ -228,8 +237,7 @@ def results_job(project: Project, *, semantic_model: str = similarity.DEFAULT_MO
     yield Progress(1, 3, "computing Table 3")
     table = results_table(project, semantic_model=semantic_model, config=config, scores=scores)
     yield Progress(2, 3, "drift vs noise floor")
-    drift = {m: drift_vs_noise(project, m, scores=scores)
-             for m in ("syntactic_cosine", "semantic_cosine")}
+    drift = {m: drift_vs_noise(project, m, scores=scores) for m in of_kind(SIMILARITY)}
     return {"scores": [s for s in scores if s.pair == "attacked"], "table": table,
             "drift": drift}
 
@@ -240,18 +248,17 @@ def sample_scores(project: Project, sample_id: int, *,
     """The scores of one sample's current answers: ``(modality, pair) -> {metric: value}``.
 
     Only scores of the current response ids count (a re-asked pair is unscored until scored
-    again); the semantic cosine only from ``semantic_model``.
+    again); model metrics only from ``semantic_model``.
     """
     semantic_model = similarity.resolve_model_name(semantic_model)
-    current = {(r["modality"], r["variant"]): r["id"] for r in project.query(
-        "SELECT id, modality, variant FROM llm_requests WHERE id IN (SELECT max(id) FROM "
-        "llm_requests WHERE sample_id = ? GROUP BY modality, variant)", (sample_id,))}
+    current = {(r["modality"], r["variant"]): r["id"]
+               for r in latest_requests(project, int(sample_id))}
     out: dict[tuple[str, str], dict[str, float | None]] = {}
     for r in project.query("SELECT * FROM scores WHERE sample_id = ? ORDER BY id", (sample_id,)):
         ids = (current.get((r["modality"], "original")), current.get((r["modality"], r["pair"])))
         if ids != (r["response_a_id"], r["response_b_id"]):
             continue
-        if r["metric"] == "semantic_cosine" and r["scorer"] != semantic_model:
+        if not _wanted_scorer(r, semantic_model):
             continue
         out.setdefault((r["modality"], r["pair"]), {})[r["metric"]] = r["value"]
     return out

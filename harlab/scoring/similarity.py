@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 from harlab.errors import InputError
+from harlab.vocab import SCORER_DEVICE_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Names under which the packaged model is known; all are stored as DEFAULT_MODEL.
 _PACKAGED_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 SYNTACTIC_SCORER = "sklearn-countvectorizer"
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # A refusal or an apology instead of an answer. Flagged in the details (``refusal_a`` /
 # ``refusal_b``), never dropped: a refusal is itself an effect of the input. Matches e.g.
@@ -193,8 +193,9 @@ class EmbeddingModels:
 
 def resolve_device(device: str) -> str:
     """``auto`` becomes ``cuda`` when a GPU is usable, else ``cpu``; others are checked."""
-    if not isinstance(device, str) or device.split(":")[0] not in DEVICES:
-        raise InputError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got "
+    if not isinstance(device, str) or device.split(":")[0] not in SCORER_DEVICE_CHOICES:
+        raise InputError(f"device must be one of {', '.join(SCORER_DEVICE_CHOICES)} (or "
+                         f"cuda:N), got "
                          f"{device!r}")
     if device != "auto":
         return device

@@ -19,19 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from harlab.errors import StoreError
-from harlab.llm.runner import MODALITIES, latest_requests
+from harlab.llm.records import current_requests
 from harlab.rating.rubric_file import load_rubric
 from harlab.rating.tables import rating_summary, summary_column
 from harlab.scoring import tables as score_tables
-from harlab.scoring.job import METRICS
+from harlab.scoring.metrics import METRICS
 from harlab.scoring.results import pair_scores, results_table
 from harlab.store import Project
 from harlab.study.config import StudyConfig
+from harlab.vocab import MODALITIES
 
 BASE_COLUMNS = ("sample_id", "video", "true_label", "keyframes", "attack", "eps", "clean_pred",
                 "clean_conf", "adv_pred", "adv_conf", "modality", "status", "status_reason",
                 "original_response", "attacked_response", "syntactic_cosine", "semantic_cosine")
-EXTRA_SCORES = tuple(m for m in METRICS if m not in ("syntactic_cosine", "semantic_cosine"))
+# Every registered metric has a column: the contract's two among BASE_COLUMNS, the rest after.
+EXTRA_SCORES = tuple(m for m in METRICS if m not in BASE_COLUMNS)
 PROVENANCE = ("model", "original_model_snapshot", "attacked_model_snapshot", "temperature",
               "original_seed", "attacked_seed", "original_finish_reason",
               "attacked_finish_reason", "original_response_id", "attacked_response_id")
@@ -63,8 +65,7 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
     """The columns and rows of ``evaluation.csv`` (exact texts; see :func:`write_csv`)."""
     scores = {(s.sample_id, s.modality): s for s in pair_scores(project,
                                                                 semantic_model=semantic_model)}
-    requests: dict[tuple[int, str, str], Any] = {
-        (r["sample_id"], r["modality"], r["variant"]): r for r in latest_requests(project)}
+    requests = current_requests(project)
     rubric = load_rubric(project.root)
     rating_columns = ["rating_n_annotators"] + [summary_column(k) for k in rubric.keys()
                                                 if rubric.item_for(k).type != "free_text"]
@@ -86,7 +87,7 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
                 "status_reason": reason,
                 "original_response": orig["response_text"] if status == "ok" else None,
                 "attacked_response": att["response_text"] if status == "ok" else None}
-            for metric in ("syntactic_cosine", "semantic_cosine", *EXTRA_SCORES):
+            for metric in METRICS:
                 row[metric] = pair.values.get(metric) if pair else None
             if orig is not None and att is not None:
                 row.update(model=att["model"], original_model_snapshot=orig["response_model"],
