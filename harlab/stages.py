@@ -1,4 +1,4 @@
-"""The stage API: one function per stage of the study, the same for the CLI, the GUI and scripts.
+"""The stage index: one entry per stage of the study, used by the CLI, the GUI and the study.
 
 Each stage takes a project (None where a stage needs none) and a frozen config and returns a
 job: a generator yielding :class:`~harlab.jobs.Progress` that returns the stage's result. Drive
@@ -6,7 +6,12 @@ it with :func:`harlab.jobs.run`, :func:`harlab.jobs.run_cli` or the GUI's job ru
 cancels. Stages that produce something record a run with :meth:`Project.run` (config, start,
 end, and done / failed / cancelled).
 
-Stages, in the order of the study:
+:data:`STAGES` holds a :class:`Stage` per stage, in the order of the study: its name, config
+type, job function, the run kind it records and, for the stages a study runs, the step name the
+study records it under. The ``harlab`` subcommands and the GUI's panels call these functions,
+and :func:`harlab.study.runner.run_study` runs the entries with a ``study_step`` in index
+order. To add a stage: write its job function, add one :class:`Stage` here, and (for the
+command line) a ``register`` module in :mod:`harlab.cli`.
 
 ==================  ==============================================  ===========================
 stage               config                                          run kind recorded
@@ -21,10 +26,11 @@ stage               config                                          run kind rec
 ``query``           :class:`QueryConfig`                            ``query``
 ``score``           :class:`~harlab.scoring.job.ScoreConfig`        ``score``
 ``agreement``       :class:`~harlab.rating.agreement.AgreementConfig` (none: reads only)
-``study``           :class:`~harlab.study.config.StudyConfig`       ``study`` (and each stage's)
 ==================  ==============================================  ===========================
 
-Rating itself is people's work, answer by answer (:func:`harlab.rating.record_answer`).
+The whole study (:func:`harlab.study.runner.run_study`, recorded as a ``study`` run) sits above
+this index: it reads it, so it cannot be an entry of it. Rating itself is people's work, answer
+by answer (:func:`harlab.rating.record_answer`).
 """
 
 from __future__ import annotations
@@ -35,35 +41,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harlab.attacks.config import AttackConfig
-from harlab.attacks.selection import (
-    SelectionResult,
-    SweepConfig,
-    SweepResult,
-    default_checkpoint,
-    default_dataset_root,
-    run_sweep,
-    select_samples,
-)
+from harlab.attacks.selection import SweepConfig, SweepResult, find_samples, run_sweep
 from harlab.data.framecache import CacheConfig, FrameCache
 from harlab.data.framecache import build_cache as _build_cache
 from harlab.data.ucf101 import UCF101, ValidationReport
 from harlab.errors import InputError
 from harlab.jobs import Job, Progress
 from harlab.llm.config import LLMConfig
-from harlab.llm.runner import MODALITIES, QueryResult, query_samples
+from harlab.llm.runner import QueryResult, query_samples
 from harlab.rating.agreement import AgreementConfig, AgreementResult
 from harlab.rating.reliability import agreement_job
 from harlab.rating.rubric_file import load_rubric
 from harlab.scoring.job import ScoreConfig, ScoreResult, score_project
+from harlab.scoring.similarity import EmbeddingModels
 from harlab.store import Project
-from harlab.study.config import StudyConfig
-from harlab.study.runner import StudyResult, run_study
-from harlab.train.checkpoint import LoadedClassifier, check_classes, load_classifier
+from harlab.train.checkpoint import LoadedClassifier
 from harlab.train.config import TrainConfig
 from harlab.train.evaluate import EvalConfig, EvalResult
 from harlab.train.evaluate import evaluate as _evaluate
 from harlab.train.fit import TrainResult
 from harlab.train.fit import train as _train
+from harlab.vocab import MODALITIES
+
+__all__ = ["STAGES", "STUDY_STEPS", "DatasetConfig", "QueryConfig", "Stage", "SweepConfig",
+           "agreement", "build_cache", "evaluate", "find_samples", "index_data", "query",
+           "score", "stage", "sweep_eps", "train", "validate_data"]
 
 
 @dataclass(frozen=True)
@@ -136,32 +138,6 @@ def evaluate(project: Project | None, config: EvalConfig) -> Job[EvalResult]:
 
 
 # ---------------------------------------------------------------------------- attack
-def find_samples(project: Project, config: AttackConfig, *,
-                 checkpoint: str | Path | None = None, dataset_root: str | Path | None = None,
-                 loaded: LoadedClassifier | None = None, dataset: UCF101 | None = None
-                 ) -> Job[SelectionResult]:
-    """Select correct-to-wrong samples and store them in ``project``.
-
-    ``checkpoint`` defaults to the project's best, ``dataset_root`` to the project's dataset;
-    ``loaded`` and ``dataset`` may be passed when the caller already holds them.
-    """
-    checkpoint = Path(checkpoint) if checkpoint else default_checkpoint(project)
-    root = Path(dataset_root) if dataset_root else default_dataset_root(project)
-    yield Progress(0, 0, "loading the classifier and the dataset")
-    if loaded is None:
-        loaded = load_classifier(checkpoint, device=config.device)
-    if dataset is None or dataset.fold != config.fold:
-        dataset = UCF101(root, fold=config.fold)
-    check_classes(checkpoint, loaded.classes, dataset.classes)
-    try:
-        source = project.relpath(checkpoint)
-    except ValueError:
-        source = str(checkpoint)  # outside the project folder: keep the path as given
-    return (yield from select_samples(project, loaded, dataset.items(config.split), config,
-                                      provenance={"checkpoint": source,
-                                                  "dataset_root": str(root)}))
-
-
 def sweep_eps(project: Project, config: SweepConfig, *, loaded: LoadedClassifier | None = None,
               dataset: UCF101 | None = None) -> Job[SweepResult]:
     """Attack success rate against eps, recorded as a ``sweep`` run."""
@@ -171,25 +147,36 @@ def sweep_eps(project: Project, config: SweepConfig, *, loaded: LoadedClassifier
 # ---------------------------------------------------------------------------- llm, scores
 @dataclass(frozen=True)
 class QueryConfig:
-    """One query run: the model, the modalities, the noise-floor draws, a forced refresh."""
+    """One query run: the model, the modalities, the noise-floor draws, a forced refresh.
+
+    Attributes:
+        sample_ids: only these samples; None = every selected sample.
+        batch_api: send through OpenAI's Batch API, polled every ``batch_poll_s`` seconds.
+    """
 
     llm: LLMConfig = field(default_factory=LLMConfig)
     modalities: tuple[str, ...] = MODALITIES
     noise_floor: int = 0
     refresh: bool = False
     sample_ids: tuple[int, ...] | None = None
+    batch_api: bool = False
+    batch_poll_s: float = 30.0
 
 
 def query(project: Project, config: QueryConfig) -> Job[QueryResult]:
     """Ask the language model about the selected samples (see :mod:`harlab.llm.runner`)."""
     return (yield from query_samples(project, config.llm, sample_ids=config.sample_ids,
                                      modalities=config.modalities, refresh=config.refresh,
-                                     noise_floor=config.noise_floor))
+                                     noise_floor=config.noise_floor,
+                                     batch_api=config.batch_api,
+                                     batch_poll_s=config.batch_poll_s))
 
 
-def score(project: Project, config: ScoreConfig) -> Job[ScoreResult]:
-    """Score every current answer pair (see :mod:`harlab.scoring`)."""
-    return (yield from score_project(project, config))
+def score(project: Project, config: ScoreConfig, *, models: EmbeddingModels | None = None
+          ) -> Job[ScoreResult]:
+    """Score every current answer pair (see :mod:`harlab.scoring`); ``models`` reuses a
+    loader that already holds the semantic model."""
+    return (yield from score_project(project, config, models=models))
 
 
 def agreement(project: Project, config: AgreementConfig) -> Job[AgreementResult]:
@@ -197,31 +184,58 @@ def agreement(project: Project, config: AgreementConfig) -> Job[AgreementResult]
     return (yield from agreement_job(project, load_rubric(project.root), config))
 
 
-def study(project: Project, config: StudyConfig) -> Job[StudyResult]:
-    """Every stage of a study that is not done yet (see :mod:`harlab.study.runner`)."""
-    return (yield from run_study(project, config))
+# ---------------------------------------------------------------------------- the index
+@dataclass(frozen=True)
+class Stage:
+    """One entry of the index.
+
+    Attributes:
+        name: the key in :data:`STAGES`.
+        config: the config type its job takes.
+        job: ``(project, config, ...) -> Job``.
+        run_kind: the ``runs.kind`` it records; None for stages that only read.
+        title: one line for lists and help texts.
+        study_step: the name under which a study records this stage (its settings
+            fingerprint in the project's meta ``study/<step>``); None for stages a study does
+            not run.
+    """
+
+    name: str
+    config: type
+    job: Callable[..., Job]
+    run_kind: str | None
+    title: str
+    study_step: str | None = None
 
 
-# ---------------------------------------------------------------------------- registry
-#: Stage name -> function, in the order of the study.
-#: when those stages move onto this API (each: ``(project, config) -> Job``).
-STAGES: dict[str, Callable[..., Job]] = {
-    "index_data": index_data,
-    "validate_data": validate_data,
-    "build_cache": build_cache,
-    "train": train,
-    "evaluate": evaluate,
-    "find_samples": find_samples,
-    "sweep_eps": sweep_eps,
-    "query": query,
-    "score": score,
-    "agreement": agreement,
-    "study": study,
-}
+#: Stage name -> :class:`Stage`, in the order of the study.
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("index_data", DatasetConfig, index_data, None,
+          "read a dataset's folders and split lists", study_step="data"),
+    Stage("validate_data", DatasetConfig, validate_data, None,
+          "compare split lists and disk, and open every video"),
+    Stage("build_cache", DatasetConfig, build_cache, "data",
+          "decode the sampled training frames once"),
+    Stage("train", TrainConfig, train, "train", "fine-tune the classifier",
+          study_step="classifier"),
+    Stage("evaluate", EvalConfig, evaluate, "evaluate", "test a checkpoint on a test split"),
+    Stage("find_samples", AttackConfig, find_samples, "attack",
+          "attack keyframes and keep the correct-to-wrong samples", study_step="samples"),
+    Stage("sweep_eps", SweepConfig, sweep_eps, "sweep", "attack success rate against eps"),
+    Stage("query", QueryConfig, query, "query", "ask the language model about the samples",
+          study_step="query"),
+    Stage("score", ScoreConfig, score, "score", "score every current answer pair",
+          study_step="score"),
+    Stage("agreement", AgreementConfig, agreement, None,
+          "inter-annotator agreement of the ratings"),
+)}
+
+#: The steps a study runs, in order (the stages with a ``study_step``).
+STUDY_STEPS: tuple[str, ...] = tuple(s.study_step for s in STAGES.values() if s.study_step)
 
 
-def stage(name: str) -> Callable[..., Job]:
-    """The stage function called ``name``; unknown names raise with the valid ones."""
+def stage(name: str) -> Stage:
+    """The stage called ``name``; unknown names raise with the valid ones."""
     try:
         return STAGES[name]
     except KeyError:

@@ -91,22 +91,31 @@ class SelectionResult:
                 f"{self.not_surviving} flips lost in PNG storage")
 
 
-def find_samples(project: Project, checkpoint_path: str | Path, dataset_root: str | Path,
-                 config: AttackConfig = AttackConfig()) -> Job[SelectionResult]:
-    """Find correct-to-wrong samples of ``config.classes`` and store them in ``project``."""
+def find_samples(project: Project, config: AttackConfig = AttackConfig(), *,
+                 checkpoint: str | Path | None = None, dataset_root: str | Path | None = None,
+                 loaded: LoadedClassifier | None = None, dataset: UCF101 | None = None
+                 ) -> Job[SelectionResult]:
+    """Find correct-to-wrong samples of ``config.classes`` and store them in ``project``.
 
+    ``checkpoint`` defaults to the project's best, ``dataset_root`` to the project's dataset;
+    ``loaded`` and ``dataset`` may be passed when the caller already holds them (the GUI's
+    classifier cache and dataset index).
+    """
+    checkpoint = Path(checkpoint) if checkpoint else default_checkpoint(project)
+    root = Path(dataset_root) if dataset_root else default_dataset_root(project)
     yield Progress(0, 0, "loading the classifier and the dataset")
-    loaded = load_classifier(checkpoint_path, device=config.device)
-    dataset = UCF101(dataset_root, fold=config.fold)
-    check_classes(checkpoint_path, loaded.classes, dataset.classes)
-    checkpoint = str(checkpoint_path)
+    if loaded is None:
+        loaded = load_classifier(checkpoint, device=config.device)
+    if dataset is None or dataset.fold != config.fold:
+        dataset = UCF101(root, fold=config.fold)
+    check_classes(checkpoint, loaded.classes, dataset.classes)
     try:
-        checkpoint = project.relpath(checkpoint_path)
+        source = project.relpath(checkpoint)
     except ValueError:
-        pass  # outside the project folder: keep the path as given
+        source = str(checkpoint)  # outside the project folder: keep the path as given
     return (yield from select_samples(project, loaded, dataset.items(config.split), config,
-                                      provenance={"checkpoint": checkpoint,
-                                                  "dataset_root": str(dataset_root)}))
+                                      provenance={"checkpoint": source,
+                                                  "dataset_root": str(root)}))
 
 
 def check_classes_known(classes: Sequence[str], known: Sequence[str]) -> dict[str, int]:

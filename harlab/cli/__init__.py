@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 from harlab import __version__
+from harlab.console import quiet_third_party
 from harlab.errors import HarlabError
 
 COMMAND_MODULES = [
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
+    quiet_third_party(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

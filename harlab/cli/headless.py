@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harlab import jobs
+from harlab.console import quiet_third_party
 from harlab.errors import HarlabError
 from harlab.store import Project
 
@@ -34,6 +35,7 @@ def run_headless(project_dir: str | Path | None = None, *, dry_run: bool = False
     """Run the demo pipeline in ``project_dir`` (default: the demo project); returns exit code."""
     from harlab.paths import demo_project_dir
 
+    quiet_third_party()
     say = out or (lambda text: print(text, file=sys.stderr))
     target = Path(project_dir) if project_dir else demo_project_dir()
     if dry_run:

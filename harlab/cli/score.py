@@ -6,9 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from harlab.vocab import SCORER_DEVICE_CHOICES
+
+# The metric names, descriptions and the default model come from the metric registry
+# (harlab.scoring.metrics), imported when a command runs: it pulls in scikit-learn, which
+# `harlab --help` should not wait for.
+
 FORMATS = ("table", "csv", "md", "latex")
-METRIC_NAMES = ("syntactic_cosine", "semantic_cosine", "true_label_mentioned",
-                "adv_label_mentioned", "decision_changed")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,14 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "semantic cosine, which action the answer names, and whether its "
                     "recommendation changed. Pairs already scored by the same scorer are "
                     "skipped; another --model adds rows beside the old ones.")
-    p.add_argument("--project", required=True, help="project folder")
-    p.add_argument("--model", default="all-MiniLM-L6-v2",
-                   help="sentence-transformers model name or folder, loaded offline "
-                        "(default all-MiniLM-L6-v2, packaged)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--project", help="project folder (required unless --list-metrics)")
+    p.add_argument("--model", help="sentence-transformers model name or folder, loaded "
+                                    "offline (default all-MiniLM-L6-v2, packaged)")
+    p.add_argument("--device", default="auto",
+                   help=f"{', '.join(SCORER_DEVICE_CHOICES)} (or cuda:N)")
     p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
-    p.add_argument("--metrics", default=",".join(METRIC_NAMES),
-                   help=f"comma-separated (default all): {', '.join(METRIC_NAMES)}")
+    p.add_argument("--metrics", help="comma-separated metric names (default: every registered "
+                                      "metric; `harlab score --list-metrics` lists them)")
+    p.add_argument("--list-metrics", action="store_true",
+                   help="print the registered metrics with their kind, range and meaning, "
+                        "then exit")
     p.add_argument("--decision-rules", metavar="FILE",
                    help="decision rules YAML (default: the project's decision_rules.yaml, "
                         "else resources/decision_rules.yaml)")
@@ -42,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--format", choices=FORMATS, default="table",
                    help="table (terminal, default), csv (Table 3 only), md or latex")
     r.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
-    r.add_argument("--model", default="all-MiniLM-L6-v2",
-                   help="whose semantic cosines to summarise (default all-MiniLM-L6-v2)")
+    r.add_argument("--model", help="whose semantic cosines to summarise (default "
+                                    "all-MiniLM-L6-v2)")
     r.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples")
     r.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     r.set_defaults(func=_cmd_results)
@@ -51,14 +58,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from harlab import jobs
-    from harlab.scoring import EmbeddingModels, ScoreConfig, score_project
+    from harlab.errors import InputError
+    from harlab.scoring import EmbeddingModels, ScoreConfig
+    from harlab.scoring.metrics import METRIC_SPECS
+    from harlab.stages import score
     from harlab.store import Project
 
-    config = ScoreConfig(semantic_model=args.model, device=args.device,
-                         batch_size=args.batch_size, metrics=args.metrics,
-                         decision_rules=args.decision_rules)
+    if args.list_metrics:
+        for name, spec in METRIC_SPECS.items():
+            low, high = spec.value_range
+            print(f"{name:<22} {spec.kind:<10} [{low:g}, {high:g}]  {spec.description}")
+        return 0
+    if not args.project:
+        raise InputError("harlab score needs --project FOLDER (the project to score)")
+    given = {"semantic_model": args.model, "metrics": args.metrics}
+    config = ScoreConfig(device=args.device, batch_size=args.batch_size,
+                         decision_rules=args.decision_rules,
+                         **{k: v for k, v in given.items() if v is not None})
     with Project.open(args.project) as project:
-        job = score_project(project, config, models=EmbeddingModels())
+        job = score(project, config, models=EmbeddingModels())
         result = jobs.run_cli(job, desc="score")
     per = ", ".join(f"{m} +{n}" for m, n in result.by_metric.items())
     print(f"score run {result.run_id}: {result.pairs} pairs, {result.added} scores added, "
@@ -74,8 +92,9 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from harlab.store import Project
 
     config = StatsConfig(n_resamples=args.resamples, seed=args.seed)
+    model = {"semantic_model": args.model} if args.model else {}
     with Project.open(args.project) as project:
-        results = results_table(project, semantic_model=args.model, config=config)
+        results = results_table(project, config=config, **model)
     text = format_results(results, args.format)
     if args.out:
         try:

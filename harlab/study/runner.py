@@ -1,8 +1,10 @@
 """Running a study: each stage in order, resumable, redoing only what a changed setting touches.
 
-Stages: ``data`` (index the dataset, check the classes), ``classifier`` (the given checkpoint,
-the project's latest training run, or a new one), ``samples`` (correct-to-wrong samples),
-``query`` (unimodal and multimodal arms), ``score``. Each stage records what it was run with
+The steps are the stage index's entries with a ``study_step`` (:data:`harlab.stages.STAGES`,
+in its order), each run through its stage function: ``data`` (``index_data``; then the classes
+are checked), ``classifier`` (the given checkpoint, the project's latest training run, or a new
+one from ``train``), ``samples`` (``find_samples``: correct-to-wrong samples), ``query``
+(unimodal and multimodal arms), ``score``. Each step records what it was run with
 (a fingerprint of the settings it depends on, in the project's meta table): a later run skips a
 stage whose fingerprint and output are unchanged, and redoes it (and what follows) otherwise.
 Queries and scores are cached by content in the store, so re-running them asks nothing twice.
@@ -15,25 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harlab.attacks.selection import SelectionResult, find_samples
+from harlab import stages
+from harlab.attacks.selection import SelectionResult
 from harlab.data.demo_data import ensure_demo_dataset_job
-from harlab.data.ucf101 import UCF101
 from harlab.errors import HarlabError, InputError
 from harlab.jobs import Job, Progress
-from harlab.llm.runner import QueryResult, query_samples
+from harlab.llm.records import answer_counts
+from harlab.llm.runner import QueryResult
 from harlab.paths import file_sha256
-from harlab.scoring.job import ScoreConfig, score_project
+from harlab.scoring.job import ScoreConfig
 from harlab.store import Project
 from harlab.study.config import StudyConfig
 from harlab.study.export import save_study_config
 from harlab.train.config import TrainConfig
-from harlab.train.fit import train
 from harlab.train.models import imagenet_weights_file
 from harlab.train.runs import best_checkpoint
 
 log = logging.getLogger(__name__)
 
-STAGES = ("data", "classifier", "samples", "query", "score")
+#: The study's steps, in order: read from the stage index.
+STEPS = stages.STUDY_STEPS
 
 
 class StudyError(HarlabError):
@@ -54,9 +57,9 @@ class StudyResult:
 
 
 def stage_state(project: Project, config: StudyConfig) -> dict[str, str]:
-    """Each stage's state for dashboards: ``done``, ``stale`` (settings changed) or ``todo``."""
+    """Each step's state for dashboards: ``done``, ``stale`` (settings changed) or ``todo``."""
     states = {}
-    for stage in STAGES:
+    for stage in STEPS:
         saved = project.get_meta(f"study/{stage}")
         want = _fingerprint(config, stage)
         states[stage] = "todo" if saved is None else ("done" if saved == want else "stale")
@@ -74,7 +77,7 @@ _DEPENDS = {
 
 
 def _fingerprint(config: StudyConfig, stage: str) -> str:
-    keys = tuple(dict.fromkeys(k for s in STAGES[:STAGES.index(stage) + 1] for k in _DEPENDS[s]))
+    keys = tuple(dict.fromkeys(k for s in STEPS[:STEPS.index(stage) + 1] for k in _DEPENDS[s]))
     return config.fingerprint(*keys)
 
 
@@ -104,7 +107,7 @@ def _data_stage(project: Project, config: StudyConfig, result: StudyResult) -> J
         root = yield from ensure_demo_dataset_job()
     else:
         root = Path(config.dataset).expanduser()
-    dataset = UCF101(root, fold=config.fold)
+    dataset = yield from stages.index_data(project, stages.DatasetConfig(str(root), config.fold))
     unknown = [c for c in config.classes if c not in dataset.classes]
     if unknown:
         raise StudyError(f"class {unknown[0]!r} is not in the dataset {str(root)!r}; its "
@@ -148,7 +151,7 @@ def _classifier_stage(project: Project, config: StudyConfig, root: Path,
             train_config = config.train_config()
             _check_weights(config, train_config)
             yield Progress(0, 0, f"classifier: training ({config.train_preset} preset)")
-            trained = yield from train(train_config, root, project=project)
+            trained = yield from stages.train(project, train_config, root)
             path = trained.best_checkpoint
         else:
             result.skipped_stages.append("classifier")
@@ -177,8 +180,8 @@ def _samples_stage(project: Project, config: StudyConfig, root: Path, checkpoint
     # Another classifier or attack: earlier samples stay in the store, but leave the study.
     project.execute("UPDATE samples SET selected = 0 WHERE selected = 1")
     yield Progress(0, 0, "samples: attacking keyframes")
-    found: SelectionResult = yield from find_samples(project, checkpoint, root,
-                                                     config.attack_config())
+    found: SelectionResult = yield from stages.find_samples(
+        project, config.attack_config(), checkpoint=checkpoint, dataset_root=root)
     result.samples = {c: found.per_class.get(c, 0) for c in config.classes}
     note = (f"{found.examined} videos examined, {found.clean_correct} correct before the "
             f"attack, {found.flipped} flipped")
@@ -202,8 +205,8 @@ def _query_stage(project: Project, config: StudyConfig, result: StudyResult) -> 
     for arm in ("unimodal", "multimodal"):
         llm = config.llm(arm)
         yield Progress(0, 0, f"query: {arm} ({llm.provider}:{llm.model_name})")
-        answer: QueryResult = yield from query_samples(project, llm, modalities=[arm],
-                                                       noise_floor=config.noise_floor)
+        answer: QueryResult = yield from stages.query(project, stages.QueryConfig(
+            llm, modalities=(arm,), noise_floor=config.noise_floor))
         result.queries[arm] = {"asked": answer.asked, "cached": answer.cached,
                                "failed": answer.failed, "skipped": answer.skipped,
                                "cost_usd": answer.cost_usd}
@@ -213,7 +216,7 @@ def _query_stage(project: Project, config: StudyConfig, result: StudyResult) -> 
 
 def _score_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[None]:
     yield Progress(0, 0, "score: cosine similarities and judgments")
-    scored = yield from score_project(project, ScoreConfig(
+    scored = yield from stages.score(project, ScoreConfig(
         semantic_model=config.similarity_model))
     result.scored = scored.added
     _mark(project, config, "score")
@@ -221,14 +224,10 @@ def _score_stage(project: Project, config: StudyConfig, result: StudyResult) -> 
 
 def study_counts(project: Project) -> dict[str, Any]:
     """What the project holds for each stage, for dashboards."""
-    answers = {f"{r['modality']} {r['status']}": r["n"] for r in project.query(
-        "SELECT modality, status, count(*) AS n FROM llm_requests WHERE id IN (SELECT max(id) "
-        "FROM llm_requests GROUP BY sample_id, modality, variant) AND sample_id IN (SELECT id "
-        "FROM samples WHERE selected = 1) GROUP BY modality, status ORDER BY modality, status")}
     return {
         "classifier": _stored_path(project, "study/checkpoint"),
         "samples": current_samples(project),
-        "answers": answers,
+        "answers": answer_counts(project),
         "scores": project.query_one("SELECT count(*) FROM scores")[0],
         "ratings": project.query_one("SELECT count(*) FROM ratings")[0],
         "annotators": project.query_one("SELECT count(*) FROM annotators")[0],

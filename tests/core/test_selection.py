@@ -285,7 +285,8 @@ def test_find_samples_end_to_end_on_disk(tmp_path, project):
     ckpt = save_checkpoint(project.checkpoints_dir / "best.pt", model=model, classes=CLASSES,
                            image_size=32, config={}, metrics={})
     cfg = AttackConfig(eps=32 / 255, keyframes=2, classes=CLASSES, per_class=1, device="cpu")
-    result = jobs.run(find_samples(project, ckpt, tmp_path / "data", cfg))
+    result = jobs.run(find_samples(project, cfg, checkpoint=ckpt,
+                                    dataset_root=tmp_path / "data"))
     assert result.examined >= 1 and result.clean_correct <= result.examined
     run = project.runs("attack")[-1]
     assert json.loads(run["config_json"])["checkpoint"] == "checkpoints/best.pt"
@@ -297,7 +298,8 @@ def test_find_samples_end_to_end_on_disk(tmp_path, project):
         assert read_pngs([project.abspath(p) for p in json.loads(row["clean_frames_json"])]
                          ).shape == (2, 32, 32, 3)
     with pytest.raises(InputError, match=r"class 'BabyCrawling' is not one of"):
-        jobs.run(find_samples(project, ckpt, tmp_path / "data", AttackConfig(device="cpu")))
+        jobs.run(find_samples(project, AttackConfig(device="cpu"), checkpoint=ckpt,
+                              dataset_root=tmp_path / "data"))
 
 
 # --------------------------------------------------------------------------- project helpers, CLI

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harlab import jobs, stages
+from harlab.attacks.config import AttackConfig
 from harlab.attacks.samples import get_sample, list_samples, sample_frames, write_pngs
 from harlab.attacks.selection import SweepConfig, last_sweep
 from harlab.errors import InputError
@@ -132,7 +133,8 @@ def test_llm_settings_mapping_round_trips_unset_fields():
 
 
 def test_stage_registry_names_the_valid_stages():
-    assert stages.stage("sweep_eps") is stages.sweep_eps
+    assert stages.stage("sweep_eps").job is stages.sweep_eps
+    assert stages.stage("find_samples").config is AttackConfig
     with pytest.raises(InputError, match="unknown stage 'nope'; valid stages: index_data"):
         stages.stage("nope")
     with pytest.raises(InputError, match="fold must be 1, 2 or 3"):
@@ -191,3 +193,15 @@ def test_sweep_ctrl_c_in_the_cli_is_recorded_as_cancelled(project, trained, monk
     with pytest.raises(KeyboardInterrupt):
         jobs.run_cli(stages.sweep_eps(project, config), "sweep", disable=True)
     assert project.runs("sweep")[-1]["status"] == "cancelled"
+
+
+def test_stage_index_is_the_one_the_study_runs():
+    from harlab.attacks import selection
+    from harlab.study import runner
+
+    assert stages.find_samples is selection.find_samples  # one find_samples
+    assert runner.STEPS == ("data", "classifier", "samples", "query", "score")
+    assert set(runner._DEPENDS) == set(runner.STEPS)
+    for spec in stages.STAGES.values():
+        assert spec.name in stages.STAGES and callable(spec.job)
+        assert isinstance(spec.config, type) and spec.title

@@ -34,7 +34,7 @@ from harlab.jobs import Progress
 from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import format_cost
 from harlab.llm.records import RequestRecord, request_statuses, sample_requests
-from harlab.llm.runner import MODALITIES, VARIANTS, query_samples, usage_summary
+from harlab.llm.runner import MODALITIES, VARIANTS, usage_summary
 from harlab.scoring.results import sample_scores
 from ui.context import AppContext
 from ui.widgets.response_cell import ResponseCell
@@ -210,8 +210,11 @@ class ResponsesPanel(QWidget):
             return
         try:
             config = config_from_settings(self.ctx)
-            job = query_samples(project, config, sample_ids=sample_ids, modalities=modalities,
-                                refresh=refresh, noise_floor=noise_floor)
+            from harlab.stages import QueryConfig, query
+
+            job = query(project, QueryConfig(
+                config, tuple(modalities), noise_floor, refresh,
+                None if sample_ids is None else tuple(sample_ids)))
             self.ctx.runner.enqueue(job, "Query language model",
                                     on_success=self._on_job_succeeded,
                                     on_progress=self._on_job_progress,

@@ -1,7 +1,7 @@
 """Results: score the answers, then Table 3, the paired tests and the plots.
 
 Form -> config -> job -> view: the Score button builds a :class:`harlab.scoring.ScoreConfig`
-and runs :func:`harlab.scoring.score_project` on the job runner; the views are filled from
+and runs :func:`harlab.stages.score` on the job runner; the views are filled from
 the results job (run off the GUI thread) whenever a project opens or a
 scoring run ends, so stored results show without scoring again.
 """
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from harlab.errors import HarlabError, InputError
 from harlab.jobs import Progress
-from harlab.scoring import METRICS, ScoreConfig, human, score_project, similarity, tables
+from harlab.scoring import METRICS, ScoreConfig, human, similarity, tables
 from harlab.scoring.human import results_with_ratings_job
 from ui.context import AppContext
 from ui.widgets.results_plots import DistributionPlot, DriftPlot, ScoreScatter, export_plot
@@ -175,9 +175,11 @@ class ResultsPanel(QWidget):
         if project is None:
             self.message_label.setText("Open or create a project first (File menu).")
             return
+        from harlab.stages import score
+
         try:
             config = self.score_config()
-            self.ctx.runner.start(score_project(project, config, models=self.models),
+            self.ctx.runner.start(score(project, config, models=self.models),
                                   "Score answers", on_success=self._on_score_succeeded,
                                   on_progress=self._on_job_progress,
                                   on_error=self._on_job_failed)
