@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("verify", help="recompute every exported number of a bundle from its "
                                       "record (offline) and report any difference")
     v.add_argument("bundle", help="a .zip written by harlab export-bundle")
+    v.add_argument("--max-unpacked-mb", type=int, default=None, metavar="MB",
+                   help="refuse a bundle that unpacks to more than this (default 4096); "
+                        "a zip bomb is refused by its compression ratio whatever this is")
     v.set_defaults(func=_cmd_verify)
 
 
@@ -80,8 +83,11 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from harlab.study.bundle import verify_bundle
+    from harlab.study.safe_zip import MiB, ZipLimits
 
-    report = verify_bundle(args.bundle)
+    limits = (ZipLimits() if args.max_unpacked_mb is None
+              else ZipLimits(max_unpacked_bytes=args.max_unpacked_mb * MiB))
+    report = verify_bundle(args.bundle, limits)
     for line in report.lines:
         print(line)
     print("verified: every exported number matches its record" if report.ok

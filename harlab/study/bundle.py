@@ -1,14 +1,19 @@
 """A study's reproducibility bundle, and checking one.
 
 :func:`export_bundle` writes one zip: ``manifest.json`` (study config, package versions, the
-machine, the checkpoint's SHA-256, a hash of the split files, a SHA-256 per frame), the
-project's store as a consistent copy (``project.sqlite``: samples with their keyframe indices,
-raw request and response JSON, scores, ratings), the lossless frame PNGs, and the exported
-``evaluation.csv``, ``evaluation.jsonl``, ``table3.csv`` and ``summary.md``.
+machine, the checkpoint's SHA-256, a hash of the split files, a SHA-256 per frame, of the
+rubric and of each export), the project's store as a consistent copy (``project.sqlite``:
+samples with their keyframe indices, raw request and response JSON, scores, ratings), the
+project's own ``rubric.yaml`` when it has one, the lossless frame PNGs, and ``evaluation.csv``,
+``evaluation.jsonl``, ``table3.csv`` and ``summary.md``. The packed copy has the user's paths
+replaced by placeholders (:mod:`~harlab.study.redact`) and the exports are computed from that
+copy, so a verifier recomputes the very same bytes; the live project is never changed.
 
-:func:`verify_bundle` recomputes, offline, every exported number from that record: each
-frame's hash, each stored syntactic and semantic cosine from the stored answer texts, and the
-four exported files from the store (which must match byte for byte).
+:func:`verify_bundle` unpacks a bundle defensively (:mod:`~harlab.study.safe_zip`), checks
+every chain of record (:mod:`~harlab.study.verify`: store -> frames -> files, request -> frame
+hashes, raw response -> text) and recomputes, offline, every exported number: each stored
+syntactic and semantic cosine from the stored answer texts, and the four exported files from
+the store (which must match byte for byte).
 """
 
 from __future__ import annotations
@@ -20,17 +25,18 @@ import platform
 import sqlite3
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from harlab import __version__
-from harlab.errors import InputError
+from harlab.errors import HarlabError, InputError
 from harlab.paths import file_sha256
 from harlab.scoring import similarity
-from harlab.store import Project
+from harlab.store import DB_NAME, Project
+from harlab.study import redact, safe_zip, verify
 from harlab.study.export import export_study, study_config
+from harlab.study.verify import MANIFEST, RUBRIC, VerifyReport
 
 PACKAGES = ("harlab", "torch", "torchvision", "numpy", "scikit-learn", "scipy",
             "sentence-transformers", "openai", "opencv-python-headless", "statsmodels",
@@ -60,11 +66,46 @@ def _split_hash(dataset_root: str | None) -> str | None:
 
 
 def _frames(project: Project) -> list[str]:
-    rels: list[str] = []
-    for s in project.query("SELECT clean_frames_json, adv_frames_json FROM samples "
-                           "WHERE selected = 1 ORDER BY id"):
-        rels += json.loads(s["clean_frames_json"]) + json.loads(s["adv_frames_json"])
+    """The study's frames, each a safe path inside the project that exists; else InputError."""
+    rels = list(verify.stored_frames(project))
+    for rel in rels:
+        reason = safe_zip.unsafe_reason(rel)
+        if reason is not None:
+            raise InputError(f"frame path {rel!r} in project {str(project.root)!r} is "
+                             f"{reason}; frames must lie inside the project folder. Re-run the "
+                             "attack stage to store them there.")
+    missing = [rel for rel in rels if not project.abspath(rel).is_file()]
+    if missing:
+        raise InputError(f"{len(missing)} frame(s) of the study are missing from project "
+                         f"{str(project.root)!r}, e.g. {missing[0]!r}; a bundle without them "
+                         "could not be verified. Restore them, or re-run the attack stage.")
     return rels
+
+
+def _stage(project: Project, stage: Path) -> redact.Redactor:
+    """The packed copy of the store (and rubric) in ``stage``, with the user's paths redacted."""
+    config = study_config(project)
+    redactor = redact.for_project(project.root, project.get_meta("dataset_root"),
+                                  config.dataset if config else None)
+    stage.mkdir()
+    with sqlite3.connect(stage / DB_NAME) as dst:
+        project.conn().backup(dst)
+    dst.close()
+    redactor.db(stage / DB_NAME)
+    own_rubric = project.root / RUBRIC
+    if own_rubric.is_file():
+        (stage / RUBRIC).write_text(redactor(own_rubric.read_text(encoding="utf-8")),
+                                    encoding="utf-8", newline="")
+    return redactor
+
+
+def _rollback_journal(db: Path) -> None:
+    """Leave ``db`` as one self-contained file (WAL folded in), as a zip member must be."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
 
 
 def export_bundle(project: Project, out: str | Path) -> Path:
@@ -73,33 +114,37 @@ def export_bundle(project: Project, out: str | Path) -> Path:
     if out.suffix != ".zip":
         raise InputError(f"the bundle must be a .zip file, got {str(out)!r}; e.g. "
                          "--out study-bundle.zip")
-    config = study_config(project)
     stored = project.get_meta("study/checkpoint")
-    checkpoint = str(project.resolve(stored)) if stored else ""
+    checkpoint = project.resolve(stored) if stored else None
     frames = _frames(project)
     with tempfile.TemporaryDirectory() as tmp:
-        exports = export_study(project, Path(tmp) / "exports", config)
-        db_copy = Path(tmp) / "project.sqlite"
-        with sqlite3.connect(db_copy) as dst:
-            project.conn().backup(dst)
-        dst.close()
+        stage = Path(tmp) / "stage"
+        redactor = _stage(project, stage)
+        with Project.open(stage) as packed:
+            config = study_config(packed)
+            exports = export_study(packed, Path(tmp) / "exports", config)
+        _rollback_journal(stage / DB_NAME)
+        rubric = stage / RUBRIC
         manifest = {
             "harlab": __version__, "config": config.to_dict() if config else None,
             "packages": _versions(),
             "machine": {"python": platform.python_version(), "platform": platform.platform(),
                         "processor": platform.machine()},
-            "checkpoint": {"path": checkpoint, "sha256": file_sha256(Path(checkpoint))
-                           if checkpoint and Path(checkpoint).is_file() else None},
+            "checkpoint": {"path": stored or "", "sha256": file_sha256(checkpoint)
+                           if checkpoint and checkpoint.is_file() else None},
             "split_files_sha256": _split_hash(project.get_meta("dataset_root")),
-            "frames": {rel: file_sha256(project.abspath(rel)) for rel in frames
-                       if project.abspath(rel).is_file()},
+            "rubric": {"path": RUBRIC, "sha256": file_sha256(rubric)}
+            if rubric.is_file() else None,
+            "frames": {rel: file_sha256(project.abspath(rel)) for rel in frames},
             "exports": {name: file_sha256(path) for name, path in exports.items()},
         }
         tmp_zip = out.with_name(out.name + ".partial")
         try:
             with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-                zf.write(db_copy, "project.sqlite")
+                zf.writestr(MANIFEST, redactor(json.dumps(manifest, indent=2, sort_keys=True)))
+                zf.write(stage / DB_NAME, DB_NAME)
+                if rubric.is_file():
+                    zf.write(rubric, RUBRIC)
                 for rel in manifest["frames"]:
                     zf.write(project.abspath(rel), rel)
                 for name, path in exports.items():
@@ -108,22 +153,6 @@ def export_bundle(project: Project, out: str | Path) -> Path:
         finally:
             tmp_zip.unlink(missing_ok=True)
     return out
-
-
-@dataclass
-class VerifyReport:
-    """What :func:`verify_bundle` checked and what differed."""
-
-    lines: list[str] = field(default_factory=list)
-    differences: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.differences
-
-    def differ(self, text: str) -> None:
-        self.differences.append(text)
-        self.lines.append("DIFFERENT: " + text)
 
 
 def _check_scores(project: Project, report: VerifyReport) -> None:
@@ -155,34 +184,60 @@ def _check_scores(project: Project, report: VerifyReport) -> None:
                 report.differ(f"{metric} of score rows {bad[:10]} differ from the texts")
 
 
-def verify_bundle(bundle: str | Path) -> VerifyReport:
-    """Recompute every exported number of ``bundle`` from its record; see the module doc."""
+def verify_bundle(bundle: str | Path, limits: safe_zip.ZipLimits | None = None
+                  ) -> VerifyReport:
+    """Recompute every exported number of ``bundle`` from its record; see the module doc.
+
+    Args:
+        bundle: a zip written by :func:`export_bundle`.
+        limits: what the zip may unpack to (default :class:`~harlab.study.safe_zip.ZipLimits`).
+
+    Raises:
+        InputError: not a zip, an unsafe entry, over ``limits``, no manifest or store, or a
+            manifest or store that cannot be read; the message names the file.
+    """
     bundle = Path(bundle).expanduser()
-    if not zipfile.is_zipfile(bundle):
+    if not bundle.is_file() or not zipfile.is_zipfile(bundle):
         raise InputError(f"{str(bundle)!r} is not a bundle zip; give a file written by "
                          "harlab export-bundle")
     report = VerifyReport()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        with zipfile.ZipFile(bundle) as zf:
-            zf.extractall(root)
-        if not (root / "manifest.json").is_file() or not (root / "project.sqlite").is_file():
-            raise InputError(f"{str(bundle)!r} lacks manifest.json or project.sqlite; it is "
-                             "not a HARLab bundle")
-        manifest = json.loads((root / "manifest.json").read_text())
-        for rel, digest in manifest["frames"].items():
-            if not (root / rel).is_file() or file_sha256(root / rel) != digest:
-                report.differ(f"frame {rel} is missing or changed")
-        report.lines.append(f"frames: {len(manifest['frames'])} checked")
-        with Project.open(root) as project:
-            _check_scores(project, report)
-            again = export_study(project, root / "recomputed", study_config(project))
-        for name in EXPORTS:
-            same = (root / name).read_bytes() == again[name].read_bytes()
-            report.lines.append(f"{name}: {'identical' if same else 'DIFFERENT'}")
-            if not same:
-                report.differences.append(f"{name} differs when recomputed from the store")
+        root = Path(tmp) / "bundle"
+        root.mkdir()
+        names = set(safe_zip.extract(bundle, root, limits))
+        if MANIFEST not in names or DB_NAME not in names:
+            raise InputError(f"{str(bundle)!r} lacks {MANIFEST} or {DB_NAME}; it is not a "
+                             "HARLab bundle")
+        manifest = verify.read_manifest(root / MANIFEST, str(bundle))
+        try:
+            project = Project.open(root)
+        except HarlabError as exc:
+            raise InputError(f"{DB_NAME} in {str(bundle)!r} is not a readable HARLab store "
+                             f"({exc}); export the bundle again.") from exc
+        with project:
+            try:
+                again = _check_store(project, manifest, root, Path(tmp) / "recomputed",
+                                     report)
+            except HarlabError:
+                raise
+            except (ValueError, KeyError, TypeError, sqlite3.Error) as exc:
+                raise InputError(f"{DB_NAME} in {str(bundle)!r} holds malformed records "
+                                 f"({type(exc).__name__}: {exc}); it was not written by "
+                                 "harlab export-bundle, or was edited.") from exc
+        verify.check_exports(manifest, root, again, report)
     return report
+
+
+def _check_store(project: Project, manifest: dict[str, Any], root: Path, out: Path,
+                 report: VerifyReport) -> dict[str, Path]:
+    """Every chain of the store, then the exports recomputed into ``out``."""
+    files = verify.FrameFiles(root)
+    verify.check_recorded(manifest, project, root, report)
+    verify.check_frames(manifest, project, files, report)
+    verify.check_requests(project, files, report)
+    verify.check_answers(project, report)
+    _check_scores(project, report)
+    return export_study(project, out, study_config(project))
 
 
 __all__ = ["VerifyReport", "export_bundle", "verify_bundle"]
