@@ -6,6 +6,11 @@ the sample's video, attack and eps, the modality, and the SHA-256 of both answer
 the annotator and the rubric version. An import maps rows to this project's answers by those
 hashes. Every problem row is reported by number; if any row is garbage, unknown here, or of
 another rubric version, nothing at all is imported (one transaction).
+
+Reading splits records as each format defines them (``csv`` with ``newline=""``, JSON lines at
+``\n`` only), so every value, newlines and U+2028 included, comes back byte for byte. Sizes are
+bounded (nesting depth, number length, csv's cell limit) so a hostile file gives a row-by-row
+report, never a crash; a project folder given as the source is only ever read.
 """
 
 from __future__ import annotations
