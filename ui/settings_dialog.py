@@ -38,6 +38,7 @@ class SettingsDialog(QDialog):
         self.app_form = ConfigForm(AppSettings)
         self.llm_form = ConfigForm(LLMConfig)
         self.app_editors, self.llm_editors = self.app_form.editors, self.llm_form.editors
+        self.device_combo = self.app_editors["device"]
         self.provider_combo = self.llm_editors["provider"]
         self.base_url_edit = self.llm_editors["base_url"]
         self.model_edit = self.llm_editors["model"]

@@ -5,6 +5,7 @@ from PySide6.QtWidgets import QMessageBox
 from harlab.store import Project
 from ui.context import AppContext
 from ui.main_window import MainWindow
+from ui.settings_dialog import SettingsDialog
 
 
 @pytest.fixture
@@ -80,11 +81,9 @@ def test_closing_mid_job_is_clean(qtbot, tmp_path):
 
 
 def test_settings_dialog_never_stores_a_key(qtbot, tmp_path, monkeypatch):
-    from ui.settings_dialog import SettingsDialog
-
     monkeypatch.setenv("MY_TEST_KEY", "sk-secret-value")
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    dialog = SettingsDialog(settings)
+    dialog = SettingsDialog(AppContext(settings))
     qtbot.addWidget(dialog)
     dialog.key_env_edit.setText("MY_TEST_KEY")
     assert "is set" in dialog.key_status.text()

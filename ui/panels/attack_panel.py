@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -41,6 +39,7 @@ from ui.widgets.attack_lists import SamplesTable, VideoBrowser
 from ui.widgets.attack_views import KeyframeGrid, SweepPlot, Top5Bars
 from ui.widgets.config_form import ConfigForm
 from ui.widgets.frame_strip import FrameStrip
+from ui.widgets.job_controls import JobControls
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,6 @@ class AttackPanel(QWidget):
         self._build()
         ctx.project_changed.connect(self._on_ctx_project_changed)
         ctx.dataset_indexed.connect(self._on_ctx_dataset_indexed)
-        ctx.runner.finished.connect(self._on_runner_finished)
         self._on_ctx_project_changed(ctx.project)
         if ctx.dataset is not None:
             self._on_ctx_dataset_indexed(ctx.dataset)
@@ -97,20 +95,17 @@ class AttackPanel(QWidget):
             form.set_config(AttackConfig())
         self.find_button = QPushButton("Find samples")
         self.find_button.clicked.connect(self._on_find_clicked)
-        self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.cancel_button.clicked.connect(self.ctx.runner.cancel)
-        self.progress = QProgressBar(textVisible=True)
+        self.jobs = JobControls(self.ctx.runner)
+        self.jobs.busy_changed.connect(self._on_jobs_busy_changed)
+        self.cancel_button, self.progress = self.jobs.cancel_button, self.jobs.progress
+        self.status = self.jobs.status
         self.samples_table = SamplesTable()
         self.samples_table.sample_selected.connect(self._on_samples_table_sample_selected)
         samples = QWidget()
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.find_button)
-        buttons.addWidget(self.cancel_button)
         sbox = QVBoxLayout(samples)
         sbox.setContentsMargins(0, 0, 0, 0)
         sbox.addWidget(self.samples_form)
-        sbox.addLayout(buttons)
-        sbox.addWidget(self.progress)
+        sbox.addWidget(self.find_button)
         sbox.addWidget(self.samples_table, 1)
         self.left_tabs = QTabWidget()
         self.left_tabs.addTab(self.videos, "Videos")
@@ -157,8 +152,7 @@ class AttackPanel(QWidget):
         outer = QVBoxLayout(self)
         outer.addLayout(top)
         outer.addWidget(split, 1)
-        self.status = QLabel()
-        outer.addWidget(self.status)
+        outer.addWidget(self.jobs)
         self._on_eps_changed(self.eps_slider.value())
 
     # ------------------------------------------------------------------ config
@@ -182,10 +176,8 @@ class AttackPanel(QWidget):
     # ------------------------------------------------------------------ jobs
     def _enqueue(self, job: Job[Any], name: str, on_success, *, user: bool = False) -> None:
         """Run ``job`` on the shared runner; a newer view request replaces a queued one."""
-        on_progress = self._on_progress if user else self._on_status
-        self.ctx.runner.enqueue(job, name, on_success=on_success, on_progress=on_progress,
-                                on_error=self._on_job_error)
-        self.cancel_button.setEnabled(True)
+        self.jobs.run(job, name, on_success, quiet=not user,
+                      on_progress=self._on_progress if user else None)
 
     def _request_view(self, kind: str, arg: Any) -> None:
         """Show a video (kind 'live') or a stored sample (kind 'sample')."""
@@ -193,34 +185,21 @@ class AttackPanel(QWidget):
             checkpoint = self._checkpoint()
             config = self.config()
         except HarlabError as exc:
-            self.status.setText(str(exc))
+            self.jobs.show_error(str(exc))
             return
         cache = self.ctx.classifiers
         job = (attack_jobs.live_job(cache, checkpoint, arg, config) if kind == "live" else
                attack_jobs.sample_job(cache, checkpoint, self.ctx.project, arg, config.device))
         self._enqueue(job, VIEW_JOB, self._on_view_ready)
 
-    @Slot()
-    def _on_runner_finished(self) -> None:
-        self.cancel_button.setEnabled(self.ctx.runner.busy)
-        self.find_button.setEnabled(True)
-        self.sweep_button.setEnabled(True)
-
-    def _on_status(self, step: Progress) -> None:
-        self.status.setText(step.message)
+    @Slot(bool)
+    def _on_jobs_busy_changed(self, busy: bool) -> None:
+        self.find_button.setEnabled(not busy)
+        self.sweep_button.setEnabled(not busy)
 
     def _on_progress(self, step: Progress) -> None:
-        self.status.setText(step.message)
-        if step.total:
-            self.progress.setRange(0, step.total)
-            self.progress.setValue(step.done)
         if isinstance(step.data, list) and step.data:
             self._refresh_samples()
-
-    def _on_job_error(self, message: str, _tb: str) -> None:
-        self.status.setText(f"failed: {message}")
-        if self.isVisible():
-            QMessageBox.warning(self, "Attack", message)
 
     # ------------------------------------------------------------------ slots: context
     @Slot(object)
@@ -323,13 +302,11 @@ class AttackPanel(QWidget):
             checkpoint = self._checkpoint()
             root = self.ctx.dataset_root or str(default_dataset_root(project))
         except HarlabError as exc:
-            self.status.setText(str(exc))
+            self.jobs.show_error(str(exc))
             return
         job = attack_jobs.find_job(self.ctx.classifiers, project, config, checkpoint, root,
                                    self.ctx.dataset)
         self.left_tabs.setCurrentIndex(1)
-        self.progress.reset()
-        self.find_button.setEnabled(False)
         self._enqueue(job, "find samples", self._on_find_done, user=True)
 
     def _on_find_done(self, result) -> None:
@@ -352,11 +329,9 @@ class AttackPanel(QWidget):
                                  self.sweep_videos_spin.value(), self._checkpoint(),
                                  str(dataset.root))
         except HarlabError as exc:
-            self.status.setText(str(exc))
+            self.jobs.show_error(str(exc))
             return
         self.right_tabs.setCurrentIndex(1)
-        self.progress.reset()
-        self.sweep_button.setEnabled(False)
         self._enqueue(attack_jobs.sweep_job(self.ctx.classifiers, project, config, dataset),
                       "eps sweep", self._on_sweep_done, user=True)
 

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -29,9 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from harlab.errors import HarlabError
-from harlab.jobs import Progress
 from ui.context import AppContext
 from ui.prefs import DataPrefs
+from ui.widgets.job_controls import JobControls
 from ui.widgets.video_viewer import VideoViewer, video_job
 
 log = logging.getLogger(__name__)
@@ -156,71 +155,32 @@ class DataPanel(QWidget):
         self.size_spin.setSuffix(" px")
         self.cache_button = QPushButton("Build frame cache")
         self.cache_button.clicked.connect(self._on_cache_clicked)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.ctx.runner.cancel)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
-        for w in (self.frames_spin, self.size_spin, self.cache_button, self.cancel_button):
+        self.jobs = JobControls(self.ctx.runner)
+        self.jobs.busy_changed.connect(self._on_jobs_busy_changed)
+        self.cancel_button, self.progress = self.jobs.cancel_button, self.jobs.progress
+        self.status_label = self.jobs.status
+        for w in (self.frames_spin, self.size_spin, self.cache_button):
             bottom.addWidget(w)
-        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.jobs, 1)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(split, 1)
         layout.addLayout(bottom)
-        layout.addWidget(self.status_label)
-        self._set_busy(False)
+        self._on_jobs_busy_changed(False)
 
     # -- job plumbing -----------------------------------------------------------------------
     def _start(self, job, name: str, on_success, *, queue: bool = False) -> bool:
         """Run ``job``; a user action is refused while another job runs, while automatic
-        loads (``queue=True``: the index, a video's frames) wait for it, latest request wins."""
-        runner = self.ctx.runner
-        if runner.busy and not queue:
-            job.close()
-            self._show_error(f"cannot start {name}: {runner.name!r} is still "
-                             "running; wait for it or press Cancel")
-            return False
-        runner.enqueue(job, name, on_success=on_success, on_progress=self._on_progress,
-                       on_error=self._on_job_error, on_finished=self._on_job_finished)
-        if runner.name == name and runner.busy and name not in runner.queued:
-            self._set_busy(True, name)
-        else:
-            self.status_label.setText(f"{name}: waiting for {runner.name!r}")
-        return True
+        loads (``queue=True``: a video's frames) wait for it, latest request wins."""
+        return self.jobs.run(job, name, on_success, exclusive=not queue)
 
-    def _set_busy(self, busy: bool, name: str = "") -> None:
-        self.cancel_button.setEnabled(busy)
+    @Slot(bool)
+    def _on_jobs_busy_changed(self, busy: bool) -> None:
         has_data = self.dataset is not None
         self.validate_button.setEnabled(has_data and not busy)
         self.cache_button.setEnabled(has_data and not busy)
         self.demo_button.setEnabled(not busy)
-        if busy:
-            self.progress.setRange(0, 0)
-            self.status_label.setStyleSheet("")
-            self.status_label.setText(f"{name}…")
-        else:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1)
-
-    def _show_error(self, message: str) -> None:
-        self.status_label.setStyleSheet("color: #b00020;")
-        self.status_label.setText(message)
-
-    def _on_progress(self, step: Progress) -> None:
-        if step.total:
-            self.progress.setRange(0, step.total)
-            self.progress.setValue(step.done)
-        if step.message:
-            self.status_label.setText(step.message)
-
-    def _on_job_error(self, message: str, _tb: str) -> None:
-        self._show_error(message)
-
-    def _on_job_finished(self) -> None:
-        self._set_busy(False)
 
     # -- dataset ----------------------------------------------------------------------------
     @Slot()
@@ -249,9 +209,8 @@ class DataPanel(QWidget):
     def _on_ctx_dataset_changed(self, root: str) -> None:
         self.path_edit.setText(root)
         self.dataset = None
-        self.status_label.setStyleSheet("")
-        self.status_label.setText(f"indexing {root}…")  # the context indexes it on the runner
-        self._set_busy(False)
+        self.jobs.show_message(f"indexing {root}…")  # the context indexes it on the runner
+        self._on_jobs_busy_changed(self.jobs.busy)
 
     @Slot(int)
     def _on_fold_changed(self, _index: int) -> None:
@@ -259,8 +218,8 @@ class DataPanel(QWidget):
 
     def _on_index_failed(self, message: str) -> None:
         self.dataset = None
-        self._show_error(message)
-        self._set_busy(False)
+        self.jobs.show_error(message)
+        self._on_jobs_busy_changed(self.jobs.busy)
 
     def _on_index_done(self, dataset) -> None:
         self.dataset = dataset
@@ -287,9 +246,8 @@ class DataPanel(QWidget):
         self.report_view.setPlainText(report.to_text().replace(
             "0 videos checked", "files and lists compared (press Validate videos to decode)"))
         self._fill_videos()
-        self.status_label.setStyleSheet("")
-        self.status_label.setText(f"loaded {dataset.root}")
-        self._set_busy(False)
+        self.jobs.show_message(f"loaded {dataset.root}")
+        self._on_jobs_busy_changed(self.jobs.busy)
         self.dataset_loaded.emit(dataset)
 
     def _fill_videos(self, label: int | None = None) -> None:
@@ -336,7 +294,7 @@ class DataPanel(QWidget):
         try:
             config = CacheConfig(self.frames_spin.value(), self.size_spin.value())
         except HarlabError as exc:
-            self._show_error(str(exc))
+            self.jobs.show_error(str(exc))
             return
         self._start(build_cache(self.ctx.project, self._dataset_config(), config),
                     "build frame cache", self._on_cache_done)
@@ -351,7 +309,7 @@ class DataPanel(QWidget):
         msg = (f"frame cache {cache.folder}: {cache.decoded} decoded, {cache.reused} reused, "
                f"{len(cache.failed)} failed")
         if cache.failed:
-            self._show_error(msg + " — " + "; ".join(f"{r}: {why}" for r, why in cache.failed))
+            self.jobs.show_error(msg + " — " + "; ".join(f"{r}: {why}" for r, why in cache.failed))
         else:
             self.status_label.setText(msg)
         self.cache_built.emit(cache)

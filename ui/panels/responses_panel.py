@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -30,13 +29,13 @@ from PySide6.QtWidgets import (
 
 from harlab.attacks.samples import Sample, get_sample, sample_rows
 from harlab.errors import HarlabError
-from harlab.jobs import Progress
 from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import format_cost
 from harlab.llm.records import RequestRecord, request_statuses, sample_requests
 from harlab.llm.runner import MODALITIES, VARIANTS, usage_summary
 from harlab.scoring.results import sample_scores
 from ui.context import AppContext
+from ui.widgets.job_controls import JobControls
 from ui.widgets.response_cell import ResponseCell
 from ui.widgets.word_diff import diff_html
 
@@ -80,20 +79,15 @@ class ResponsesPanel(QWidget):
         self.ask_button = QPushButton("Ask model")
         self.ask_button.clicked.connect(self._on_ask_clicked)
         controls.addWidget(self.ask_button)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self._on_stop_clicked)
-        controls.addWidget(self.stop_button)
         layout.addLayout(controls)
 
         status = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setVisible(False)
-        status.addWidget(self.progress)
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        status.addWidget(self.message_label, 1)
+        # Stop: requests in flight finish and are kept
+        self.jobs = JobControls(ctx.runner, cancel_text="Stop")
+        self.jobs.busy_changed.connect(self._update_buttons)
+        self.stop_button, self.progress = self.jobs.cancel_button, self.jobs.progress
+        self.message_label = self.jobs.status
+        status.addWidget(self.jobs, 1)
         self.usage_label = QLabel()
         status.addWidget(self.usage_label)
         layout.addLayout(status)
@@ -206,7 +200,7 @@ class ResponsesPanel(QWidget):
                noise_floor: int) -> None:
         project = self.ctx.project
         if project is None:
-            self.message_label.setText("Open or create a project first (File menu).")
+            self.jobs.show_message("Open or create a project first (File menu).")
             return
         try:
             config = config_from_settings(self.ctx)
@@ -215,23 +209,17 @@ class ResponsesPanel(QWidget):
             job = query(project, QueryConfig(
                 config, tuple(modalities), noise_floor, refresh,
                 None if sample_ids is None else tuple(sample_ids)))
-            self.ctx.runner.enqueue(job, "Query language model",
-                                    on_success=self._on_job_succeeded,
-                                    on_progress=self._on_job_progress,
-                                    on_error=self._on_job_failed)
         except HarlabError as exc:
-            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            self.jobs.show_error(str(exc))
             return
-        self.message_label.setText(f"asking {config.provider}:{config.model_name}…")
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self._update_buttons()
+        self.jobs.run(job, "Query language model", self._on_job_succeeded)
+        self.jobs.show_message(f"asking {config.provider}:{config.model_name}…")
 
     @Slot()
     def _on_ask_clicked(self) -> None:
         modalities = [m for m, c in self.modality_checks.items() if c.isChecked()]
         if not modalities:
-            self.message_label.setText("Tick Unimodal, Multimodal or both.")
+            self.jobs.show_message("Tick Unimodal, Multimodal or both.")
             return
         self._start(None, modalities, self.refresh_check.isChecked(), self.noise_spin.value())
 
@@ -245,29 +233,14 @@ class ResponsesPanel(QWidget):
         refresh = not statuses & {"failed", "missing"}
         self._start([sample_id], [modality], refresh, 0)
 
-    @Slot()
-    def _on_stop_clicked(self) -> None:
-        self.ctx.runner.cancel()
-        self.message_label.setText("stopping: requests in flight finish and are kept…")
-
-    def _on_job_progress(self, step: Progress) -> None:
-        if step.total:
-            self.progress.setRange(0, step.total)
-            self.progress.setValue(step.done)
-        self.message_label.setText(step.message)
-
     def _on_job_succeeded(self, result: Any) -> None:
         self.message_label.setText(
             f"{result.asked} asked, {result.cached} from the store, {result.failed} failed, "
             f"{result.skipped} skipped · {result.tokens} tokens, "
             f"{format_cost(result.cost_usd)}")
 
-    def _on_job_failed(self, message: str, _tb: str) -> None:
-        self.message_label.setText(f"<span style='color:#a01010'>{message}</span>")
-
     @Slot()
     def _on_runner_finished(self) -> None:
-        self.progress.setVisible(False)
         self.reload()
 
     @Slot(object)
@@ -278,7 +251,6 @@ class ResponsesPanel(QWidget):
     def _on_ctx_settings_changed(self) -> None:
         self.reload()
 
-    @Slot(QListWidgetItem, QListWidgetItem)
     @Slot(int, str)
     def _on_ctx_sample_requested(self, sample_id: int, _modality: str) -> None:
         for row in range(self.sample_list.count()):
@@ -286,6 +258,7 @@ class ResponsesPanel(QWidget):
                 self.sample_list.setCurrentRow(row)
                 return
 
+    @Slot(QListWidgetItem, QListWidgetItem)
     def _on_sample_list_changed(self, _current: QListWidgetItem, _previous: object) -> None:
         self._show_sample(self.current_sample_id())
         self._update_buttons()
@@ -293,17 +266,16 @@ class ResponsesPanel(QWidget):
     @Slot()
     def _on_scenarios_clicked(self) -> None:
         if self.ctx.project is None:
-            self.message_label.setText("Open a project to edit its scenarios.")
+            self.jobs.show_message("Open a project to edit its scenarios.")
             return
         from ui.widgets.scenario_editor import ScenarioEditorDialog
 
         ScenarioEditorDialog(self.ctx.project.root, self).exec()
 
-    def _update_buttons(self) -> None:
+    def _update_buttons(self, *_busy: object) -> None:
         busy = self.ctx.runner.busy
         has_project = self.ctx.project is not None
         self.ask_button.setEnabled(has_project and not busy)
-        self.stop_button.setEnabled(busy)
         self.scenarios_button.setEnabled(has_project)
         for cell in self.cells.values():
             cell.retry_button.setEnabled(has_project and not busy and cell.status != "skipped"

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -27,16 +26,16 @@ from PySide6.QtWidgets import (
 )
 
 from harlab.errors import HarlabError, InputError
-from harlab.jobs import Progress
 from harlab.scoring import METRICS, ScoreConfig, human, similarity, tables
 from harlab.scoring.human import results_with_ratings_job
+from harlab.vocab import SCORER_DEVICE_CHOICES
 from ui.context import AppContext
+from ui.widgets.job_controls import JobControls
 from ui.widgets.results_plots import DistributionPlot, DriftPlot, ScoreScatter, export_plot
 from ui.widgets.results_table import RecordsTableView
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
 TABLE_FILTERS = "CSV (*.csv);;Markdown (*.md);;LaTeX (*.tex)"
 TABLE_SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex"}
 
@@ -54,15 +53,10 @@ class ResultsPanel(QWidget):
 
         layout.addLayout(self._make_controls())
 
-        status = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setVisible(False)
-        status.addWidget(self.progress)
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        status.addWidget(self.message_label, 1)
-        layout.addLayout(status)
+        self.jobs = JobControls(ctx.runner, cancel_text="Stop")
+        self.stop_button, self.progress = self.jobs.cancel_button, self.jobs.progress
+        self.message_label = self.jobs.status
+        layout.addWidget(self.jobs)
 
         splitter = QSplitter()
         self.table_tabs = QTabWidget()
@@ -124,15 +118,12 @@ class ResultsPanel(QWidget):
         controls.addWidget(self.model_combo, 1)
         controls.addWidget(QLabel("Device"))
         self.device_combo = QComboBox()
-        self.device_combo.addItems(DEVICES)
+        self.device_combo.addItems(SCORER_DEVICE_CHOICES)
         controls.addWidget(self.device_combo)
         self.score_button = QPushButton("Score")
         self.score_button.setToolTip("Score every pair of ok answers not scored yet")
         self.score_button.clicked.connect(self._on_score_clicked)
         controls.addWidget(self.score_button)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self._on_stop_clicked)
-        controls.addWidget(self.stop_button)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self._on_refresh_clicked)
         controls.addWidget(self.refresh_button)
@@ -161,13 +152,11 @@ class ResultsPanel(QWidget):
         try:
             model = similarity.resolve_model_name(self.model_combo.currentText())
         except InputError as exc:
-            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            self.jobs.show_error(str(exc))
             return
-        self.message_label.setText("reading stored scores…")
-        self.ctx.runner.enqueue(results_with_ratings_job(project, semantic_model=model),
-                                "Load results",
-                                on_success=self._on_results_loaded,
-                                on_error=self._on_job_failed)
+        self.jobs.run(results_with_ratings_job(project, semantic_model=model), "Load results",
+                      self._on_results_loaded, quiet=True)
+        self.jobs.show_message("reading stored scores…")
 
     @Slot()
     def _on_score_clicked(self) -> None:
@@ -175,37 +164,22 @@ class ResultsPanel(QWidget):
         if project is None:
             self.message_label.setText("Open or create a project first (File menu).")
             return
-        from harlab.stages import score
-
         try:
             config = self.score_config()
-            self.ctx.runner.start(score(project, config, models=self.models),
-                                  "Score answers", on_success=self._on_score_succeeded,
-                                  on_progress=self._on_job_progress,
-                                  on_error=self._on_job_failed)
         except HarlabError as exc:
-            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            self.jobs.show_error(str(exc))
             return
-        self.message_label.setText(f"scoring with {config.semantic_model}…")
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
+        from harlab.stages import score
 
-    def _on_job_progress(self, step: Progress) -> None:
-        if step.total:
-            self.progress.setRange(0, step.total)
-            self.progress.setValue(step.done)
-        self.message_label.setText(step.message)
+        if self.jobs.run(score(project, config, models=self.models), "Score answers",
+                         self._on_score_succeeded, exclusive=True):
+            self.jobs.show_message(f"scoring with {config.semantic_model}…")
 
     def _on_score_succeeded(self, result: Any) -> None:
-        self.progress.setVisible(False)
         self._score_note = (f"scored: {result.added} scores added, {result.existing} already "
                             f"stored ({result.seconds:.1f} s)")
         self.message_label.setText(self._score_note)
         self.reload()
-
-    def _on_job_failed(self, message: str, _tb: str) -> None:
-        self.progress.setVisible(False)
-        self.message_label.setText(f"<span style='color:#a01010'>{message}</span>")
 
     def _on_results_loaded(self, results: dict[str, Any]) -> None:
         self._show(results)
@@ -298,7 +272,7 @@ class ResultsPanel(QWidget):
         try:
             written = write(path)
         except (HarlabError, OSError) as exc:
-            self.message_label.setText(f"<span style='color:#a01010'>{exc}</span>")
+            self.jobs.show_error(str(exc))
             return
         self.message_label.setText(f"wrote {written}")
 
@@ -310,10 +284,6 @@ class ResultsPanel(QWidget):
     @Slot(str)
     def _on_metric_combo_changed(self, metric: str) -> None:
         self._show_metric(metric)
-
-    @Slot()
-    def _on_stop_clicked(self) -> None:
-        self.ctx.runner.cancel()
 
     @Slot()
     def _on_refresh_clicked(self) -> None:
@@ -335,6 +305,5 @@ class ResultsPanel(QWidget):
         busy = self.ctx.runner.busy
         has_project = self.ctx.project is not None
         self.score_button.setEnabled(has_project and not busy)
-        self.stop_button.setEnabled(busy)
         self.refresh_button.setEnabled(has_project)
         self.export_table_button.setEnabled(self.results is not None)

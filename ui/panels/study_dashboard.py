@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -19,7 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from harlab import __version__
+from harlab.errors import HarlabError
 from ui.context import AppContext
+from ui.widgets.job_controls import JobControls
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +82,9 @@ class StudyDashboard(QWidget):
             row.addWidget(button)
         row.addStretch(1)
         layout.addLayout(row)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
+        self.jobs = JobControls(ctx.runner)
+        self.status = self.jobs.status
+        layout.addWidget(self.jobs)
         layout.addStretch(1)
         self.run_button.clicked.connect(self._on_run_clicked)
         self.load_button.clicked.connect(self._on_load_clicked)
@@ -148,14 +151,13 @@ class StudyDashboard(QWidget):
 
     def load_config(self, path: str | Path) -> None:
         """Make the study YAML at ``path`` this project's study (errors shown in the status)."""
-        from harlab.errors import HarlabError
         from harlab.study.config import StudyConfig
         from harlab.study.export import save_study_config
 
         try:
             config = StudyConfig.load(path)
         except HarlabError as exc:
-            self.status.setText(f"Not loaded: {exc}")
+            self.jobs.show_error(f"Not loaded: {exc}")
             return
         save_study_config(self._ctx.project, config)
         self.status.setText(f"Study {config.name!r} loaded from {path}; stages whose settings "
@@ -164,8 +166,6 @@ class StudyDashboard(QWidget):
 
     @Slot()
     def _on_load_clicked(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         path, _ = QFileDialog.getOpenFileName(self, "Load study config", "",
                                               "Study YAML (*.yaml *.yml)")
         if path:
@@ -173,8 +173,6 @@ class StudyDashboard(QWidget):
 
     @Slot()
     def _on_save_clicked(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         path, _ = QFileDialog.getSaveFileName(self, "Save study config", "study.yaml",
                                               "Study YAML (*.yaml *.yml)")
         if path:
@@ -189,16 +187,16 @@ class StudyDashboard(QWidget):
         from harlab.study.runner import run_study
 
         config = self._config()
-        self.status.setText("Running the study…")
-        self._ctx.runner.start(_study_job(project, config, run_study), "Study",
-                               on_success=self._on_study_done, on_error=self._on_study_failed)
+        if self.jobs.run(_study_job(project, config, run_study), "Study", self._on_study_done,
+                         on_error=self._on_study_failed, exclusive=True):
+            self.jobs.show_message("Running the study…")
 
     def _on_study_done(self, paths: Any) -> None:
         self.status.setText("Done: " + ", ".join(str(p) for p in paths.values()))
         self.refresh()
 
-    def _on_study_failed(self, message: str, _tb: str) -> None:
-        self.status.setText(f"Stopped: {message}")
+    def _on_study_failed(self, message: str) -> None:
+        self.jobs.show_error(f"Stopped: {message}")
         self.refresh()
 
 

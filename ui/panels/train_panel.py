@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -32,6 +31,7 @@ from harlab.train import runs as train_runs
 from harlab.train.config import TrainConfig
 from harlab.train.fit import EpochDone, TrainStarted, TrainStep
 from ui.context import AppContext
+from ui.widgets.job_controls import JobControls
 from ui.widgets.train_curves import TrainCurvesView
 from ui.widgets.train_form import PRESETS, TrainConfigForm
 from ui.widgets.train_results import EVAL_HINT, EpochTable, EvaluationView
@@ -80,26 +80,24 @@ class TrainPanel(QWidget):
         self.preset = self.form.preset
         self._editors = self.form.editors
         self.start_button = QPushButton("Start")
-        self.cancel_button = QPushButton("Cancel")
         self.resume_button = QPushButton("Resume")
         self.evaluate_button = QPushButton("Evaluate")
         self.start_button.clicked.connect(self._on_start_clicked)
-        self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.resume_button.clicked.connect(self._on_resume_clicked)
         self.evaluate_button.clicked.connect(self._on_evaluate_clicked)
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.cancel_button, self.resume_button,
-                  self.evaluate_button):
+        for b in (self.start_button, self.resume_button, self.evaluate_button):
             buttons.addWidget(b)
-        self.progress = QProgressBar()
-        self.status = QLabel("Ready.", wordWrap=True)
+        self.jobs = JobControls(self.ctx.runner)
+        self.cancel_button, self.progress = self.jobs.cancel_button, self.jobs.progress
+        self.status = self.jobs.status
+        self.status.setText("Ready.")
         self.eta = QLabel("")
         left = QVBoxLayout()
         left.addWidget(self.form, 1)
         left.addLayout(buttons)
-        left.addWidget(self.progress)
         row = QHBoxLayout()
-        row.addWidget(self.status, 1)
+        row.addWidget(self.jobs, 1)
         row.addWidget(self.eta)
         left.addLayout(row)
         left_widget = QWidget()
@@ -225,10 +223,9 @@ class TrainPanel(QWidget):
                                       and train_runs.resume_checkpoint(project) is not None)
         self.evaluate_button.setEnabled(not busy and problem is None
                                         and self._selected_checkpoint() is not None)
-        self.cancel_button.setEnabled(busy and bool(self._job))
 
     def _show_error(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#b00020'>{message}</span>")
+        self.jobs.show_error(message)
 
     # ------------------------------------------------------------------ slots: context
     @Slot(object)
@@ -272,15 +269,9 @@ class TrainPanel(QWidget):
         self._job, self._outcome, self._live_run = "train", None, None
         job = stages.train(self.ctx.project, config, self.ctx.dataset_root, resume=resume)
         self.status.setText("Resuming…" if resume else "Preparing frames…")
-        self.ctx.runner.enqueue(job, "train", on_progress=self._on_train_progress,
-                                on_success=self._on_train_succeeded,
-                                on_error=self._on_job_error, on_finished=self._on_job_finished)
+        self.jobs.run(job, "train", self._on_train_succeeded, on_progress=self._on_train_progress,
+                      on_error=self._on_job_error, on_finished=self._on_job_finished)
         self._update_buttons()
-
-    @Slot()
-    def _on_cancel_clicked(self) -> None:
-        self.status.setText("Cancelling after this batch…")
-        self.ctx.runner.cancel()
 
     @Slot()
     def _on_evaluate_clicked(self) -> None:
@@ -299,19 +290,12 @@ class TrainPanel(QWidget):
             return
         self._job, self._outcome = "evaluate", None
         self.status.setText(f"Evaluating {checkpoint.parent.name}/{checkpoint.name}…")
-        self.ctx.runner.enqueue(stages.evaluate(self.ctx.project, config), "evaluate",
-                                on_progress=self._on_eval_progress,
-                                on_success=self._on_eval_succeeded,
-                                on_error=self._on_job_error, on_finished=self._on_job_finished)
+        self.jobs.run(stages.evaluate(self.ctx.project, config), "evaluate",
+                      self._on_eval_succeeded, on_error=self._on_job_error,
+                      on_finished=self._on_job_finished)
         self._update_buttons()
 
     def _on_train_progress(self, step: Progress) -> None:
-        if step.total:
-            self.progress.setMaximum(step.total)
-            self.progress.setValue(step.done)
-        else:
-            self.progress.setMaximum(0)
-        self.status.setText(step.message)
         data = step.data
         if isinstance(data, TrainStarted):
             self.notice.setProperty("weights", data.weights)
@@ -334,11 +318,6 @@ class TrainPanel(QWidget):
         self.eta.setText("")
         self.training_done.emit(result)
 
-    def _on_eval_progress(self, step: Progress) -> None:
-        self.progress.setMaximum(step.total or 0)
-        self.progress.setValue(step.done)
-        self.status.setText(step.message)
-
     def _on_eval_succeeded(self, result: Any) -> None:
         self._outcome = "done"
         self.evaluation.show_result(result)
@@ -346,9 +325,8 @@ class TrainPanel(QWidget):
         self.status.setText(f"Evaluated: {result.summary()}")
         self.evaluation_done.emit(result)
 
-    def _on_job_error(self, message: str, _tb: str) -> None:
+    def _on_job_error(self, _message: str) -> None:
         self._outcome = "failed"
-        self._show_error(message)
         if self._job == "train":
             self.training_done.emit(None)
 
