@@ -20,10 +20,11 @@ from typing import Any
 
 from harlab.errors import InputError
 from harlab.rating.rubric import MAX_TEXT, Rubric, RubricError
-from harlab.rating.session import MODALITIES, validate_name
+from harlab.rating.session import validate_name
 from harlab.rating.tables import text_sha256
 from harlab.rating.transfer import MAX_NUMBER_CHARS, GarbageRow, LongNumber, read_rows
 from harlab.store import DB_NAME, Project
+from harlab.vocab import MODALITIES
 
 IDENTITY = ("annotator", "video", "attack", "eps", "modality", "item", "value",
             "rubric_version", "original_sha256", "attacked_sha256")
