@@ -162,6 +162,15 @@ class QueryConfig:
     batch_api: bool = False
     batch_poll_s: float = 30.0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.llm, LLMConfig):
+            raise InputError(f"llm must be an LLMConfig, got {type(self.llm).__name__}")
+        modalities = (self.modalities.split(",") if isinstance(self.modalities, str)
+                      else self.modalities)
+        object.__setattr__(self, "modalities", tuple(m.strip() for m in modalities))
+        if self.sample_ids is not None:
+            object.__setattr__(self, "sample_ids", tuple(int(i) for i in self.sample_ids))
+
 
 def query(project: Project, config: QueryConfig) -> Job[QueryResult]:
     """Ask the language model about the selected samples (see :mod:`harlab.llm.runner`)."""

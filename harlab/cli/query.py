@@ -72,7 +72,8 @@ def _temperature(value: str) -> float | None:
 def _cmd_query(args: argparse.Namespace) -> int:
     from harlab import jobs
     from harlab.llm.pricing import format_cost
-    from harlab.llm.runner import query_samples
+    from harlab.llm.records import skip_reasons
+    from harlab.stages import QueryConfig, query
     from harlab.store import Project
 
     config = LLMConfig(
@@ -89,9 +90,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
                                  modalities=args.modality, refresh=args.refresh,
                                  noise_floor=args.noise_floor))
             return 0
-        job = query_samples(project, config, sample_ids=args.samples, modalities=args.modality,
-                            refresh=args.refresh, noise_floor=args.noise_floor,
-                            batch_api=args.batch_api, batch_poll_s=args.batch_poll)
+        job = query(project, QueryConfig(
+            config, modalities=args.modality, noise_floor=args.noise_floor,
+            refresh=args.refresh, sample_ids=args.samples, batch_api=args.batch_api,
+            batch_poll_s=args.batch_poll))
         result = jobs.run_cli(job, desc=f"query {config.model_name}")
         print(f"query run {result.run_id} with {config.provider}:{config.model_name}: "
               f"{result.asked} asked, {result.cached} from the store, {result.failed} failed, "
@@ -99,12 +101,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
         print(f"tokens: {result.prompt_tokens} prompt + {result.completion_tokens} completion; "
               f"cost {format_cost(result.cost_usd)}")
         if result.skipped:
-            reasons = project.query(
-                "SELECT error, count(*) AS n FROM llm_requests WHERE run_id IS NOT NULL AND "
-                "status = 'skipped' AND id IN (SELECT max(id) FROM llm_requests GROUP BY "
-                "sample_id, modality, variant) GROUP BY error")
-            for row in reasons:
-                print(f"  skipped {row['n']}: {row['error']}")
+            for reason, n in skip_reasons(project).items():
+                print(f"  skipped {n}: {reason}")
         if result.failed:
             print(f"{result.failed} requests failed; they are stored with their reason and "
                   "are asked again by the next `harlab query`")
