@@ -48,6 +48,10 @@ class AgreementConfig:
         if self.weights not in WEIGHTS:
             raise InputError(f"weights must be one of {', '.join(WEIGHTS)} (for ordinal "
                              f"items), got {self.weights!r}")
+        if (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                or not 0 <= self.seed < 2**63):
+            raise InputError(f"seed must be a whole number in [0, 2**63 - 1] (it seeds the "
+                             f"bootstrap), got {self.seed!r}")
         if self.top_disagreements < 0:
             raise InputError(f"top_disagreements must be >= 0, got {self.top_disagreements}")
 

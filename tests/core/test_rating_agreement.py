@@ -131,7 +131,9 @@ def test_degenerate_cases_have_a_value_and_a_reason(rated):
 
 def test_config_and_item_errors(rated):
     for kwargs, message in (({"n_boot": -1}, "n_boot must be"), ({"ci": 1.5}, "ci must be"),
-                            ({"weights": "cubic"}, "weights must be one of linear, quadratic")):
+                            ({"weights": "cubic"}, "weights must be one of linear, quadratic"),
+                            ({"seed": -1}, r"seed must be a whole number in \[0, 2\*\*63 - 1\]"),
+                            ({"seed": 1.5}, "seed must be a whole number")):
         with pytest.raises(InputError, match=message):
             AgreementConfig(**kwargs)
     with pytest.raises(InputError, match="no comparable rubric item 'notes'"):
