@@ -41,7 +41,6 @@ from harlab.study.verify import MANIFEST, RUBRIC, VerifyReport
 PACKAGES = ("harlab", "torch", "torchvision", "numpy", "scikit-learn", "scipy",
             "sentence-transformers", "openai", "opencv-python-headless", "statsmodels",
             "krippendorff")
-EXPORTS = ("evaluation.csv", "evaluation.jsonl", "table3.csv", "summary.md")
 TOLERANCE = {"syntactic_cosine": 1e-9, "semantic_cosine": 1e-4}
 
 

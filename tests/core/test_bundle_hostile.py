@@ -14,6 +14,7 @@ import random
 import sqlite3
 import stat
 import time
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from harlab.store import Project
 from harlab.study.bundle import export_bundle, verify_bundle
 from harlab.study.config import StudyConfig
 from harlab.study.export import save_study_config
+from harlab.study.safe_zip import ZipLimits
 from tests.core.test_rating_fixtures import make_project
 
 RUBRIC = """version: "7"
@@ -151,6 +153,7 @@ def test_bundle_of_a_project_with_its_own_rubric_verifies(rubric_bundle):
         assert "rating_meaning_kept" in zf.read("evaluation.csv").decode().splitlines()[0]
     report = verify_bundle(rubric_bundle)
     assert report.ok, report.lines
+    assert main(["verify", str(rubric_bundle)]) == 0
 
 
 def test_bundle_holds_no_home_or_project_path(home, project, rubric_bundle):
@@ -284,3 +287,35 @@ def test_sizes_are_counted_while_extracting_too(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"entry 'manifest.json' unpacks to more than the 2 "
                                          r"bytes its header declares"):
         verify_bundle(small)
+
+
+def test_duplicate_entries_are_refused(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of the duplicate name
+        bad = _zip(tmp_path / "dup.zip", [("manifest.json", b"{}"), ("manifest.json", b"[]")])
+    with pytest.raises(InputError, match=r"unsafe entry 'manifest.json' \(a second entry"):
+        verify_bundle(bad)
+
+
+def test_limits_are_validated():
+    with pytest.raises(InputError, match="max_ratio must be a number >= 1, got 0"):
+        ZipLimits(max_ratio=0)
+    with pytest.raises(InputError, match="max_unpacked_bytes must be a whole number >= 1"):
+        ZipLimits(max_unpacked_bytes=-5)
+
+
+# ------------------------------------------------------------------ other errors, by name
+def test_store_that_is_not_sqlite_is_named(bundle):
+    tampered = _rewrite(bundle, lambda f: (f / "project.sqlite").write_bytes(b"not a db" * 99))
+    with pytest.raises(InputError, match=r"project.sqlite in '.*tampered.zip' is not a readable "
+                                         "HARLab store"):
+        verify_bundle(tampered)
+
+
+def test_export_refuses_a_missing_frame(project, tmp_path):
+    rel = json.loads(project.query_one("SELECT adv_frames_json FROM samples WHERE id = 1")[0])[0]
+    project.abspath(rel).unlink()
+    with pytest.raises(InputError, match=rf"1 frame\(s\) of the study are missing from project "
+                                         rf".*e.g. '{rel}'.*re-run the attack stage"):
+        export_bundle(project, tmp_path / "b.zip")
+    assert not (tmp_path / "b.zip").exists()
