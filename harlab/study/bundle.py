@@ -98,7 +98,7 @@ def _stage(project: Project, stage: Path) -> redact.Redactor:
     return redactor
 
 
-def _rollback_journal(db: Path) -> None:
+def _as_single_file(db: Path) -> None:
     """Leave ``db`` as one self-contained file (WAL folded in), as a zip member must be."""
     conn = sqlite3.connect(db)
     try:
@@ -122,7 +122,7 @@ def export_bundle(project: Project, out: str | Path) -> Path:
         with Project.open(stage) as packed:
             config = study_config(packed)
             exports = export_study(packed, Path(tmp) / "exports", config)
-        _rollback_journal(stage / DB_NAME)
+        _as_single_file(stage / DB_NAME)
         rubric = stage / RUBRIC
         manifest = {
             "harlab": __version__, "config": config.to_dict() if config else None,

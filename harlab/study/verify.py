@@ -109,7 +109,7 @@ def check_frames(manifest: dict[str, Any], project: Project, files: FrameFiles,
         if reason is not None:
             report.differ(f"frame path {rel!r} is {reason}; it is not checked")
         elif rel not in listed:
-            state = "is still in the bundle" if files.digest(rel) else "is missing from it"
+            state = "is still in the bundle" if files.digest(rel) else "is missing from the bundle"
             report.differ(f"frame {rel} of sample {stored[rel]} in the store is not listed in "
                           f"{MANIFEST}, and its file {state}")
         elif rel not in stored:
