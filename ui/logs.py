@@ -9,14 +9,17 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from harlab.errors import HarlabError
+from harlab.paths import data_dir
+
 log = logging.getLogger("harlab.ui")
 _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 _state: dict[str, logging.Handler | None] = {"user": None, "project": None}
 
 
 def log_path() -> Path:
-    from harlab.paths import data_dir
-
     return data_dir() / "harlab.log"
 
 
@@ -61,10 +64,6 @@ def install_excepthook() -> None:
             return
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         log.error("unhandled exception:\n%s", text)
-        from PySide6.QtWidgets import QApplication, QMessageBox
-
-        from harlab.errors import HarlabError
-
         app = QApplication.instance()
         if app is None:
             sys.__excepthook__(exc_type, exc, tb)

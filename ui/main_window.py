@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from pathlib import Path
@@ -23,12 +22,13 @@ from PySide6.QtWidgets import (
 from harlab import __version__
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
+from harlab.paths import demo_project_dir
 from harlab.store import Project, is_project
 from ui import logs
 from ui.context import AppContext
 from ui.job_runner import freeze_heap
-from ui.panels import PANELS
 from ui.panels.study_dashboard import StudyDashboard
+from ui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _load_panels(self) -> None:
-        for title, module_name, class_name in PANELS:
+        # The one deferred import: the panels bring torch, so they load once the window is on
+        # screen (tests/ui/test_startup.py).
+        from ui.panels.tabs import PANELS
+
+        for title, cls in PANELS:
             try:
-                cls = getattr(importlib.import_module(module_name), class_name)
                 panel = cls(self.ctx, self)
             except Exception as exc:  # noqa: BLE001 - one broken panel must not kill the app
                 log.exception("panel %s failed to load", title)
@@ -144,7 +147,7 @@ class MainWindow(QMainWindow):
     def _update_device_label(self) -> None:
         device = self.ctx.device
         try:
-            from harlab.device import describe_device
+            from harlab.device import describe_device  # torch: after the window is shown
 
             text = describe_device(device)
         except HarlabError as exc:
@@ -210,8 +213,6 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_demo_clicked(self) -> None:
-        from harlab.paths import demo_project_dir
-
         path = demo_project_dir()
         if self.open_project(path, create=not is_project(path)):
             self._point_project_at_demo_data()
@@ -221,7 +222,7 @@ class MainWindow(QMainWindow):
         project = self.ctx.project
         if project is None or project.get_meta("dataset_root"):
             return
-        from harlab.data.demo_data import ensure_demo_dataset_job
+        from harlab.data.demo_data import ensure_demo_dataset_job  # cv2: on demand only
 
         try:
             self.ctx.runner.enqueue(ensure_demo_dataset_job(), "Generate demo dataset",
@@ -239,8 +240,6 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ dialogs
     @Slot()
     def _on_settings(self) -> None:
-        from ui.settings_dialog import SettingsDialog
-
         if SettingsDialog(self.ctx, self).exec():  # Ok saved through ctx.save_settings
             self._update_device_label()
 

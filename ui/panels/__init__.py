@@ -1,17 +1,5 @@
-"""The stage panels, in the order of the study.
+"""The stage panels, one module each; :mod:`ui.panels.tabs` lists them in the study's order.
 
-Each entry names a module and a ``QWidget`` subclass constructed as ``Panel(ctx: AppContext)``.
-A stage's panel is listed here when its stage lands; the main window shows only what exists.
+The list is a module of its own because the panels import torch and friends: the main window
+imports it only once it is on screen, while the Overview (``study_dashboard``) loads with it.
 """
-
-from __future__ import annotations
-
-# (tab title, module, class name)
-PANELS: list[tuple[str, str, str]] = [
-    ("Data", "ui.panels.data_panel", "DataPanel"),
-    ("Train", "ui.panels.train_panel", "TrainPanel"),
-    ("Attack", "ui.panels.attack_panel", "AttackPanel"),
-    ("Responses", "ui.panels.responses_panel", "ResponsesPanel"),
-    ("Evaluate", "ui.panels.evaluate_panel", "EvaluatePanel"),
-    ("Results", "ui.panels.results_panel", "ResultsPanel"),
-]

@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from harlab import stages
+from harlab.attacks.heatmaps import grad_cam_frames
+from harlab.attacks.selection import load_sample
+from harlab.attacks.video import attack_video
 from harlab.jobs import Job, Progress
 
 
@@ -21,15 +25,11 @@ class AttackView:
 
 
 def _with_cams(loaded, attack, source: str) -> AttackView:
-    from harlab.attacks.heatmaps import grad_cam_frames
-
     return AttackView(attack, grad_cam_frames(loaded.model, attack.clean_frames),
                       grad_cam_frames(loaded.model, attack.adv_frames), source)
 
 
 def live_job(classifiers, checkpoint: str, item, config) -> Job[AttackView]:
-    from harlab.attacks.video import attack_video
-
     yield Progress(0, 2, "loading the classifier")
     loaded = classifiers.get(checkpoint, config.device)
     yield Progress(1, 2, f"{config.describe()} on {item.relpath}")
@@ -38,8 +38,6 @@ def live_job(classifiers, checkpoint: str, item, config) -> Job[AttackView]:
 
 def sample_job(classifiers, checkpoint: str, project, sample_id: int,
                device: str) -> Job[AttackView]:
-    from harlab.attacks.selection import load_sample
-
     yield Progress(0, 2, "loading the classifier")
     loaded = classifiers.get(checkpoint, device)
     yield Progress(1, 2, f"sample #{sample_id}")
@@ -47,8 +45,6 @@ def sample_job(classifiers, checkpoint: str, project, sample_id: int,
 
 
 def find_job(classifiers, project, config, checkpoint: str, root: str, dataset) -> Job[Any]:
-    from harlab import stages
-
     yield Progress(0, 0, "loading the classifier")
     loaded = classifiers.get(checkpoint, config.device)
     return (yield from stages.find_samples(project, config, checkpoint=checkpoint,
@@ -56,8 +52,6 @@ def find_job(classifiers, project, config, checkpoint: str, root: str, dataset) 
 
 
 def sweep_job(classifiers, project, config, dataset) -> Job[Any]:
-    from harlab import stages
-
     yield Progress(0, 0, "loading the classifier")
     loaded = classifiers.get(config.checkpoint, config.attack.device)
     return (yield from stages.sweep_eps(project, config, loaded=loaded, dataset=dataset))

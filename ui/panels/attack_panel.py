@@ -30,8 +30,15 @@ from PySide6.QtWidgets import (
 
 from harlab.attacks.config import AttackConfig
 from harlab.attacks.samples import sample_rows
+from harlab.attacks.selection import (
+    SweepConfig,
+    check_classes_known,
+    default_dataset_root,
+    last_sweep,
+)
 from harlab.errors import HarlabError
 from harlab.jobs import Job, Progress
+from harlab.train.runs import best_checkpoint
 from ui.context import AppContext
 from ui.panels import attack_jobs
 from ui.panels.attack_jobs import AttackView
@@ -208,8 +215,6 @@ class AttackPanel(QWidget):
         self._show_last_sweep()
         if project is None:
             return
-        from harlab.train.runs import best_checkpoint
-
         checkpoint = best_checkpoint(project)
         if checkpoint is not None:  # else leave whatever the user typed
             self.checkpoint_edit.setText(str(checkpoint))
@@ -291,8 +296,6 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_find_clicked(self) -> None:
-        from harlab.attacks.selection import default_dataset_root
-
         project = self.ctx.project
         try:
             if project is None:
@@ -315,8 +318,6 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_sweep_clicked(self) -> None:
-        from harlab.attacks.selection import SweepConfig, check_classes_known
-
         try:
             dataset, project = self.ctx.dataset, self.ctx.project
             if dataset is None:
@@ -346,8 +347,6 @@ class AttackPanel(QWidget):
         self.sweep_plot.set_result(result.eps_255, result.success_rate, result.per_class)
 
     def _show_last_sweep(self) -> None:
-        from harlab.attacks.selection import last_sweep
-
         project = self.ctx.project
         result = last_sweep(project) if project is not None else None
         if result is not None:

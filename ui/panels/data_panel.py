@@ -27,7 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from harlab.data import demo_data
+from harlab.data.framecache import CacheConfig
 from harlab.errors import HarlabError
+from harlab.stages import DatasetConfig, build_cache, validate_data
 from ui.context import AppContext
 from ui.prefs import DataPrefs
 from ui.widgets.job_controls import JobControls
@@ -198,9 +201,8 @@ class DataPanel(QWidget):
 
     @Slot()
     def _on_demo_clicked(self) -> None:
-        from harlab.data.demo_data import ensure_demo_dataset_job
-
-        self._start(ensure_demo_dataset_job(), "prepare demo dataset", self._on_demo_ready)
+        self._start(demo_data.ensure_demo_dataset_job(), "prepare demo dataset",
+                    self._on_demo_ready)
 
     def _on_demo_ready(self, root: Path) -> None:
         self.ctx.set_dataset_root(root)
@@ -273,8 +275,6 @@ class DataPanel(QWidget):
     @Slot()
     def _on_validate_clicked(self) -> None:
         if self.dataset is not None:
-            from harlab.stages import validate_data
-
             self._start(validate_data(self.ctx.project, self._dataset_config()),
                         "validate videos", self._on_report_done)
 
@@ -286,9 +286,6 @@ class DataPanel(QWidget):
 
     @Slot()
     def _on_cache_clicked(self) -> None:
-        from harlab.data.framecache import CacheConfig
-        from harlab.stages import build_cache
-
         if self.dataset is None:
             return
         try:
@@ -300,8 +297,6 @@ class DataPanel(QWidget):
                     "build frame cache", self._on_cache_done)
 
     def _dataset_config(self):
-        from harlab.stages import DatasetConfig
-
         return DatasetConfig(str(self.dataset.root), self.dataset.fold,
                              str(self.dataset.annotation_dir))
 

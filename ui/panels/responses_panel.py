@@ -32,11 +32,14 @@ from harlab.errors import HarlabError
 from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import format_cost
 from harlab.llm.records import RequestRecord, request_statuses, sample_requests
-from harlab.llm.runner import MODALITIES, VARIANTS, usage_summary
+from harlab.llm.runner import usage_summary
 from harlab.scoring.results import sample_scores
+from harlab.stages import QueryConfig, query
+from harlab.vocab import MODALITIES, SIDES
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
 from ui.widgets.response_cell import ResponseCell
+from ui.widgets.scenario_editor import ScenarioEditorDialog
 from ui.widgets.word_diff import diff_html
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,7 @@ class ResponsesPanel(QWidget):
         for r, modality in enumerate(MODALITIES):
             box = QGroupBox(modality.capitalize())
             row = QGridLayout(box)
-            for c, variant in enumerate(VARIANTS):
+            for c, variant in enumerate(SIDES):
                 cell = ResponseCell(modality, variant)
                 cell.retry_requested.connect(self._on_cell_retry_requested)
                 self.cells[(modality, variant)] = cell
@@ -204,8 +207,6 @@ class ResponsesPanel(QWidget):
             return
         try:
             config = config_from_settings(self.ctx)
-            from harlab.stages import QueryConfig, query
-
             job = query(project, QueryConfig(
                 config, tuple(modalities), noise_floor, refresh,
                 None if sample_ids is None else tuple(sample_ids)))
@@ -228,7 +229,7 @@ class ResponsesPanel(QWidget):
         sample_id = self.current_sample_id()
         if sample_id is None:
             return
-        statuses = {self.cells[(modality, v)].status for v in VARIANTS}
+        statuses = {self.cells[(modality, v)].status for v in SIDES}
         # Failed or missing answers are simply asked again; fine ones only with a refresh.
         refresh = not statuses & {"failed", "missing"}
         self._start([sample_id], [modality], refresh, 0)
@@ -268,8 +269,6 @@ class ResponsesPanel(QWidget):
         if self.ctx.project is None:
             self.jobs.show_message("Open a project to edit its scenarios.")
             return
-        from ui.widgets.scenario_editor import ScenarioEditorDialog
-
         ScenarioEditorDialog(self.ctx.project.root, self).exec()
 
     def _update_buttons(self, *_busy: object) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from harlab.errors import HarlabError, InputError
 from harlab.scoring import METRICS, ScoreConfig, human, similarity, tables
 from harlab.scoring.human import results_with_ratings_job
+from harlab.stages import score
 from harlab.vocab import SCORER_DEVICE_CHOICES
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
@@ -169,8 +170,6 @@ class ResultsPanel(QWidget):
         except HarlabError as exc:
             self.jobs.show_error(str(exc))
             return
-        from harlab.stages import score
-
         if self.jobs.run(score(project, config, models=self.models), "Score answers",
                          self._on_score_succeeded, exclusive=True):
             self.jobs.show_message(f"scoring with {config.semantic_model}…")

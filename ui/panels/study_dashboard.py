@@ -1,4 +1,8 @@
-"""The Overview tab as the study dashboard: configuration, each stage's state, one Run button."""
+"""The Overview tab as the study dashboard: configuration, each stage's state, one Run button.
+
+The Overview is built with the main window, before it is shown; :mod:`harlab.study` imports
+torch, so it is imported in the methods that need it, which run once the panels have loaded.
+"""
 
 from __future__ import annotations
 

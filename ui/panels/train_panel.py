@@ -25,10 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from harlab import stages
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
+from harlab.paths import demo_dataset_dir
 from harlab.train import runs as train_runs
 from harlab.train.config import TrainConfig
+from harlab.train.evaluate import EvalConfig
 from harlab.train.fit import EpochDone, TrainStarted, TrainStep
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
@@ -235,8 +238,6 @@ class TrainPanel(QWidget):
 
     @Slot(str)
     def _on_ctx_dataset_changed(self, root: str) -> None:
-        from harlab.paths import demo_dataset_dir
-
         is_demo = bool(root) and Path(root).resolve() == demo_dataset_dir().resolve()
         self.preset.setCurrentText("Demo (fast CPU)" if is_demo else "Paper recipe")
         self.set_config(PRESETS[self.preset.currentText()]())
@@ -258,8 +259,6 @@ class TrainPanel(QWidget):
         self._start_training(resume=train_runs.resume_checkpoint(project) if project else None)
 
     def _start_training(self, resume: Path | None) -> None:
-        from harlab import stages
-
         try:
             config = self.config()
         except HarlabError as exc:
@@ -275,9 +274,6 @@ class TrainPanel(QWidget):
 
     @Slot()
     def _on_evaluate_clicked(self) -> None:
-        from harlab import stages
-        from harlab.train.evaluate import EvalConfig
-
         checkpoint = self._selected_checkpoint()
         try:
             if checkpoint is None:

@@ -12,6 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from harlab.attacks.heatmaps import amplified_delta, perturbation_map
+
 HEAT_MAP = "inferno"
 CAM_MAP = "turbo"
 
@@ -76,8 +78,6 @@ class KeyframeGrid(pg.GraphicsLayoutWidget):
             clean, adv: ``(H, W, 3)`` uint8; delta: ``(H, W, 3)`` float on the [0, 1] scale;
             cam_*: ``(H, W)`` in [0, 1] or None (hidden).
         """
-        from harlab.attacks.heatmaps import amplified_delta, perturbation_map
-
         self.images["clean"].setImage(clean, levels=(0, 255))
         self.images["adv"].setImage(adv, levels=(0, 255))
         top = max(eps * 255.0, 1.0)

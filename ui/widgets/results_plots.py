@@ -12,19 +12,20 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from pyqtgraph import exporters
+from PySide6.QtCore import QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QPainter
+from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
 from harlab.errors import InputError
+from harlab.vocab import MODALITIES
 
 COLORS = {"unimodal": "#1f77b4", "multimodal": "#ff7f0e"}
-MODALITIES = ("unimodal", "multimodal")
 
 
 def export_plot(plot: pg.PlotWidget, path: str | Path) -> Path:
     """Write ``plot`` as PNG (``.png``) or SVG (``.svg``), chosen by the suffix."""
-    from pyqtgraph import exporters
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".png", ".svg"):
@@ -44,10 +45,6 @@ def export_plot(plot: pg.PlotWidget, path: str | Path) -> Path:
 
 
 def _render_svg(plot: pg.PlotWidget, path: Path) -> None:
-    from PySide6.QtCore import QRectF
-    from PySide6.QtGui import QPainter
-    from PySide6.QtSvg import QSvgGenerator
-
     source = plot.plotItem.sceneBoundingRect()
     generator = QSvgGenerator()
     generator.setFileName(str(path))

@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from harlab.data import video
 from harlab.jobs import Job, Progress
+from harlab.vocab import KEYFRAME_METHODS
 from ui.widgets.frame_strip import FrameStrip, to_pixmap
 
 SCRUB_MAX_FRAMES = 300
@@ -27,8 +29,6 @@ SCRUB_SIDE = 320
 
 def video_job(path: Path, k: int, method: str) -> Job[tuple]:
     """Keyframes plus up to SCRUB_MAX_FRAMES evenly spaced frames for the scrubber."""
-    from harlab.data import video
-
     yield Progress(0, 2, f"keyframes of {path.name}")
     keyframes = video.extract_keyframes(path, k, method)
     yield Progress(1, 2, f"frames of {path.name}")
@@ -57,7 +57,8 @@ class VideoViewer(QWidget):
         kf_box = QGroupBox("Keyframes")
         kg = QGridLayout(kf_box)
         self.method_combo = QComboBox()
-        self.method_combo.addItems(["content", "uniform"])
+        self.method_combo.addItems(list(KEYFRAME_METHODS))
+        self.method_combo.setCurrentText("content")  # the viewer shows what changes
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 64)
         self.k_spin.setValue(k)
