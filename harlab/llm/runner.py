@@ -24,8 +24,10 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from harlab.attacks.samples import Sample, list_samples, sample_rows
 from harlab.errors import InputError, LLMError
 from harlab.jobs import Job, Progress
 from harlab.llm import client as llm_client
@@ -135,20 +137,18 @@ def _check_modalities(modalities: Iterable[str]) -> tuple[str, ...]:
     return result
 
 
-def _load_samples(project: Project, sample_ids: Sequence[int] | None) -> list[Any]:
+def _load_samples(project: Project, sample_ids: Sequence[int] | None) -> list[Sample]:
     if sample_ids is None:
-        return project.query("SELECT * FROM samples WHERE selected = 1 ORDER BY id")
-    ids = list(dict.fromkeys(int(i) for i in sample_ids))
-    if not ids:
-        return []
-    rows = project.query(f"SELECT * FROM samples WHERE id IN ({','.join('?' * len(ids))}) "
-                         "ORDER BY id", ids)
-    missing = sorted(set(ids) - {r["id"] for r in rows})
-    if missing:
-        raise InputError(f"no sample with id {', '.join(map(str, missing))} in project "
-                         f"{str(project.root)!r}; pick ids from the samples table (run the "
-                         "attack stage first)")
-    return rows
+        return list_samples(project, selected=True)
+    return list_samples(project, ids=sample_ids)  # unknown ids raise, naming them
+
+
+def _stored_path(project: Project, path: Path) -> str:
+    """A frame path as the samples table stores it (relative to the project when inside)."""
+    try:
+        return path.relative_to(project.root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[int] | None = None,
@@ -164,26 +164,26 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
     identity = cache_identity(config)
     items: list[_Item] = []
     for sample in _load_samples(project, sample_ids):
-        scenario = scenarios.for_label(sample["true_label"])
+        scenario = scenarios.for_label(sample.true_label)
         variants = [*VARIANTS, *(f"noise-{i}" for i in range(1, noise_floor + 1))]
         for modality in modalities:
             for variant in variants:
                 def skip(reason: str, sample=sample, modality=modality, variant=variant) -> None:
-                    items.append(_Item(sample["id"], modality, variant, skip_reason=reason,
+                    items.append(_Item(sample.id, modality, variant, skip_reason=reason,
                                        cache_key=_key({"skip": reason, "server": identity,
                                                        "model": config.model_name,
-                                                       "sample": sample["id"],
+                                                       "sample": sample.id,
                                                        "modality": modality,
                                                        "variant": variant})))
                 if scenario is None:
-                    skip(f"no scenario for class {sample['true_label']!r}: add it to the "
+                    skip(f"no scenario for class {sample.true_label!r}: add it to the "
                          "classes of a scenario file, or add a fallback scenario")
                     continue
                 clean = not variant == "attacked"
                 system = scenario.system_prompt()
                 refs: dict[str, str] = {}
                 if modality == "unimodal":
-                    label = sample["clean_pred"] if clean else sample["adv_pred"]
+                    label = sample.clean_pred if clean else sample.adv_pred
                     messages = llm_client.build_messages(scenario.unimodal_prompt(label),
                                                          system=system)
                 else:
@@ -192,12 +192,12 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                              "images, so no multimodal answer exists; choose a vision model "
                              "(e.g. gpt-4o) or set supports_images if this one can")
                         continue
-                    frames = json.loads(sample["clean_frames_json" if clean
-                                               else "adv_frames_json"])
+                    paths = sample.frames("clean" if clean else "adv")
+                    frames = [_stored_path(project, path) for path in paths]
                     images, missing = [], None
-                    for rel in frames:
+                    for path in paths:
                         try:
-                            images.append(llm_client.read_png(project.abspath(rel)))
+                            images.append(llm_client.read_png(path))
                         except InputError as exc:
                             missing = str(exc)
                             break
@@ -213,7 +213,7 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                         refs[llm_client.png_data_url(img)] = f"png:{rel}#sha256={digest}"
                 draw = _draw(variant)
                 seed = (None if config.seed is None
-                        else draw_seed(config.seed, sample["id"], variant, draw))
+                        else draw_seed(config.seed, sample.id, variant, draw))
                 body = llm_client.request_body(config, messages, seed=seed)
                 body_ref = llm_client.body_by_reference(body, refs)
                 # The key hashes image bytes (not paths): the same pixels give the same key.
@@ -221,9 +221,9 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                     body, {u: r.split("#", 1)[1] for u, r in refs.items()})
                 # Each (sample, modality, side, draw) is its own request: two samples whose
                 # prompts read the same never share an answer.
-                key = _key({"server": identity, "body": hashed, "sample": sample["id"],
+                key = _key({"server": identity, "body": hashed, "sample": sample.id,
                             "modality": modality, "variant": variant, "draw": draw})
-                items.append(_Item(sample["id"], modality, variant, key, body, body_ref))
+                items.append(_Item(sample.id, modality, variant, key, body, body_ref))
     return items
 
 
@@ -537,10 +537,10 @@ def response_pairs(project: Project, modality: str) -> list[ResponsePair]:
     rows = {(r["sample_id"], r["variant"]): r for r in latest_requests(project)
             if r["modality"] == modality}
     pairs = []
-    for sample in project.query("SELECT id FROM samples WHERE selected = 1 ORDER BY id"):
-        orig, att = rows.get((sample["id"], "original")), rows.get((sample["id"], "attacked"))
+    for sample in sample_rows(project, selected=True):
+        orig, att = rows.get((sample.id, "original")), rows.get((sample.id, "attacked"))
         pairs.append(ResponsePair(
-            sample_id=sample["id"], modality=modality,
+            sample_id=sample.id, modality=modality,
             original_text=orig["response_text"] if orig and orig["status"] == "ok" else None,
             attacked_text=att["response_text"] if att and att["status"] == "ok" else None,
             original_status=orig["status"] if orig else "missing",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harlab.attacks.samples import sample_rows
 from harlab.errors import InputError
 from harlab.jobs import Job, Progress
 from harlab.llm.records import current_requests
@@ -94,8 +95,7 @@ def plan_pairs(project: Project, modalities: Sequence[str] = MODALITIES, *,
         lookup = judgments.scenario_lookup(project.root)
         scenario_of = lambda label: lookup.get(label, lookup[None])  # noqa: E731
     current = current_requests(project, selected_only=True)
-    samples = {s["id"]: s for s in project.query(
-        "SELECT id, true_label, adv_pred FROM samples WHERE selected = 1")}
+    samples = {s.id: s for s in sample_rows(project, selected=True)}
     out = []
     for (sid, modality, variant), row in sorted(current.items()):
         if modality not in modalities or variant == "original" or sid not in samples:
@@ -108,7 +108,7 @@ def plan_pairs(project: Project, modalities: Sequence[str] = MODALITIES, *,
         s = samples[sid]
         out.append(PairToScore(sid, modality, variant, orig["id"], row["id"],
                                orig["response_text"] or "", row["response_text"] or "",
-                               s["true_label"], s["adv_pred"], scenario_of(s["true_label"])))
+                               s.true_label, s.adv_pred, scenario_of(s.true_label)))
     return out
 
 

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from harlab.attacks.samples import list_samples
 from harlab.errors import StoreError
 from harlab.llm.records import current_requests
 from harlab.rating.rubric_file import load_rubric
@@ -72,18 +73,18 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
     ratings = rating_summary(project, rubric)
     columns = [*BASE_COLUMNS, *EXTRA_SCORES, *PROVENANCE, *rating_columns]
     rows = []
-    for s in project.query("SELECT * FROM samples WHERE selected = 1 ORDER BY id"):
+    for s in list_samples(project, selected=True):
         for modality in MODALITIES:
-            orig = requests.get((s["id"], modality, "original"))
-            att = requests.get((s["id"], modality, "attacked"))
+            orig = requests.get((s.id, modality, "original"))
+            att = requests.get((s.id, modality, "attacked"))
             status, reason = _status(orig, att)
-            pair = scores.get((s["id"], modality)) if status == "ok" else None
+            pair = scores.get((s.id, modality)) if status == "ok" else None
             row: dict[str, Any] = {
-                "sample_id": s["id"], "video": s["video"], "true_label": s["true_label"],
-                "keyframes": " ".join(str(i) for i in json.loads(s["keyframes_json"])),
-                "attack": s["attack"], "eps": s["eps"], "clean_pred": s["clean_pred"],
-                "clean_conf": s["clean_conf"], "adv_pred": s["adv_pred"],
-                "adv_conf": s["adv_conf"], "modality": modality, "status": status,
+                "sample_id": s.id, "video": s.video, "true_label": s.true_label,
+                "keyframes": " ".join(str(i) for i in s.keyframes),
+                "attack": s.attack, "eps": s.eps, "clean_pred": s.clean_pred,
+                "clean_conf": s.clean_conf, "adv_pred": s.adv_pred,
+                "adv_conf": s.adv_conf, "modality": modality, "status": status,
                 "status_reason": reason,
                 "original_response": orig["response_text"] if status == "ok" else None,
                 "attacked_response": att["response_text"] if status == "ok" else None}
@@ -97,7 +98,7 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
                            original_finish_reason=orig["finish_reason"],
                            attacked_finish_reason=att["finish_reason"],
                            original_response_id=orig["id"], attacked_response_id=att["id"])
-            row.update(ratings.get((s["id"], modality), {}))
+            row.update(ratings.get((s.id, modality), {}))
             rows.append({c: row.get(c) for c in columns})
     return columns, rows
 
