@@ -121,8 +121,8 @@ def grad_cam(model: nn.Module, images: torch.Tensor, class_idx: Any = None, *,
                                                device=getattr(images, "device", "cpu")))
         with eval_mode(model), torch.enable_grad():
             logits = model(images.detach())
-            if not captured or not isinstance(captured[-1], torch.Tensor) \
-                    or captured[-1].ndim != 4:
+            if (not captured or not isinstance(captured[-1], torch.Tensor)
+                    or captured[-1].ndim != 4):
                 raise InputError("the Grad-CAM layer must output (N, C, h, w) feature maps; "
                                  "pass layer= the name of a convolutional block.")
             acts = captured[-1]

@@ -84,8 +84,8 @@ class SelectionResult:
 
     def summary(self) -> str:
         found = ", ".join(f"{c} {n}/{self.per_class_requested}" for c, n in self.per_class.items())
-        short = "" if self.complete else " (the split ran out of videos for some classes: " \
-            "raise eps, try a stronger attack or another split)"
+        short = ("" if self.complete else " (the split ran out of videos for some classes: "
+                 "raise eps, try a stronger attack or another split)")
         return (f"selected {len(self.sample_ids)} samples: {found}{short}; {self.examined} "
                 f"videos examined, {self.clean_correct} correct before, {self.flipped} flipped, "
                 f"{self.not_surviving} flips lost in PNG storage")

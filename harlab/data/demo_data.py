@@ -124,8 +124,8 @@ def render_clip(cls_name: str, *, seed: int, cls_index: int, group: int, clip: i
     margin = (0.8 if cls_name == "WalkingWithDog" else 0.45) * look["scale"]  # room for the dog
     lo, hi = margin, WIDTH - margin
     if travels:
-        x0 = rng.uniform(lo + (span if facing < 0 else 0), hi - (span if facing > 0 else 0)) \
-            if hi - lo > span else WIDTH / 2 - facing * span / 2
+        x0 = (rng.uniform(lo + (span if facing < 0 else 0), hi - (span if facing > 0 else 0))
+              if hi - lo > span else WIDTH / 2 - facing * span / 2)
     else:
         x0 = rng.uniform(WIDTH * 0.3, WIDTH * 0.7)
     scene = Scene(rng=rng, width=WIDTH, height=HEIGHT, ground_y=look["ground_y"],

@@ -1,6 +1,6 @@
 """Language models: the OpenAI-compatible client, the built-in local server, the query job.
 
-Submodules are imported where used (``openai`` loads lazily inside :mod:`harlab.llm.client`):
+Submodules are imported where used (importing :mod:`harlab.llm.client` imports ``openai``):
 :mod:`~harlab.llm.config` (``LLMConfig``, ``PROVIDER_PRESETS``), :mod:`~harlab.llm.client`,
 :mod:`~harlab.llm.local_server`, :mod:`~harlab.llm.runner` (``query_samples``,
 ``response_pairs``) and :mod:`~harlab.llm.pricing`.

@@ -47,8 +47,8 @@ class TrainRun:
 
     @property
     def label(self) -> str:
-        acc = "" if self.best_val_acc is None or self.best_val_acc < 0 else \
-            f", best val {self.best_val_acc:.1%}"
+        acc = ("" if self.best_val_acc is None or self.best_val_acc < 0
+               else f", best val {self.best_val_acc:.1%}")
         return (f"#{self.id} {self.name} · {self.status} · {len(self.history)} epoch(s)"
                 f"{acc}")
 
