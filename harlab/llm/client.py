@@ -1,9 +1,16 @@
 """Talking to an OpenAI-compatible server: client, messages with PNG data URLs, retries.
 
-The ``openai`` client is imported lazily. Its own retry loop is switched off
-(``max_retries=0``) so that attempts are counted, stored and cancellable here: 429, 5xx,
-timeouts, dropped connections and malformed bodies are retried with exponential backoff, and a
-``Retry-After`` (or ``retry-after-ms``) header sets the wait when the server sends one.
+Retries are HARLab's, not the ``openai`` client's (made with ``max_retries=0``): 429, 408,
+5xx, timeouts, dropped connections and malformed 200 bodies are retried with exponential
+backoff (``backoff_s`` doubling, capped at ``max_backoff_s``), and a ``Retry-After`` (or
+``retry-after-ms``) header sets the wait when the server sends one. Why not the client's own
+``max_retries``, which also honours ``Retry-After``: it does not say how many attempts a failed
+request took (each stored request records its attempts), it does not retry a 200 whose body is
+not a chat completion, its waits cannot be interrupted (a cancelled study must not sit out a
+30-s ``Retry-After``), its backoff is fixed at 0.5-8 s, and it ignores a long ``Retry-After``
+(over 60 s or two minutes, by version). tenacity would express the loop below as
+``Retrying(stop=..., wait=..., sleep=stop.wait)``, but it is not a dependency of HARLab; the
+loop is short enough without it.
 """
 
 from __future__ import annotations
@@ -234,47 +241,48 @@ def chat(client: Any, body: dict[str, Any], *, max_retries: int = 4, backoff_s: 
     ``stop`` aborts the waits between attempts (raising :class:`RequestCancelled`), never an
     attempt already sent.
     """
-    attempts = 0
-    last: _Retryable | None = None
-    while True:
-        attempts += 1
+    stop = stop or threading.Event()
+    for attempt in range(1, max_retries + 2):
         started = time.perf_counter()
         try:
             data, raw = _attempt(client, body)
         except RequestFailed as exc:
-            exc.attempts = attempts
+            exc.attempts = attempt
             raise
         except _Retryable as exc:
-            last = exc
-            if attempts > max_retries:
-                raise RequestFailed(f"{exc.reason} (gave up after {attempts} attempts)",
-                                    attempts=attempts, raw=exc.raw) from None
-            if exc.wait_s is not None:  # the server knows best; only absurd values are cut
-                wait = min(exc.wait_s, MAX_RETRY_AFTER_S)
-            else:
-                wait = backoff_s * (2 ** (attempts - 1)) * (1.0 + 0.25 * random.random())
-                wait = min(wait, max_backoff_s)
-            log.info("attempt %d failed (%s); retrying in %.2f s", attempts, exc.reason, wait)
-            if stop is not None:
-                if stop.wait(wait):
-                    raise RequestCancelled(f"stopped while waiting to retry after "
-                                           f"{last.reason}") from None
-            else:
-                time.sleep(wait)
+            if attempt > max_retries:
+                raise RequestFailed(f"{exc.reason} (gave up after {attempt} attempts)",
+                                    attempts=attempt, raw=exc.raw) from None
+            wait = _wait_s(exc, attempt, backoff_s, max_backoff_s)
+            log.info("attempt %d failed (%s); retrying in %.2f s", attempt, exc.reason, wait)
+            if stop.wait(wait):
+                raise RequestCancelled(f"stopped while waiting to retry after "
+                                       f"{exc.reason}") from None
             continue
-        latency = time.perf_counter() - started
-        usage = data.get("usage") or {}
-        return ChatResult(
-            text=data["choices"][0]["message"].get("content") or "",
-            raw=raw,
-            model=str(data.get("model") or body.get("model")),
-            finish_reason=data["choices"][0].get("finish_reason"),
-            system_fingerprint=data.get("system_fingerprint"),
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-            latency_s=latency,
-            attempts=attempts,
-        )
+        return _result(data, raw, body, time.perf_counter() - started, attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _wait_s(exc: _Retryable, attempt: int, backoff_s: float, max_backoff_s: float) -> float:
+    """The server's Retry-After when it sent one (only absurd values are cut), else the
+    exponential backoff with up to 25 % jitter, capped."""
+    if exc.wait_s is not None:
+        return min(exc.wait_s, MAX_RETRY_AFTER_S)
+    return min(backoff_s * 2 ** (attempt - 1) * (1.0 + 0.25 * random.random()), max_backoff_s)
+
+
+def _result(data: dict[str, Any], raw: str, body: dict[str, Any], latency_s: float,
+            attempts: int) -> ChatResult:
+    choice = data["choices"][0]
+    usage = data.get("usage") or {}
+    return ChatResult(
+        text=choice["message"].get("content") or "", raw=raw,
+        model=str(data.get("model") or body.get("model")),
+        finish_reason=choice.get("finish_reason"),
+        system_fingerprint=data.get("system_fingerprint"),
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"), latency_s=latency_s,
+        attempts=attempts)
 
 
 def _short(text: str, limit: int = 300) -> str:
