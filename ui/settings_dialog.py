@@ -45,7 +45,8 @@ class SettingsDialog(QDialog):
         self.key_env_edit = self.llm_editors["api_key_env"]
         self.key_env_edit.setPlaceholderText("e.g. OPENAI_API_KEY")
         self.key_status = QLabel()
-        self.llm_form.layout().insertRow(4, "", self.key_status)  # below the key variable
+        below_key = list(self.llm_editors).index("api_key_env") + 1
+        self.llm_form.layout().insertRow(below_key, "", self.key_status)
         layout = QVBoxLayout(self)
         for title, form in (("Paths and compute", self.app_form),
                             ("Language model", self.llm_form)):
