@@ -1,8 +1,11 @@
-"""White-box L-inf attacks on ``[0, 1]`` images, behind one call shape and an explicit registry.
+"""Attacks on ``[0, 1]`` images, behind one call shape and one registry of specs.
 
 Every attack is ``attack(model, images, labels, eps, *, targeted=False, **params)`` and returns
-new images (``(N, C, H, W)`` in ``[0, 1]``, ``|x_adv - x| <= eps``); inputs are never modified
-and the model's train/eval mode is restored. Look one up by name with :func:`get_attack`.
+new images (``(N, C, H, W)`` in ``[0, 1]``, within ``eps`` of the input in the attack's norm);
+inputs are never modified and the model's train/eval mode is restored. Each attack is one
+:class:`~harlab.attacks.registry.AttackSpec` (function, title, norm, reference, parameters read
+from the signature), registered below; look one up with :func:`get_spec` or :func:`get_attack`.
+:data:`ATTACKS`, :data:`ATTACK_PARAMS` and :data:`ATTACK_TITLES` are live views of the registry.
 """
 
 from __future__ import annotations
@@ -13,68 +16,59 @@ from typing import Any
 from harlab.attacks._checks import check_eps, parse_eps
 from harlab.attacks.fgsm import fgsm
 from harlab.attacks.iterative import bim, mifgsm, pgd
-from harlab.errors import InputError
+from harlab.attacks.registry import (
+    AttackSpec,
+    ParamSpec,
+    RegistryView,
+    get_spec,
+    register,
+    specs,
+)
 
 Attack = Callable[..., Any]
 
-#: name -> attack function (explicit; no lookup by attribute name).
-ATTACKS: dict[str, Attack] = {
-    "fgsm": fgsm,
-    "bim": bim,
-    "pgd": pgd,
-    "mifgsm": mifgsm,
-}
+register("fgsm", fgsm, title="FGSM", norm="linf",
+         reference="Goodfellow et al., Explaining and harnessing adversarial examples, ICLR 2015")
+register("bim", bim, title="BIM / I-FGSM", norm="linf", aliases=("ifgsm",),
+         reference="Kurakin et al., Adversarial examples in the physical world, ICLR-W 2017")
+register("pgd", pgd, title="PGD (random start)", norm="linf",
+         reference="Madry et al., Towards deep learning models resistant to adversarial "
+                   "attacks, ICLR 2018")
+register("mifgsm", mifgsm, title="MI-FGSM", norm="linf",
+         reference="Dong et al., Boosting adversarial attacks with momentum, CVPR 2018")
 
-#: name -> the keyword parameters the attack takes besides ``targeted``, with their defaults.
-ATTACK_PARAMS: dict[str, dict[str, Any]] = {
-    "fgsm": {},
-    "bim": {"steps": 10, "alpha": None},
-    "pgd": {"steps": 10, "alpha": None, "random_start": True},
-    "mifgsm": {"steps": 10, "alpha": None, "decay": 1.0},
-}
-
-#: human labels for selectors.
-ATTACK_TITLES: dict[str, str] = {
-    "fgsm": "FGSM",
-    "bim": "BIM / I-FGSM",
-    "pgd": "PGD (random start)",
-    "mifgsm": "MI-FGSM",
-}
+#: name -> attack function (a live view of the registry).
+ATTACKS: RegistryView = RegistryView(lambda s: s.fn)
+#: name -> ``{parameter: default}`` besides ``targeted`` (a live view of the registry).
+ATTACK_PARAMS: RegistryView = RegistryView(lambda s: s.defaults)
+#: name -> human label for selectors (a live view of the registry).
+ATTACK_TITLES: RegistryView = RegistryView(lambda s: s.title)
 
 
 def get_attack(name: str) -> Attack:
-    """The attack registered as ``name`` (case-insensitive).
+    """The attack function registered as ``name`` (case-insensitive; aliases allowed).
 
     Raises:
         InputError: unknown name; the message lists the valid ones.
     """
-    key = str(name).strip().lower().replace("-", "").replace("_", "")
-    if key == "ifgsm":
-        key = "bim"
-    if key not in ATTACKS:
-        raise InputError(f"unknown attack {name!r}; valid attacks: {', '.join(ATTACKS)}")
-    return ATTACKS[key]
+    return get_spec(name).fn
 
 
 def check_attack_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``params`` for attack ``name`` and return them with ``targeted`` removed."""
-    get_attack(name)
-    key = canonical_name(name)
-    allowed = ATTACK_PARAMS[key]
-    unknown = sorted(set(params) - set(allowed) - {"targeted"})
-    if unknown:
-        valid = ", ".join(allowed) or "none"
-        raise InputError(f"attack {key!r} has no parameter {unknown[0]!r}; valid parameters: "
-                         f"{valid} (and targeted)")
-    return {k: v for k, v in params.items() if k != "targeted"}
+    """Validate ``params`` (names and types) for attack ``name``; ``targeted`` is removed.
+
+    Raises:
+        InputError: unknown attack, unknown parameter (listing the valid ones) or a value of
+            the wrong type.
+    """
+    return get_spec(name).check_params(params)
 
 
 def canonical_name(name: str) -> str:
     """The registry key for ``name`` (e.g. ``I-FGSM`` -> ``bim``)."""
-    attack = get_attack(name)
-    return next(k for k, v in ATTACKS.items() if v is attack)
+    return get_spec(name).name
 
 
-__all__ = ["ATTACKS", "ATTACK_PARAMS", "ATTACK_TITLES", "bim", "canonical_name",
-           "check_attack_params", "check_eps", "fgsm", "get_attack", "mifgsm", "parse_eps",
-           "pgd"]
+__all__ = ["ATTACKS", "ATTACK_PARAMS", "ATTACK_TITLES", "AttackSpec", "ParamSpec", "bim",
+           "canonical_name", "check_attack_params", "check_eps", "fgsm", "get_attack",
+           "get_spec", "mifgsm", "parse_eps", "pgd", "register", "specs"]

@@ -299,3 +299,43 @@ def test_pixel_space_attack_through_harlab_wrapper_equals_explicit():
     (grad_z,) = torch.autograd.grad(loss, z)
     # d z / d x = 1 / std > 0, so the pixel-space sign is the normalised-space sign.
     assert torch.equal(adv, (images + EPS * grad_z.sign()).clamp(0, 1))
+
+
+# ----------------------------------------------------------------------------- registry
+def test_specs_read_parameters_from_the_signature():
+    from harlab.attacks import get_spec
+
+    spec = get_spec("PGD")
+    assert spec.name == "pgd" and spec.norm == "linf" and "Madry" in spec.reference
+    steps, alpha, random_start = spec.params  # generator / targeted are runtime keywords
+    assert (steps.name, steps.default, steps.type) == ("steps", 10, int)
+    assert (alpha.type, alpha.optional) == (float, True)
+    assert random_start.type is bool
+    assert get_spec("mifgsm").param("decay").default == 1.0
+    assert ATTACK_PARAMS["bim"] == {"steps": 10, "alpha": None}
+
+
+def test_param_parse_and_type_check():
+    from harlab.attacks import get_spec
+
+    spec = get_spec("pgd")
+    assert spec.param("alpha").parse("2/255") == pytest.approx(2 / 255)
+    assert spec.param("alpha").parse("none") is None
+    assert spec.param("random_start").parse("false") is False
+    assert spec.param("steps").parse("7") == 7
+    with pytest.raises(InputError, match=r"attack 'pgd' parameter 'steps' must be a whole "
+                                         r"number, got 'x'"):
+        spec.param("steps").parse("x", "pgd")
+    with pytest.raises(InputError, match=r"parameter 'steps' must be a whole number, got 2.5"):
+        check_attack_params("pgd", {"steps": 2.5})
+    with pytest.raises(InputError, match=r"parameter 'random_start' must be true or false"):
+        check_attack_params("pgd", {"random_start": 1})
+
+
+def test_register_refuses_a_taken_name_and_a_bad_norm():
+    from harlab.attacks import register
+
+    with pytest.raises(InputError, match=r"'ifgsm' is already registered"):
+        register("ifgsm", fgsm, title="x", norm="linf", reference="x")
+    with pytest.raises(InputError, match=r"norm must be one of linf, l2, got 'l1'"):
+        register("new_attack_l1", fgsm, title="x", norm="l1", reference="x")
