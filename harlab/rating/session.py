@@ -26,19 +26,20 @@ STUDY_SEED_KEY = "study_seed"
 STATUSES = ("all", "unrated", "partial", "rated")
 MAX_NAME = 64
 
-# Each (selected sample, modality) with its newest original and attacked answers, both ok.
-# Correlated max(id) lookups go through the (sample_id, modality, variant) index, so this stays
-# linear in the number of samples (a self-join of all current answers was quadratic).
+# Each (selected sample, modality) with its current original and attacked answers, both ok.
+# The current_requests view is correlated: joined on (sample_id, modality, variant) it reads
+# through that index, so this stays linear in the number of samples (a self-join of all
+# current answers was quadratic).
 _CURRENT = """
 SELECT s.id AS sample_id, m.modality, o.id AS original_id, a.id AS attacked_id, s.video,
        s.true_label, s.clean_pred, s.adv_pred, s.attack, s.eps, s.clean_frames_json,
        s.adv_frames_json, o.response_text AS original_text, a.response_text AS attacked_text
 FROM samples s
 CROSS JOIN (SELECT 'unimodal' AS modality UNION ALL SELECT 'multimodal') m
-JOIN llm_requests o ON o.id = (SELECT max(id) FROM llm_requests WHERE sample_id = s.id
-                               AND modality = m.modality AND variant = 'original')
-JOIN llm_requests a ON a.id = (SELECT max(id) FROM llm_requests WHERE sample_id = s.id
-                               AND modality = m.modality AND variant = 'attacked')
+JOIN current_requests o ON o.sample_id = s.id AND o.modality = m.modality
+     AND o.variant = 'original'
+JOIN current_requests a ON a.sample_id = s.id AND a.modality = m.modality
+     AND a.variant = 'attacked'
 WHERE o.status = 'ok' AND a.status = 'ok' AND s.selected = 1
 """
 

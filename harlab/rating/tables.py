@@ -24,8 +24,7 @@ LONG_COLUMNS = ("sample_id", "video", "true_label", "attack", "eps", "modality",
                 "created_at", "updated_at")
 
 _LONG = """
-WITH cur AS (SELECT max(id) AS id FROM llm_requests WHERE variant IN ('original', 'attacked')
-             GROUP BY sample_id, modality, variant)
+WITH cur AS (SELECT id FROM current_requests WHERE variant IN ('original', 'attacked'))
 SELECT r.sample_id, s.video, s.true_label, s.attack, s.eps, r.modality, n.name AS annotator,
        r.item, r.value, r.rubric_version, b.a_is, r.original_response_id,
        r.attacked_response_id, o.response_text AS original_text,
