@@ -26,6 +26,7 @@ from harlab.paths import demo_project_dir
 from harlab.store import Project, is_project
 from ui import logs
 from ui.context import AppContext
+from ui.file_actions import ProjectFileActions
 from ui.job_runner import freeze_heap
 from ui.panels.study_dashboard import StudyDashboard
 from ui.settings_dialog import SettingsDialog
@@ -98,6 +99,9 @@ class MainWindow(QMainWindow):
         act = QAction("Open &demo project", self)
         act.triggered.connect(self._on_demo_clicked)
         file_menu.addAction(act)
+        file_menu.addSeparator()
+        self.file_actions = ProjectFileActions(self.ctx, self)
+        self.file_actions.add_to(file_menu)
         file_menu.addSeparator()
         act = QAction("&Settings…", self)
         act.setShortcut(QKeySequence.StandardKey.Preferences)

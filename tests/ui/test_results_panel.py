@@ -103,3 +103,44 @@ def test_without_a_project(qtbot, ctx):
     assert not panel.score_button.isEnabled()
     with pytest.raises(InputError, match="no results to export yet"):
         panel.export_table("x.csv")
+
+
+def test_table3_key_columns_fit_and_the_rest_on_demand(qtbot, ctx, tmp_path):
+    panel, _ids = _open(qtbot, ctx, tmp_path)
+    view = panel.table_view
+    assert view.shown_columns() == ["modality", "metric", "n", "mean", "std", "ci95",
+                                    "paper_mean", "note"]
+    assert view.cell_text(0, "ci95").startswith("[")
+    view.show_columns(view.columns)
+    assert "var" in view.shown_columns() and "ci_method" in view.shown_columns()
+    menu = view.columns_menu()
+    assert "95% CI" in [a.text() for a in menu.actions()]
+    view.show_columns(None)
+    assert "var" not in view.shown_columns()
+    assert "Answers from" in panel.used_label.text()
+
+
+def test_every_table_exports_in_three_formats(qtbot, ctx, tmp_path):
+    panel, _ids = _open(qtbot, ctx, tmp_path)
+    for index in range(panel.table_tabs.count()):
+        csv_text = panel.export_records(index, tmp_path / f"t{index}.csv").read_text()
+        assert csv_text.splitlines()[0].startswith(("modality", "metric"))
+        assert "| " in panel.export_records(index, tmp_path / f"t{index}.md").read_text()
+        assert "\\toprule" in panel.export_records(index, tmp_path / f"t{index}.tex").read_text()
+    names = {a.objectName() for a in panel.export_menu.findChildren(type(panel.export_menu
+                                                                        .actions()[0]))}
+    assert {"export-table-1-tex", "export-figure--1-svg", "export-evaluation--1-csv"} <= names
+    with pytest.raises(InputError, match="must end in .csv, .md, .tex"):
+        panel.export_records(0, tmp_path / "t.xls")
+
+
+def test_rows_without_pairs_say_why():
+    from harlab.study.views import ArmItems
+    from ui.widgets.results_tables import table3_display
+
+    arms = {"multimodal": ArmItems("multimodal", 4, skipped=4,
+                                   reasons={"the model cannot see images": 4})}
+    rows = table3_display([{"modality": "multimodal", "n": 0, "note": "", "ci_low": None,
+                            "ci_high": None}], arms)
+    assert rows[0]["note"] == "no ok answer pairs: the model cannot see images (4)"
+    assert rows[0]["ci95"] == ""

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -21,24 +21,36 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from harlab.errors import HarlabError, InputError
-from harlab.scoring import METRICS, ScoreConfig, human, similarity, tables
+from harlab.jobs import Job
+from harlab.scoring import METRICS, ScoreConfig, similarity, tables
 from harlab.scoring.human import results_with_ratings_job
 from harlab.stages import score
+from harlab.study.views import arm_items, llm_used
+from harlab.tabular import TABLE_FORMATS
 from harlab.vocab import SCORER_DEVICE_CHOICES
 from ui.context import AppContext
+from ui.file_actions import evaluation_job
+from ui.widgets.export_menu import build_export_menu
 from ui.widgets.job_controls import JobControls
 from ui.widgets.results_plots import DistributionPlot, DriftPlot, ScoreScatter, export_plot
-from ui.widgets.results_table import RecordsTableView
+from ui.widgets.results_tables import TABLES, ResultsTables
 
 log = logging.getLogger(__name__)
 
-TABLE_FILTERS = "CSV (*.csv);;Markdown (*.md);;LaTeX (*.tex)"
-TABLE_SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex"}
+FILTERS = {".csv": "CSV (*.csv)", ".md": "Markdown (*.md)", ".tex": "LaTeX (*.tex)",
+           ".png": "PNG (*.png)", ".svg": "SVG (*.svg)"}
+
+
+def results_view_job(project: Any, semantic_model: str) -> Job[dict[str, Any]]:
+    """The stored results, the answer pairs per modality and the LLM that gave them."""
+    results = yield from results_with_ratings_job(project, semantic_model=semantic_model)
+    return {**results, "arms": arm_items(project), "llm_used": llm_used(project)}
 
 
 class ResultsPanel(QWidget):
@@ -60,23 +72,11 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.jobs)
 
         splitter = QSplitter()
-        self.table_tabs = QTabWidget()
-        self.table_view = RecordsTableView()
-        self.paired_view = RecordsTableView()
-        self.drift_view = RecordsTableView()
-        self.human_view = RecordsTableView()
-        self.table_tabs.addTab(self.table_view, "Table 3")
-        self.table_tabs.addTab(self.paired_view, "Unimodal vs multimodal")
-        self.table_tabs.addTab(self.drift_view, "Drift z-scores")
-        self.table_tabs.addTab(self.human_view, "vs human ratings")
-        self.n_label = QLabel()
-        self.n_label.setWordWrap(True)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.table_tabs, 1)
-        left_layout.addWidget(self.n_label)
-        splitter.addWidget(left)
+        self.tables = ResultsTables()
+        self.table_tabs = self.tables.tabs
+        self.table_view, self.paired_view, self.drift_view, self.human_view = self.tables.views
+        self.n_label, self.used_label = self.tables.n_label, self.tables.used_label
+        splitter.addWidget(self.tables)
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -99,7 +99,9 @@ class ResultsPanel(QWidget):
         self.plot_tabs.addTab(self.drift_plot, "Drift vs noise floor")
         right_layout.addWidget(self.plot_tabs, 1)
         splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([700, 520])  # Table 3's key columns fit without scrolling
         layout.addWidget(splitter, 1)
 
         ctx.project_changed.connect(self._on_ctx_project_changed)
@@ -128,12 +130,13 @@ class ResultsPanel(QWidget):
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self._on_refresh_clicked)
         controls.addWidget(self.refresh_button)
-        self.export_table_button = QPushButton("Export table…")
-        self.export_table_button.clicked.connect(self._on_export_table_clicked)
-        controls.addWidget(self.export_table_button)
-        self.export_figure_button = QPushButton("Export figure…")
-        self.export_figure_button.clicked.connect(self._on_export_figure_clicked)
-        controls.addWidget(self.export_figure_button)
+        self.export_button = QToolButton(text="Export ▾")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.export_menu = build_export_menu(self, self._on_export_chosen)
+        self.export_button.setMenu(self.export_menu)
+        self.export_table_button = self.export_button
+        controls.addWidget(self.export_button)
         return controls
 
     # ------------------------------------------------------------------ config and jobs
@@ -155,7 +158,7 @@ class ResultsPanel(QWidget):
         except InputError as exc:
             self.jobs.show_error(str(exc))
             return
-        self.jobs.run(results_with_ratings_job(project, semantic_model=model), "Load results",
+        self.jobs.run(results_view_job(project, model), "Load results",
                       self._on_results_loaded, quiet=True)
         self.jobs.show_message("reading stored scores…")
 
@@ -192,24 +195,12 @@ class ResultsPanel(QWidget):
     def _show(self, results: dict[str, Any] | None) -> None:
         self.results = results
         if results is None:
-            for view in (self.table_view, self.paired_view, self.drift_view, self.human_view):
-                view.set_records((), [])
+            self.tables.clear()
             self.scatter_plot.set_points([])
             self.distribution_plot.set_values(self.metric_combo.currentText(), {}, {})
             self.drift_plot.set_rows("", [])
-            self.n_label.setText("")
             return
-        table = results["table"]
-        self.table_view.set_records(tables.TABLE3_COLUMNS, tables.table3_records(table))
-        self.paired_view.set_records(tables.PAIRED_COLUMNS, tables.paired_records(table))
-        self.drift_view.set_records(tables.DRIFT_COLUMNS, tables.drift_records(table))
-        self.human_view.set_records(human.COLUMNS, results.get("human", []))
-        parts = []
-        for modality, classes in sorted(table.by_class.items()):
-            per = ", ".join(f"{label}: {n} pairs / {d} distinct prompts"
-                            for label, (n, d) in sorted(classes.items()))
-            parts.append(f"<b>{modality}</b> {per}")
-        self.n_label.setText("Effective n · " + " · ".join(parts) if parts else "")
+        self.tables.show_results(results)
         self.scatter_plot.set_points([
             (s.sample_id, s.modality, s.values["syntactic_cosine"], s.values["semantic_cosine"])
             for s in results["scores"]
@@ -232,42 +223,43 @@ class ResultsPanel(QWidget):
 
     # ------------------------------------------------------------------ exports
     def export_table(self, path: str | Path) -> Path:
-        """Write the tables as CSV, Markdown or LaTeX, chosen by the suffix."""
+        """Write every table as one report (CSV: Table 3 only), by the suffix."""
         path = Path(path)
-        fmt = TABLE_SUFFIXES.get(path.suffix.lower())
+        fmt = TABLE_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise InputError(f"table file {path.name!r} must end in "
-                             f"{', '.join(TABLE_SUFFIXES)}")
+                             f"{', '.join(TABLE_FORMATS)}")
         if self.results is None:
             raise InputError("no results to export yet: open a project with scores")
         path.write_text(tables.format_results(self.results["table"], fmt), encoding="utf-8")
         return path
 
+    def export_records(self, index: int, path: str | Path) -> Path:
+        """Write table ``index`` of :data:`TABLES` (every column) as CSV, Markdown or LaTeX."""
+        return self.tables.export(index, path)
+
     def export_figure(self, path: str | Path) -> Path:
         """Write the plot on the current tab as PNG or SVG, chosen by the suffix."""
         return export_plot(self.plot_tabs.currentWidget(), path)
 
-    def _default_dir(self) -> str:
-        return str(self.ctx.project.exports_dir) if self.ctx.project is not None else ""
+    def _default_dir(self) -> Path:
+        return self.ctx.project.exports_dir if self.ctx.project is not None else Path()
 
-    @Slot()
-    def _on_export_table_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export Table 3",
-                                              str(Path(self._default_dir()) / "table3.csv"),
-                                              TABLE_FILTERS)
-        if path:
-            self._export(self.export_table, path)
-
-    @Slot()
-    def _on_export_figure_clicked(self) -> None:
-        name = self.plot_tabs.tabText(self.plot_tabs.currentIndex()).lower().replace(" ", "_")
-        path, _ = QFileDialog.getSaveFileName(self, "Export figure",
-                                              str(Path(self._default_dir()) / f"{name}.png"),
-                                              "PNG (*.png);;SVG (*.svg)")
-        if path:
-            self._export(self.export_figure, path)
-
-    def _export(self, write: Any, path: str) -> None:
+    def _on_export_chosen(self, kind: str, index: int, suffix: str) -> None:
+        stem = (TABLES[index][1] if kind == "table" else "results" if kind == "report" else
+                "evaluation" if kind == "evaluation" else
+                self.plot_tabs.tabText(self.plot_tabs.currentIndex()).lower().replace(" ", "_"))
+        path, _ = QFileDialog.getSaveFileName(self, "Export", str(self._default_dir()
+                                                                  / f"{stem}{suffix}"),
+                                              FILTERS[suffix])
+        if not path:
+            return
+        if kind == "evaluation" and self.ctx.project is not None:
+            self.jobs.run(evaluation_job(self.ctx.project, Path(path)), "Export evaluation.csv",
+                          lambda p: self.message_label.setText(f"wrote {p}"))
+            return
+        write = {"table": lambda p: self.export_records(index, p), "report": self.export_table,
+                 "figure": self.export_figure}[kind]
         try:
             written = write(path)
         except (HarlabError, OSError) as exc:
