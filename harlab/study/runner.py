@@ -92,16 +92,13 @@ def run_study(project: Project, config: StudyConfig) -> Job[StudyResult]:
     save_study_config(project, config)
     result = StudyResult()
     with project.run("study", config, name=config.name) as record:
-        root = yield from _data_stage(project, config, result)
-        checkpoint = yield from _classifier_stage(project, config, root, result)
-        yield from _samples_stage(project, config, root, checkpoint, result)
-        yield from _query_stage(project, config, result)
-        yield from _score_stage(project, config, result)
+        for step in STEPS:  # each step reads what earlier ones left in ``result``
+            yield from _STEP_JOBS[step](project, config, result)
         record.result = result
     return result
 
 
-def _data_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[Path]:
+def _data_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[None]:
     yield Progress(0, 0, "data: indexing the dataset")
     if config.dataset == "demo":
         root = yield from ensure_demo_dataset_job()
@@ -116,7 +113,6 @@ def _data_stage(project: Project, config: StudyConfig, result: StudyResult) -> J
     project.set_meta("dataset_root", str(root))
     result.dataset_root = str(root)
     _mark(project, config, "data")
-    return root
 
 
 def _check_weights(config: StudyConfig, train_config: TrainConfig) -> None:
@@ -137,8 +133,8 @@ def _check_weights(config: StudyConfig, train_config: TrainConfig) -> None:
             f"; or set allow_random_weights: true to train from scratch on purpose.")
 
 
-def _classifier_stage(project: Project, config: StudyConfig, root: Path,
-                      result: StudyResult) -> Job[Path]:
+def _classifier_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[None]:
+    root = Path(result.dataset_root)
     if config.checkpoint:
         path = Path(config.checkpoint).expanduser()
         if not path.is_file():
@@ -158,7 +154,6 @@ def _classifier_stage(project: Project, config: StudyConfig, root: Path,
     result.checkpoint = str(path)
     project.set_meta("study/checkpoint", project.portable(path))  # moves with the project
     _mark(project, config, "classifier")
-    return path
 
 
 def current_samples(project: Project) -> dict[str, int]:
@@ -168,8 +163,8 @@ def current_samples(project: Project) -> dict[str, int]:
     return {r["true_label"]: r["n"] for r in rows}
 
 
-def _samples_stage(project: Project, config: StudyConfig, root: Path, checkpoint: Path,
-                   result: StudyResult) -> Job[None]:
+def _samples_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[None]:
+    root, checkpoint = Path(result.dataset_root), Path(result.checkpoint)
     want = _fingerprint(config, "samples") + ":" + file_sha256(checkpoint)[:16]
     if project.get_meta("study/samples_key") == want:
         # Same classifier and attack: what was found is all the split holds for them.
@@ -220,6 +215,12 @@ def _score_stage(project: Project, config: StudyConfig, result: StudyResult) -> 
         semantic_model=config.similarity_model))
     result.scored = scored.added
     _mark(project, config, "score")
+
+
+#: How the study runs each step of :data:`STEPS` (a step of the index with no entry here fails
+#: the study's tests).
+_STEP_JOBS = {"data": _data_stage, "classifier": _classifier_stage, "samples": _samples_stage,
+              "query": _query_stage, "score": _score_stage}
 
 
 def study_counts(project: Project) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def test_stage_index_is_the_one_the_study_runs():
 
     assert stages.find_samples is selection.find_samples  # one find_samples
     assert runner.STEPS == ("data", "classifier", "samples", "query", "score")
-    assert set(runner._DEPENDS) == set(runner.STEPS)
+    assert set(runner._DEPENDS) == set(runner._STEP_JOBS) == set(runner.STEPS)
     for spec in stages.STAGES.values():
         assert spec.name in stages.STAGES and callable(spec.job)
         assert isinstance(spec.config, type) and spec.title
