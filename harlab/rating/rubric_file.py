@@ -9,6 +9,7 @@ import yaml
 
 from harlab.paths import RESOURCES
 from harlab.rating.rubric import _ID, ITEM_TYPES, Rubric, RubricError, RubricItem
+from harlab.yamlio import compose_yaml, construct_yaml, read_yaml_text, short_repr
 
 BUNDLED_RUBRIC = RESOURCES / "rubric.yaml"
 TOP_FIELDS = ("version", "title", "items")
@@ -21,24 +22,17 @@ def load_rubric(project_root: str | Path | None = None) -> Rubric:
     path = BUNDLED_RUBRIC
     if project_root is not None and (Path(project_root) / "rubric.yaml").is_file():
         path = Path(project_root) / "rubric.yaml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RubricError(f"cannot read rubric {str(path)!r}: {exc}. Restore the file, or "
-                          "delete the project's copy to use the bundled one.") from exc
+    text = read_yaml_text(path, "rubric", error=RubricError,
+                          hint="restore the file, or delete the project's copy to use the "
+                               "bundled one")
     return parse_rubric(text, source=str(path), path=path)
 
 
 def parse_rubric(text: str, source: str = "<rubric>", path: Path | None = None) -> Rubric:
     """Parse and validate a rubric; errors name ``source`` and the line at fault."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "line 1"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RubricError(f"{source}, {where}: not valid YAML ({problem}); expected the "
-                          "layout of resources/rubric.yaml") from exc
+    root = compose_yaml(text, source, error=RubricError,
+                        hint="expected the layout of resources/rubric.yaml")
+    construct_yaml(root, source, error=RubricError)  # a value that cannot be built names its line
 
     def fail(node: Any, message: str) -> RubricError:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -54,7 +48,8 @@ def parse_rubric(text: str, source: str = "<rubric>", path: Path | None = None) 
                          "change)")
     version = _scalar(version_node)
     if not isinstance(version, (str, int, float)) or not str(version).strip():
-        raise fail(version_node, f"version must be text such as \"1\", got {version!r}")
+        raise fail(version_node, f"version must be text such as \"1\", got "
+                                 f"{short_repr(version)}")
     title = _scalar(fields["title"]) if "title" in fields else ""
     items_node = fields.get("items")
     if not isinstance(items_node, yaml.SequenceNode) or not items_node.value:
@@ -75,14 +70,15 @@ def _fields(node: yaml.MappingNode, allowed: tuple[str, ...], fail: Any,
     for key, value in node.value:
         name = key.value if isinstance(key, yaml.ScalarNode) else None
         if name not in allowed:
-            raise fail(key, f"unknown {what} field {name!r}; valid fields: "
+            raise fail(key, f"unknown {what} field {short_repr(name)}; valid fields: "
                             f"{', '.join(allowed)}")
         out[name] = value
     return out
 
 
 def _scalar(node: Any) -> Any:
-    return yaml.safe_load(yaml.serialize(node)) if node is not None else None
+    # compose_yaml already refused odd tags and alias bombs, so constructing is safe here
+    return construct_yaml(node, "<rubric>", error=RubricError)
 
 
 def _parse_item(node: Any, fail: Any) -> RubricItem:
@@ -93,7 +89,7 @@ def _parse_item(node: Any, fail: Any) -> RubricItem:
     for key in ("id", "type", "prompt"):
         if not isinstance(values.get(key), str) or not values[key].strip():
             raise fail(f.get(key, node), f"item needs a text {key!r}, got "
-                                         f"{values.get(key)!r}")
+                                         f"{short_repr(values.get(key))}")
     item_id, kind = values["id"].strip(), values["type"].strip()
     if not _ID.match(item_id):
         raise fail(f["id"], f"item id {item_id!r} must start with a letter and hold only "
@@ -103,7 +99,7 @@ def _parse_item(node: Any, fail: Any) -> RubricItem:
                               f"{', '.join(ITEM_TYPES)}")
     for key in ("required", "per_response", "ordered"):
         if key in values and not isinstance(values[key], bool):
-            raise fail(f[key], f"{key} must be true or false, got {values[key]!r}")
+            raise fail(f[key], f"{key} must be true or false, got {short_repr(values[key])}")
     for key, only in (("scale", "likert"), ("anchors", "likert"), ("choices", "categorical"),
                       ("ordered", "categorical")):
         if key in values and kind != only:
@@ -135,7 +131,7 @@ def _likert(values: dict[str, Any], f: dict[str, Any], node: Any, fail: Any) -> 
             or not 0 <= scale[0] < scale[1] <= scale[0] + 9):
         raise fail(f.get("scale", node), f"likert 'scale' must be [min, max] with integers, "
                                          f"min < max and at most 10 points (one key each), "
-                                         f"got {scale!r}")
+                                         f"got {short_repr(scale)}")
     anchors = values.get("anchors")
     if not isinstance(anchors, dict) or not anchors:
         raise fail(f.get("anchors", node), "likert items need 'anchors': {value: meaning}, "
@@ -146,7 +142,8 @@ def _likert(values: dict[str, Any], f: dict[str, Any], node: Any, fail: Any) -> 
             raise fail(nodes.get(key), f"anchor {key!r} is not a point of the scale "
                                        f"{scale[0]}..{scale[1]}")
         if not isinstance(label, str) or not label.strip():
-            raise fail(nodes.get(key), f"anchor {key} needs a text meaning, got {label!r}")
+            raise fail(nodes.get(key), f"anchor {key} needs a text meaning, got "
+                                       f"{short_repr(label)}")
     if scale[0] not in anchors or scale[1] not in anchors:
         raise fail(f["anchors"], f"anchors must name both ends of the scale ({scale[0]} and "
                                  f"{scale[1]})")

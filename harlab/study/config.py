@@ -22,6 +22,7 @@ from harlab.attacks.config import KEYFRAME_METHODS
 from harlab.errors import InputError
 from harlab.llm.config import LLMConfig
 from harlab.validation import check_positive_int, check_range
+from harlab.yamlio import clip, load_yaml, read_yaml_text, short_repr
 
 TRAIN_PRESETS = ("demo", "paper")
 
@@ -85,35 +86,43 @@ class StudyConfig:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         if not isinstance(self.name, str) or not self.name.strip():
-            raise StudyConfigError(f"name must be a non-empty text, got {self.name!r}")
+            raise StudyConfigError(f"name must be a non-empty text, got {short_repr(self.name)}")
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise StudyConfigError(f"dataset must be 'demo' or a folder path, got "
-                                   f"{self.dataset!r}")
+                                   f"{short_repr(self.dataset)}")
         check_range("fold", self.fold, 1, 3, integer=True, hint="UCF-101 has folds 1, 2, 3")
         if self.train_preset not in TRAIN_PRESETS:
             raise StudyConfigError(f"train_preset must be one of {', '.join(TRAIN_PRESETS)}, "
-                                   f"got {self.train_preset!r}")
+                                   f"got {short_repr(self.train_preset)}")
+        if not isinstance(self.classes, (str, list, tuple)):  # a mapping would give its keys
+            raise StudyConfigError(f"classes must be a list of class names such as "
+                                   f"[BabyCrawling, Biking], got {short_repr(self.classes)}")
         classes = (self.classes,) if isinstance(self.classes, str) else tuple(self.classes)
-        if not classes or not all(isinstance(c, str) and c.strip() for c in classes):
+        if classes and not all(isinstance(c, str) for c in classes):
+            raise StudyConfigError(f"classes must be a list of class names such as "
+                                   f"[BabyCrawling, Biking], got {short_repr(self.classes)}")
+        if not classes or not all(c.strip() for c in classes):
             raise StudyConfigError(f"classes must be one or more class names, got "
-                                   f"{self.classes!r}")
+                                   f"{short_repr(self.classes)}")
         set_(self, "classes", tuple(c.strip() for c in classes))
         check_positive_int(self.per_class, "per_class")
         check_positive_int(self.keyframes, "keyframes")
         if self.keyframe_method not in KEYFRAME_METHODS:
             raise StudyConfigError(f"keyframe_method must be one of "
-                                   f"{', '.join(KEYFRAME_METHODS)}, got {self.keyframe_method!r}")
+                                   f"{', '.join(KEYFRAME_METHODS)}, got "
+                                   f"{short_repr(self.keyframe_method)}")
         check_range("noise_floor", self.noise_floor, 0, 100, integer=True)
         check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
         if not isinstance(self.train, dict):
             raise StudyConfigError(f"train must be a mapping of training settings such as "
-                                   f"{{epochs: 5}}, got {self.train!r}")
+                                   f"{{epochs: 5}}, got {short_repr(self.train)}")
         self.train_config()
         for arm in ("unimodal", "multimodal"):
             value = getattr(self, arm)
             if not isinstance(value, dict):
                 raise StudyConfigError(f"{arm} must be a mapping of LLM settings such as "
-                                       f"{{provider: openai, model: gpt-4o}}, got {value!r}")
+                                       f"{{provider: openai, model: gpt-4o}}, got "
+                                       f"{short_repr(value)}")
             self.llm(arm)  # validates the settings now, naming the arm
         self.attack_config()
 
@@ -206,35 +215,23 @@ class StudyConfig:
             raise StudyConfigError(f"{source}: expected a mapping of study settings, got "
                                    f"{type(values).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
+        unknown = sorted(set(values) - set(names), key=str)
         if unknown:
-            raise StudyConfigError(f"{source}: unknown setting {unknown[0]!r}; valid settings: "
-                                   f"{', '.join(names)}")
+            raise StudyConfigError(f"{source}: unknown setting {short_repr(unknown[0])}; valid "
+                                   f"settings: {', '.join(names)}")
         try:
             return cls(**values)
-        except StudyConfigError as exc:
-            raise StudyConfigError(f"{source}: {exc}") from exc
-        except InputError as exc:
-            raise StudyConfigError(f"{source}: {exc}") from exc
-        except TypeError as exc:
-            raise StudyConfigError(f"{source}: {exc}") from exc
+        except (InputError, TypeError) as exc:  # StudyConfigError is an InputError
+            raise StudyConfigError(clip(f"{source}: {exc}")) from exc
 
     @classmethod
     def load(cls, path: str | Path) -> StudyConfig:
         """Read a study YAML file; errors name the file (and the line for YAML syntax)."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise StudyConfigError(f"cannot read study config {str(path)!r}: {exc.strerror}; "
-                                   "give the path of a .yaml file") from exc
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            raise StudyConfigError(f"{path}{where}: not valid YAML "
-                                   f"({getattr(exc, 'problem', exc)})") from exc
+        text = read_yaml_text(path, "study config", error=StudyConfigError)
+        values = load_yaml(text, str(path), error=StudyConfigError,
+                           hint="expected 'setting: value' lines as in "
+                                "resources/study_ucf101_gpt4o.yaml")
         return cls.from_dict(values if values is not None else {}, str(path))
 
     def save(self, path: str | Path) -> None:

@@ -111,7 +111,7 @@ def test_bad_configs_are_named(values, match):
 def test_yaml_errors_give_the_line(tmp_path):
     bad = tmp_path / "s.yaml"
     bad.write_text("name: x\nclasses: [a, b\n")
-    with pytest.raises(StudyConfigError, match=r"s.yaml line \d+: not valid YAML"):
+    with pytest.raises(StudyConfigError, match=r"s\.yaml, line \d+: not valid YAML"):
         StudyConfig.load(bad)
 
 
