@@ -30,12 +30,17 @@ import yaml
 
 from harlab.errors import InputError
 from harlab.paths import RESOURCES
+from harlab.yamlio import compose_yaml, construct_yaml, read_yaml_text, short_repr
 
 BUNDLED_DIR = RESOURCES / "scenarios"
 FIELDS = ("name", "title", "source", "classes", "fallback", "role", "system", "unimodal",
           "multimodal")
 REQUIRED = ("name", "role", "unimodal", "multimodal")
 PLACEHOLDERS = {"unimodal": ("label", "role"), "multimodal": ("role",), "system": ("role",)}
+# The paper's prompts are about 400 characters. A template may repeat {role}, so the rendered
+# prompt is bounded too: a 30 MB prompt would be sent (and paid for) as is.
+MAX_TEMPLATE_CHARS = 20_000
+MAX_PROMPT_CHARS = 50_000
 
 
 class ScenarioError(InputError):
@@ -58,26 +63,41 @@ class Scenario:
     path: Path | None = field(default=None, compare=False)
 
     def unimodal_prompt(self, label: str) -> str:
-        return self.unimodal.format(label=label, role=self.role)
+        return self._render("unimodal", label=label, role=self.role)
 
     def multimodal_prompt(self) -> str:
-        return self.multimodal.format(role=self.role)
+        return self._render("multimodal", role=self.role)
 
     def system_prompt(self) -> str | None:
-        return self.system.format(role=self.role) if self.system else None
+        if not self.system:
+            return None
+        return self._render("system", role=self.role)
+
+    def _render(self, key: str, **values: str) -> str:
+        template = getattr(self, key)
+        size = _rendered_size(template, values)  # before rendering: never build a huge text
+        if size > MAX_PROMPT_CHARS:
+            raise ScenarioError(_too_long_prompt(self.name, key, size)
+                                + f" ({self.path or 'no file'})")
+        return template.format(**values)
+
+
+def _rendered_size(template: str, values: dict[str, str]) -> int:
+    return sum(len(literal) + (len(values[name]) if name is not None else 0)
+               for literal, name, _, _ in string.Formatter().parse(template))
+
+
+def _too_long_prompt(name: str, key: str, size: int) -> str:
+    return (f"the {key} prompt of scenario {name!r} is {size} characters, over the limit of "
+            f"{MAX_PROMPT_CHARS} characters; shorten the template or the role (each {{role}} "
+            "repeats it), or the label")
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Parse and validate one scenario; errors name ``source`` and the line at fault."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{source}, {where}: not valid YAML ({problem}); expected "
-                            "'key: value' lines as in resources/scenarios/") from exc
+    node = compose_yaml(text, source, error=ScenarioError,
+                        hint="expected 'key: value' lines as in resources/scenarios/")
+    data = construct_yaml(node, source, error=ScenarioError)
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ScenarioError(f"{source}, line 1: expected a mapping of fields "
                             f"({', '.join(REQUIRED)} ...), got {type(data).__name__}")
@@ -100,34 +120,44 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 
     for key in data:
         if key not in FIELDS:
-            raise fail(key, f"unknown field {key!r}; valid fields: {', '.join(FIELDS)}")
+            raise fail(key, f"unknown field {short_repr(key)}; valid fields: "
+                            f"{', '.join(FIELDS)}")
     for key in REQUIRED:
         if key not in data or data[key] in (None, ""):
             raise fail(None if key not in data else key,
                        f"missing field {key!r}; a scenario needs {', '.join(REQUIRED)}")
     for key in ("name", "role", "unimodal", "multimodal", "title", "source", "system"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
-            raise fail(key, f"{key} must be text, got {data[key]!r}")
+            raise fail(key, f"{key} must be text, got {short_repr(data[key])}")
     classes = data.get("classes") or []
     if isinstance(classes, str):
         classes = [classes]
     if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
         raise fail("classes", f"classes must be a list of class names such as [Biking], got "
-                              f"{data.get('classes')!r}")
+                              f"{short_repr(data.get('classes'))}")
     fallback = data.get("fallback", False)
     if not isinstance(fallback, bool):
-        raise fail("fallback", f"fallback must be true or false, got {fallback!r}")
+        raise fail("fallback", f"fallback must be true or false, got {short_repr(fallback)}")
     if not classes and not fallback:
         raise fail("classes", "a scenario must list its classes (e.g. classes: [Biking]) or "
                               "be the fallback (fallback: true)")
+    name = data["name"].strip()
     for key, allowed in PLACEHOLDERS.items():
         if data.get(key):
+            if len(data[key]) > MAX_TEMPLATE_CHARS:
+                raise fail(key, f"the {key} template of scenario {name!r} is {len(data[key])} "
+                                f"characters, over the limit of {MAX_TEMPLATE_CHARS} characters;"
+                                " shorten it")
             _check_template(data[key], allowed, key,
                             lambda msg, needle=None, k=key: fail(k, msg, needle))
+            # the label is unknown here: count it as empty, and the role in full
+            size = _rendered_size(data[key], {"label": "", "role": data["role"].strip()})
+            if size > MAX_PROMPT_CHARS:
+                raise fail(key, _too_long_prompt(name, key, size))
     if "{label}" not in data["unimodal"].replace("{{", "").replace("}}", ""):
         raise fail("unimodal", "the unimodal template must contain {label}, where the "
                                "clean or adversarial label goes")
-    return Scenario(name=data["name"].strip(), role=data["role"].strip(),
+    return Scenario(name=name, role=data["role"].strip(),
                     unimodal=data["unimodal"].strip(), multimodal=data["multimodal"].strip(),
                     classes=tuple(classes), fallback=fallback,
                     title=(data.get("title") or data["name"]).strip(),
@@ -138,11 +168,17 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def _check_template(template: str, allowed: Iterable[str], key: str, fail: Any) -> None:
     allowed = tuple(allowed)
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)
+                  if f is not None]
     except ValueError as exc:
         raise fail(f"{key} template is malformed ({exc}); write a literal brace as {{{{ or "
                    "}}") from exc
-    for name in fields:
+    for name, spec, conversion in fields:
+        if spec or conversion:  # e.g. {role:>9999999} would pad the prompt to any size
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (
+                f":{spec}" if spec else "") + "}"
+            raise fail(f"placeholder {shown} in the {key} template has a format spec or "
+                       f"conversion; write it plainly as {{{name}}}", shown)
         if name not in allowed:
             shown = "{" + name + "}" if name else "{}"
             raise fail(f"unknown placeholder {shown} in the {key} template; allowed: "
@@ -151,11 +187,8 @@ def _check_template(template: str, allowed: Iterable[str], key: str, fail: Any) 
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario file {str(path)!r} ({exc.strerror}); "
-                            "expected a YAML file") from exc
+    text = read_yaml_text(path, "scenario file", error=ScenarioError,
+                          hint="expected a YAML file")
     scenario = parse_scenario(text, source=str(path))
     return Scenario(**{**scenario.__dict__, "path": path})
 
