@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 
 from harlab.errors import InputError
 from harlab.paths import RESOURCES
+from harlab.yamlio import compose_yaml, load_yaml, read_yaml_text, short_repr
 
 DEFAULT_RULES_PATH = RESOURCES / "decision_rules.yaml"
 DECISIONS = ("alert", "no_alert", "unclear")
@@ -31,6 +33,12 @@ MENTIONS = ("true", "adversarial", "both", "neither")
 LABEL_SCORER = "label-mention-v1"
 _RULE_KEYS = ("alert", "no_alert")
 _TOP_KEYS = ("version", "default", "scenarios")
+# Rules stay regular expressions (the bundled rules and users' copies rely on alternation and
+# optional words, and a keyword-only format would change every scorer version), so instead of
+# restricting them each one is matched with a time limit. The ``regex`` package (installed
+# with transformers) is a drop-in for ``re`` whose matching takes a ``timeout``; ``re`` cannot
+# be interrupted, so a pattern such as ``(a|a)*$`` would hang the scoring stage for hours.
+RULE_TIMEOUT_S = 0.5
 
 
 # ---------------------------------------------------------------------------- label mention
@@ -78,12 +86,12 @@ class RuleSet:
     name: str
     alert: tuple[str, ...]
     no_alert: tuple[str, ...]
-    _compiled: dict[str, list[re.Pattern[str]]] = field(default_factory=dict, compare=False,
-                                                         repr=False)
+    _compiled: dict[str, list[tuple[str, Any]]] = field(default_factory=dict, compare=False,
+                                                        repr=False)
 
     def __post_init__(self) -> None:
         for key in _RULE_KEYS:
-            self._compiled[key] = [re.compile(rf"\b(?:{p})\b", re.IGNORECASE)
+            self._compiled[key] = [(p, regex.compile(rf"\b(?:{p})\b", regex.IGNORECASE))
                                    for p in getattr(self, key)]
 
     @property
@@ -104,14 +112,30 @@ class RuleSet:
             return "unclear", {"alert": [], "no_alert": []}
         hits: dict[str, list[str]] = {"alert": [], "no_alert": []}
         rest = text
-        for pattern in self._compiled["no_alert"]:
-            hits["no_alert"] += [m.group(0) for m in pattern.finditer(rest)]
-            rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
-        for pattern in self._compiled["alert"]:
-            hits["alert"] += [m.group(0) for m in pattern.finditer(rest)]
+        for source, pattern in self._compiled["no_alert"]:
+            try:
+                hits["no_alert"] += [m.group(0) for m in
+                                     pattern.finditer(rest, timeout=RULE_TIMEOUT_S)]
+                rest = pattern.sub(lambda m: " " * len(m.group(0)), rest,
+                                   timeout=RULE_TIMEOUT_S)
+            except TimeoutError as exc:
+                raise self._too_slow(source, "no_alert", len(text)) from exc
+        for source, pattern in self._compiled["alert"]:
+            try:
+                hits["alert"] += [m.group(0) for m in
+                                  pattern.finditer(rest, timeout=RULE_TIMEOUT_S)]
+            except TimeoutError as exc:
+                raise self._too_slow(source, "alert", len(text)) from exc
         n_alert, n_no = len(hits["alert"]), len(hits["no_alert"])
         decision = "alert" if n_alert > n_no else "no_alert" if n_no > n_alert else "unclear"
         return decision, hits
+
+    def _too_slow(self, source: str, key: str, size: int) -> InputError:
+        return InputError(f"decision rule {short_repr(source)} in {self.name}.{key} took more "
+                          f"than {RULE_TIMEOUT_S} s on an answer of {size} characters "
+                          "(catastrophic backtracking: a repeat inside a repeat whose "
+                          "alternatives overlap, such as (a|aa)+); rewrite it as plain "
+                          "phrases or alternatives without nested repeats")
 
 
 @dataclass(frozen=True)
@@ -150,8 +174,8 @@ def _rule_set(name: str, node: Any, source: str, base: RuleSet | None) -> RuleSe
             if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
                 raise _fail(source, item, f"{name}.{key} entries must be non-empty phrases")
             try:
-                re.compile(item.value)
-            except re.error as exc:
+                regex.compile(item.value)
+            except regex.error as exc:
                 raise _fail(source, item, f"{item.value!r} in {name}.{key} is not a valid "
                                           f"regular expression ({exc})") from exc
             patterns.append(str(item.value))
@@ -166,13 +190,7 @@ def _rule_set(name: str, node: Any, source: str, base: RuleSet | None) -> RuleSe
 
 def parse_decision_rules(text: str, source: str = "<decision rules>") -> DecisionRules:
     """Parse and check a rules file; errors name the line at fault."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise InputError(f"{source}, line {line}: not valid YAML ({getattr(exc, 'problem', exc)})"
-                         ". Fix that line.") from exc
+    root = compose_yaml(text, source, error=InputError, hint="fix that line")
     if not isinstance(root, yaml.MappingNode):
         raise _fail(source, root, "expected a mapping with the keys version, default and "
                                   "scenarios")
@@ -198,11 +216,8 @@ def parse_decision_rules(text: str, source: str = "<decision rules>") -> Decisio
 def load_decision_rules(path: str | Path | None = None) -> DecisionRules:
     """The rules in ``path`` (default: the bundled ``resources/decision_rules.yaml``)."""
     path = Path(path) if path is not None else DEFAULT_RULES_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"decision rules file {str(path)!r} cannot be read ({exc.strerror}); "
-                         f"expected a YAML file like {DEFAULT_RULES_PATH}") from exc
+    text = read_yaml_text(path, "decision rules file",
+                          hint=f"expected a YAML file like {DEFAULT_RULES_PATH}")
     return parse_decision_rules(text, source=str(path))
 
 
@@ -227,8 +242,8 @@ def scenario_lookup(project_root: str | Path | None) -> dict[str, Any]:
     lookup: dict[Any, Any] = {None: None}
     for path in sorted(folder.glob("*.y*ml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+            data = load_yaml(read_yaml_text(path, "scenario file"), str(path))
+        except InputError:  # unreadable, not UTF-8, not YAML or too large: skipped, as before
             continue
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             continue
