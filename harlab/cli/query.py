@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from harlab.llm.config import IMAGE_DETAILS, PROVIDER_PRESETS, LLMConfig
+from harlab.vocab import BUILTIN_PROVIDER, MODALITIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,14 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Exit status 1 when some requests failed (they are stored with their "
                     "reason; run again to retry them).")
     p.add_argument("--project", required=True, help="project folder")
-    p.add_argument("--provider", choices=list(PROVIDER_PRESETS), default="builtin",
+    p.add_argument("--provider", choices=list(PROVIDER_PRESETS), default=BUILTIN_PROVIDER,
                    help="builtin = SmolLM2 on a local llama.cpp server, offline (default)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: the provider's)")
     p.add_argument("--model", help="model name (default: the provider's)")
     p.add_argument("--api-key-env", help="NAME of the environment variable holding the API key "
                                          "(default: the provider's, e.g. OPENAI_API_KEY)")
-    p.add_argument("--modality", default="unimodal,multimodal",
-                   help="comma-separated: unimodal, multimodal (default both)")
+    p.add_argument("--modality", default=",".join(MODALITIES),
+                   help=f"comma-separated: {', '.join(MODALITIES)} (default all)")
     default = LLMConfig()
     p.add_argument("--temperature", type=_temperature, default=default.temperature,
                    help=f"sampling temperature (default {default.temperature}); 'default' "

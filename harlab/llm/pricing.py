@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from harlab.vocab import BUILTIN_PROVIDER
+
 PRICES_AS_OF = "2025-06-01"
 ESTIMATE_NOTE = f"estimate from list prices as of {PRICES_AS_OF}; check your provider's bill"
 
@@ -28,7 +30,7 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     "o4-mini": (1.10, 4.40),
     "o3": (2.00, 8.00),
 }
-LOCAL_PROVIDERS = {"builtin", "ollama", "vllm", "llamacpp", "lmstudio"}
+LOCAL_PROVIDERS = {BUILTIN_PROVIDER, "ollama", "vllm", "llamacpp", "lmstudio"}
 
 
 def price_for(provider: str, model: str) -> tuple[float, float] | None:
