@@ -102,6 +102,14 @@ def test_panel_attacks_video_and_reruns_on_eps_change(qtbot, setup, tmp_path):
     bars = panel.top5.values("adv")
     assert len(bars) == 3 and sum(bars) == pytest.approx(1, abs=1e-4)
     assert "8/255" in panel.eps_label.text()
+    # frame-level and video-level predictions are labelled; the shown keyframe is marked
+    assert "this frame" in panel.grid.plots["clean"].titleLabel.text
+    assert "Whole video" in panel.top5.plots["clean"].titleLabel.text
+    assert "Video-level prediction" in panel.verdict.text()
+    assert panel.strip.current == 0
+    panel.strip.frame_clicked.emit(1)
+    assert panel.strip.current == 1
+    assert "keyframe 2/2" in panel.grid.plots["clean"].titleLabel.text
 
     with qtbot.waitSignal(ctx.runner.finished, timeout=WAIT_MS):
         panel.eps_slider.setValue(16)
@@ -159,3 +167,16 @@ def test_errors_go_to_the_status_line(qtbot, setup):
     panel.classes_edit.setText("Nope")
     panel.sweep_button.click()
     assert "class 'Nope' is not one of" in panel.status.text() and not ctx.runner.busy
+
+
+def test_sweep_eps_list_is_parsed():
+    from harlab.errors import InputError
+    from ui.widgets.attack_labels import parse_eps_255
+
+    assert parse_eps_255("8, 0; 2 4/255 2") == [0, 2, 4, 8]
+    with pytest.raises(InputError, match="is not a number"):
+        parse_eps_255("1, x")
+    with pytest.raises(InputError, match="outside 0..255"):
+        parse_eps_255("300")
+    with pytest.raises(InputError, match="the eps list is empty"):
+        parse_eps_255(" ")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -42,6 +42,7 @@ from harlab.train.runs import best_checkpoint
 from ui.context import AppContext
 from ui.panels import attack_jobs
 from ui.panels.attack_jobs import AttackView
+from ui.widgets.attack_labels import frame_titles, parse_eps_255, verdict_text
 from ui.widgets.attack_lists import SamplesTable, VideoBrowser
 from ui.widgets.attack_views import KeyframeGrid, SweepPlot, Top5Bars
 from ui.widgets.config_form import ConfigForm
@@ -124,23 +125,32 @@ class AttackPanel(QWidget):
         self.top5 = Top5Bars()
         self.top5.setMinimumHeight(150)
         self.verdict = QLabel("Pick a video or a sample.", wordWrap=True)
-        inspect = QSplitter(Qt.Orientation.Vertical)
-        head = QSplitter(Qt.Orientation.Vertical)
-        head.addWidget(self.verdict)
-        head.addWidget(self.strip)
-        for widget in (head, self.grid, self.top5):
-            inspect.addWidget(widget)
-        inspect.setSizes([150, 560, 200])
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # the header sits outside the splitter, so no handle can squeeze it to one cut line
+        self.verdict.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        for widget in (self.strip, self.grid, self.top5):
+            splitter.addWidget(widget)
+        splitter.setSizes([130, 540, 190])
+        inspect = QWidget()
+        inspect_box = QVBoxLayout(inspect)
+        inspect_box.setContentsMargins(0, 0, 0, 0)
+        inspect_box.addWidget(self.verdict)
+        inspect_box.addWidget(splitter, 1)
 
         self.sweep_plot = SweepPlot()
         self.sweep_videos_spin = QSpinBox(minimum=1, maximum=1000, value=10)
         self.sweep_button = QPushButton("Run eps sweep")
         self.sweep_button.clicked.connect(self._on_sweep_clicked)
-        self.sweep_note = QLabel(f"eps = {', '.join(map(str, SWEEP_EPS_255))} (x 1/255) on the "
-                                 "videos of the classes above")
+        self.sweep_eps_edit = QLineEdit(", ".join(map(str, SWEEP_EPS_255)))
+        self.sweep_eps_edit.setToolTip("eps values in 1/255 units, separated by commas (like "
+                                       "harlab attack sweep --eps)")
+        self.sweep_note = QLabel("on the videos of the classes above")
         sweep = QWidget()
         sw = QVBoxLayout(sweep)
         row = QHBoxLayout()
+        row.addWidget(QLabel("eps (x 1/255)"))
+        row.addWidget(self.sweep_eps_edit, 1)
         row.addWidget(QLabel("Videos per class"))
         row.addWidget(self.sweep_videos_spin)
         row.addWidget(self.sweep_button)
@@ -155,7 +165,7 @@ class AttackPanel(QWidget):
         split.addWidget(self.left_tabs)
         split.addWidget(self.right_tabs)
         split.setStretchFactor(1, 4)
-        split.setSizes([280, 1000])
+        split.setSizes([360, 920])
         outer = QVBoxLayout(self)
         outer.addLayout(top)
         outer.addWidget(split, 1)
@@ -269,12 +279,7 @@ class AttackPanel(QWidget):
         self.strip.set_frames(a.clean_frames, [f"#{i}  {t:.2f}s" for i, t in
                                                zip(a.keyframe_indices, a.timestamps_s,
                                                    strict=True)])
-        verdict = ("correct before, wrong after: a sample" if a.flipped else
-                   "wrong before the attack" if a.clean_pred != a.true_index else
-                   "the attack did not flip this video")
-        self.verdict.setText(f"<b>{a.video}</b> ({view.source}) true <b>{a.true_label}</b>: "
-                             f"{a.classes[a.clean_pred]} -> {a.classes[a.adv_pred]} at "
-                             f"{a.attack} eps {a.eps * 255:.3g}/255 - {verdict}")
+        self.verdict.setText(verdict_text(view))
         self.top5.set_top5("clean", a.clean_top5(), a.true_label)
         self.top5.set_top5("adv", a.adv_top5(), a.true_label)
         self._show_frame()
@@ -283,16 +288,10 @@ class AttackPanel(QWidget):
         if self._view is None:
             return
         a, k = self._view.attack, self._frame
-        delta = a.delta[k]
-        clean_top, adv_top = a.clean_top5(k)[0], a.adv_top5(k)[0]
-        self.grid.show_frame(a.clean_frames[k], a.adv_frames[k], delta, a.eps,
-                             self._view.cam_clean[k], self._view.cam_adv[k], titles={
-                                 "clean": f"Original: {clean_top[0]} {clean_top[1]:.0%}",
-                                 "adv": f"Adversarial: {adv_top[0]} {adv_top[1]:.0%}",
-                                 "pert": f"|perturbation| max {np.abs(delta).max() * 255:.0f}"
-                                         "/255",
-                                 "cam_clean": f"Grad-CAM: {clean_top[0]}",
-                                 "cam_adv": f"Grad-CAM: {adv_top[0]}"})
+        self.strip.set_current(k)
+        self.grid.show_frame(a.clean_frames[k], a.adv_frames[k], a.delta[k], a.eps,
+                             self._view.cam_clean[k], self._view.cam_adv[k],
+                             titles=frame_titles(a, k))
 
     @Slot()
     def _on_find_clicked(self) -> None:
@@ -326,7 +325,8 @@ class AttackPanel(QWidget):
                 raise HarlabError("open or create a project first; the sweep is recorded in it")
             attack = self.config()
             check_classes_known(attack.classes, dataset.classes)
-            config = SweepConfig(attack, tuple(e / 255 for e in SWEEP_EPS_255),
+            config = SweepConfig(attack, tuple(e / 255 for e in parse_eps_255(
+                                     self.sweep_eps_edit.text())),
                                  self.sweep_videos_spin.value(), self._checkpoint(),
                                  str(dataset.root))
         except HarlabError as exc:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-SAMPLE_COLUMNS = ("ID", "Video", "True", "Before", "After", "eps", "PNG flips")
+SAMPLE_COLUMNS = ("ID", "True", "Before", "After", "eps", "PNG")
 
 
 class VideoBrowser(QWidget):
@@ -87,7 +87,14 @@ class SamplesTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setWordWrap(False)
+        for c, tip in enumerate(("sample id", "true class", "the video's prediction before the "
+                                 "attack", "the video's prediction after the attack",
+                                 "eps x 1/255", "do the stored PNG frames still flip it?")):
+            self.horizontalHeaderItem(c).setToolTip(tip)
         self.itemSelectionChanged.connect(self._on_selection_changed)
 
     def set_samples(self, samples: Sequence[Any]) -> None:
@@ -95,13 +102,18 @@ class SamplesTable(QTableWidget):
         self.blockSignals(True)
         self.setRowCount(len(samples))
         for r, s in enumerate(samples):
-            cells = [str(s.id), s.video.rsplit("/", 1)[-1], s.true_label,
-                     f"{s.clean_pred} {s.clean_conf:.0%}", f"{s.adv_pred} {s.adv_conf:.0%}",
-                     f"{s.eps_255:.3g}/255", "yes" if s.survives_png else "no"]
+            cells = [str(s.id), s.true_label, f"{s.clean_pred} {s.clean_conf:.0%}",
+                     f"{s.adv_pred} {s.adv_conf:.0%}", f"{s.eps_255:.3g}",
+                     "flips" if s.survives_png else "no"]
+            tip = (f"{s.video}\ntrue {s.true_label}; video predicted {s.clean_pred} "
+                   f"({s.clean_conf:.0%}) before the attack, {s.adv_pred} ({s.adv_conf:.0%}) "
+                   f"after, at eps {s.eps_255:.3g}/255; the stored PNGs "
+                   f"{'still flip' if s.survives_png else 'no longer flip'} the classifier")
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
-                cell.setToolTip(s.video)
+                cell.setToolTip(tip)
                 self.setItem(r, c, cell)
+        self.resizeColumnsToContents()
         self.blockSignals(False)
 
     @Slot()

@@ -99,15 +99,16 @@ class KeyframeGrid(pg.GraphicsLayoutWidget):
 
 
 class Top5Bars(pg.GraphicsLayoutWidget):
-    """Two horizontal bar charts: the top-5 classes before and after the attack."""
+    """Two horizontal bar charts: the video-level top-5 classes (the mean softmax over its
+    keyframes, which decides the video's class) before and after the attack."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setBackground("w")
         self.plots = {}
         self.bars: dict[str, pg.BarGraphItem | None] = {"clean": None, "adv": None}
-        for col, (key, title) in enumerate((("clean", "Before the attack"),
-                                            ("adv", "After the attack"))):
+        for col, (key, title) in enumerate((("clean", "Whole video, before the attack"),
+                                            ("adv", "Whole video, after the attack"))):
             plot = self.addPlot(row=0, col=col, title=title)
             plot.setMouseEnabled(x=False, y=False)
             plot.setMenuEnabled(False)

@@ -51,6 +51,8 @@ class FrameStrip(QScrollArea):
         self._row.addStretch(1)
         self.setWidget(self._inner)
         self.captions: list[str] = []
+        self.current = -1
+        self._cells: list[QWidget] = []
 
     def clear(self) -> None:
         while self._row.count() > 1:
@@ -58,6 +60,8 @@ class FrameStrip(QScrollArea):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.captions = []
+        self._cells = []
+        self.current = -1
 
     def set_frames(self, frames: np.ndarray | Sequence[np.ndarray],
                    captions: Sequence[str] | None = None) -> None:
@@ -82,4 +86,17 @@ class FrameStrip(QScrollArea):
             col.addWidget(thumb)
             col.addWidget(label)
             self._row.insertWidget(self._row.count() - 1, cell)
+            self._cells.append(cell)
         self.captions = captions
+
+    def set_current(self, pos: int) -> None:
+        """Mark the thumbnail at ``pos`` as the one shown elsewhere (a frame and bold caption)."""
+        self.current = pos
+        for i, cell in enumerate(self._cells):
+            chosen = i == pos
+            cell.setObjectName("current" if chosen else "")
+            cell.setStyleSheet("QWidget#current { border: 3px solid #1565c0; border-radius: 3px;"
+                               " } QWidget#current QLabel { font-weight: bold; }"
+                               if chosen else "")
+        if 0 <= pos < len(self._cells):
+            self.ensureWidgetVisible(self._cells[pos])
