@@ -168,4 +168,54 @@ MIGRATIONS: list[str] = [
     WHERE r.id = (SELECT max(x.id) FROM llm_requests x WHERE x.sample_id = r.sample_id
                   AND x.modality = r.modality AND x.variant = r.variant);
     """,
+    # 4 -> 5 (ratings, issue 19): a rating remembers whether it was given unblinded; each
+    # blind order carries its SHA-256 commitment; the study may keep a chosen (rated) pair
+    # current after a re-ask (pair_choices; the view prefers the choice over the newest row);
+    # skips, flags and time per item; adjudicated values.
+    """
+    ALTER TABLE ratings ADD COLUMN unblinded INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE blind_orders ADD COLUMN commitment TEXT;
+    CREATE TABLE pair_choices (
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,
+        variant TEXT NOT NULL,              -- original, attacked
+        request_id INTEGER NOT NULL REFERENCES llm_requests(id),
+        chosen_at REAL NOT NULL,
+        PRIMARY KEY (sample_id, modality, variant)
+    );
+    DROP VIEW current_requests;
+    CREATE VIEW current_requests AS
+    SELECT r.* FROM llm_requests r
+    WHERE r.id = coalesce(
+        (SELECT c.request_id FROM pair_choices c WHERE c.sample_id = r.sample_id
+         AND c.modality = r.modality AND c.variant = r.variant),
+        (SELECT max(x.id) FROM llm_requests x WHERE x.sample_id = r.sample_id
+         AND x.modality = r.modality AND x.variant = r.variant));
+    CREATE TABLE item_log (
+        annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,
+        original_response_id INTEGER NOT NULL REFERENCES llm_requests(id),
+        attacked_response_id INTEGER NOT NULL REFERENCES llm_requests(id),
+        seconds REAL NOT NULL DEFAULT 0,    -- time spent on the item, summed over visits
+        skipped INTEGER NOT NULL DEFAULT 0,
+        flag TEXT,                          -- a reason the item needs a second look
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (annotator_id, original_response_id, attacked_response_id)
+    );
+    CREATE TABLE adjudications (
+        id INTEGER PRIMARY KEY,
+        sample_id INTEGER NOT NULL REFERENCES samples(id),
+        modality TEXT NOT NULL,
+        item TEXT NOT NULL,                 -- stored rubric key
+        value TEXT NOT NULL,                -- the resolved value, stored terms
+        original_response_id INTEGER NOT NULL REFERENCES llm_requests(id),
+        attacked_response_id INTEGER NOT NULL REFERENCES llm_requests(id),
+        adjudicator TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        rubric_version TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (item, original_response_id, attacked_response_id)
+    );
+    """,
 ]

@@ -27,11 +27,11 @@ from harlab.store import Project
 
 _UPSERT = """
 INSERT INTO ratings (sample_id, modality, annotator_id, item, value, original_response_id,
-                     attacked_response_id, rubric_version, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     attacked_response_id, rubric_version, unblinded, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (annotator_id, item, original_response_id, attacked_response_id) DO UPDATE SET
     value = excluded.value, rubric_version = excluded.rubric_version,
-    updated_at = excluded.updated_at
+    unblinded = max(unblinded, excluded.unblinded), updated_at = excluded.updated_at
 """
 
 
@@ -46,19 +46,25 @@ class Answer:
 
 @dataclass(frozen=True)
 class RatingProgress:
-    """``rated`` items have every required answer; ``partial`` ones some answers."""
+    """``rated`` items have every required answer; ``partial`` ones some answers.
+
+    Counts are of current items; ``superseded`` counts the listed pairs rated before a re-ask
+    replaced them (their ratings are kept, shown and exported).
+    """
 
     rated: int
     partial: int
     total: int
+    superseded: int = 0
 
     def __str__(self) -> str:
-        return f"{self.rated} / {self.total} rated"
+        extra = f" (+{self.superseded} superseded)" if self.superseded else ""
+        return f"{self.rated} / {self.total} rated{extra}"
 
 
 def record_answer(project: Project, annotator: Annotator, item: RatingItem, key: str,
                   value: Any, rubric: Rubric | None = None, *,
-                  a_is: str | None = None) -> Answer:
+                  a_is: str | None = None, unblinded: bool = False) -> Answer:
     """Validate one answer and commit it at once.
 
     Args:
@@ -70,6 +76,8 @@ def record_answer(project: Project, annotator: Annotator, item: RatingItem, key:
         rubric: default the project's (:func:`harlab.rating.load_rubric`); pass it when
             answering many questions.
         a_is: what A was on screen; default the annotator's stored blind order.
+        unblinded: the annotator saw which answer was which (recorded with the rating;
+            once a rating was given unblinded it stays marked).
 
     Raises:
         RubricError: unknown key or a value the item does not accept.
@@ -87,7 +95,7 @@ def record_answer(project: Project, annotator: Annotator, item: RatingItem, key:
     now = time.time()
     project.execute(_UPSERT, (item.sample_id, item.modality, annotator.id, stored_key,
                               stored_value, item.original_id, item.attacked_id, rubric.version,
-                              now, now))
+                              int(bool(unblinded)), now, now))
     return Answer(stored_key, stored_value, rubric.version)
 
 
@@ -128,9 +136,11 @@ def progress(project: Project, annotator: Annotator, rubric: Rubric | None = Non
     required = set(rubric.required_keys())
     counts = {"rated": 0, "partial": 0, "unrated": 0}
     listed = items(project, annotator, filters)
-    for i in listed:
+    current = [i for i in listed if not i.superseded]
+    for i in current:
         counts[status_of(answered.get((i.original_id, i.attacked_id), set()), required)] += 1
-    return RatingProgress(counts["rated"], counts["partial"], len(listed))
+    return RatingProgress(counts["rated"], counts["partial"], len(current),
+                          len(listed) - len(current))
 
 
 def item_scores(project: Project, item: RatingItem) -> dict[str, float | None]:
@@ -143,13 +153,19 @@ def item_scores(project: Project, item: RatingItem) -> dict[str, float | None]:
 
 def next_unrated(project: Project, annotator: Annotator, listed: list[RatingItem],
                  rubric: Rubric, start: int = -1) -> int | None:
-    """Index in ``listed`` of the first item after ``start`` (wrapping) not fully rated."""
+    """Index in ``listed`` of the first item after ``start`` (wrapping) not fully rated,
+    leaving out superseded pairs and items this annotator skipped."""
     answered = answered_keys(project, annotator)
     required = set(rubric.required_keys())
+    skipped = {(r[0], r[1]) for r in project.query(
+        "SELECT original_response_id, attacked_response_id FROM item_log WHERE "
+        "annotator_id = ? AND skipped = 1", (annotator.id,))}
     n = len(listed)
     for step in range(1, n + 1):
         i = (start + step) % n
         pair = (listed[i].original_id, listed[i].attacked_id)
+        if listed[i].superseded or pair in skipped:  # skipped: the annotator moved past it
+            continue
         if status_of(answered.get(pair, set()), required) != "rated":
             return i
     return None

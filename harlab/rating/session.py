@@ -2,12 +2,16 @@
 
 An *item* is one (sample, modality) whose current original and attacked answers are both
 ``ok`` (the current answer is the newest ``llm_requests`` row per sample, modality and
-variant). It is identified by the two response ids, so asking the model again makes a new,
-unrated item while old ratings stay attached to the answers they judged.
+variant, unless the study chose another pair: see :mod:`harlab.rating.supersede`). It is
+identified by the two response ids, so asking the model again makes a new, unrated item while
+old ratings stay attached to the answers they judged: a rated pair that is no longer current
+is listed too, marked ``superseded``, so its ratings stay visible and counted.
 
 Which answer an annotator sees as A is drawn once per annotator and item from a SHA-256 of the
 project's study seed (meta key ``study_seed``, default 0), the annotator's name, the sample and
-the modality, then stored in ``blind_orders``; a stored order is never redrawn.
+the modality, then stored in ``blind_orders`` with its commitment
+(:mod:`harlab.rating.commitment`); a stored order is never redrawn. Reading an order that
+exists does not write, so showing an item never waits on another process's write lock.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from harlab.errors import InputError
+from harlab.rating import commitment
 from harlab.store import Project
 from harlab.vocab import MODALITIES
 
@@ -68,6 +73,7 @@ class RatingItem:
     attacked_text: str
     clean_frames: tuple[str, ...] = ()
     adv_frames: tuple[str, ...] = ()
+    superseded: bool = False  # a rated pair the study no longer uses (re-asked since)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -165,6 +171,8 @@ def items(project: Project, annotator: Annotator | None = None,
         params.append(filters.modality)
     sql += " ORDER BY s.id, CASE m.modality WHEN 'unimodal' THEN 0 ELSE 1 END"
     out = [_item(r) for r in project.query(sql, params)]
+    out += _superseded(project, annotator, filters, {(i.original_id, i.attacked_id)
+                                                      for i in out})
     if filters.status == "all":
         return out
     if annotator is None:
@@ -176,7 +184,55 @@ def items(project: Project, annotator: Annotator | None = None,
                                       required) == filters.status]
 
 
-def _item(row) -> RatingItem:
+_RATED_PAIRS = """
+SELECT DISTINCT r.sample_id, r.modality, r.original_response_id AS original_id,
+       r.attacked_response_id AS attacked_id, s.video, s.true_label, s.clean_pred, s.adv_pred,
+       s.attack, s.eps, s.clean_frames_json, s.adv_frames_json,
+       o.response_text AS original_text, a.response_text AS attacked_text
+FROM ratings r
+JOIN samples s ON s.id = r.sample_id
+JOIN llm_requests o ON o.id = r.original_response_id
+JOIN llm_requests a ON a.id = r.attacked_response_id
+WHERE s.selected = 1
+"""
+
+
+def _superseded(project: Project, annotator: Annotator | None, filters: ItemFilter,
+                current: set[tuple[int, int]]) -> list[RatingItem]:
+    """Rated pairs that are no longer current (this annotator's, or anyone's without one)."""
+    sql, params = _RATED_PAIRS, []
+    if annotator is not None:
+        sql += " AND r.annotator_id = ?"
+        params.append(annotator.id)
+    if filters.true_label is not None:
+        sql += " AND s.true_label = ?"
+        params.append(filters.true_label)
+    if filters.modality is not None:
+        sql += " AND r.modality = ?"
+        params.append(filters.modality)
+    sql += " ORDER BY r.sample_id, r.modality, r.original_response_id"
+    return [_item(r, superseded=True) for r in project.query(sql, params)
+            if (r["original_id"], r["attacked_id"]) not in current]
+
+
+def item_by_pair(project: Project, sample_id: int, modality: str, original_id: int,
+                 attacked_id: int) -> RatingItem:
+    """The item of one exact pair of answers, current or not; raises InputError if unknown."""
+    row = project.query_one(
+        _RATED_PAIRS.replace("FROM ratings r", "FROM (SELECT ? AS sample_id, ? AS modality, "
+                             "? AS original_response_id, ? AS attacked_response_id) r"),
+        (sample_id, modality, original_id, attacked_id))
+    if row is None:
+        raise InputError(f"no answers {original_id} / {attacked_id} for sample {sample_id} "
+                         f"{modality} in this project")
+    current = project.query_one(_CURRENT + " AND s.id = ? AND m.modality = ?",
+                                (sample_id, modality))
+    now = current is not None and (current["original_id"], current["attacked_id"]) == (
+        original_id, attacked_id)
+    return _item(row, superseded=not now)
+
+
+def _item(row, superseded: bool = False) -> RatingItem:
     return RatingItem(
         sample_id=row["sample_id"], modality=row["modality"], original_id=row["original_id"],
         attacked_id=row["attacked_id"], video=row["video"], true_label=row["true_label"],
@@ -184,7 +240,7 @@ def _item(row) -> RatingItem:
         eps=row["eps"], original_text=row["original_text"] or "",
         attacked_text=row["attacked_text"] or "",
         clean_frames=tuple(json.loads(row["clean_frames_json"] or "[]")),
-        adv_frames=tuple(json.loads(row["adv_frames_json"] or "[]")))
+        adv_frames=tuple(json.loads(row["adv_frames_json"] or "[]")), superseded=superseded)
 
 
 def answered_keys(project: Project, annotator: Annotator) -> dict[tuple[int, int], set[str]]:
@@ -209,13 +265,33 @@ def draw_order(seed: int, annotator_name: str, sample_id: int, modality: str) ->
     return ("original" if value % 2 == 0 else "attacked"), value
 
 
+_ORDER = "SELECT a_is FROM blind_orders WHERE annotator_id = ? AND sample_id = ? AND modality = ?"
+_ADD_ORDER = ("INSERT OR IGNORE INTO blind_orders (annotator_id, sample_id, modality, a_is, "
+              "seed, commitment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 def blind_order(project: Project, annotator: Annotator, item: RatingItem) -> str:
     """Which answer this annotator sees as A (``original`` or ``attacked``), drawn once."""
-    a_is, seed = draw_order(study_seed(project), annotator.name, item.sample_id, item.modality)
-    project.execute("INSERT OR IGNORE INTO blind_orders (annotator_id, sample_id, modality, "
-                    "a_is, seed, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (annotator.id, item.sample_id, item.modality, a_is, seed, time.time()))
-    row = project.query_one("SELECT a_is FROM blind_orders WHERE annotator_id = ? AND "
-                            "sample_id = ? AND modality = ?",
-                            (annotator.id, item.sample_id, item.modality))
-    return row["a_is"]
+    row = project.query_one(_ORDER, (annotator.id, item.sample_id, item.modality))
+    if row is not None:
+        return row["a_is"]
+    commit_orders(project, annotator, [item])
+    return project.query_one(_ORDER, (annotator.id, item.sample_id, item.modality))["a_is"]
+
+
+def commit_orders(project: Project, annotator: Annotator, listed: list[RatingItem]) -> int:
+    """Draw and commit the order of every listed item not drawn yet (one transaction, when
+    rating opens); returns how many were new."""
+    seed, salt = study_seed(project), commitment.salt(project)
+    have = {(r["sample_id"], r["modality"]) for r in project.query(
+        "SELECT sample_id, modality FROM blind_orders WHERE annotator_id = ?", (annotator.id,))}
+    rows, now = [], time.time()
+    for key in dict.fromkeys(i.key for i in listed):
+        if key in have:
+            continue
+        a_is, value = draw_order(seed, annotator.name, *key)
+        rows.append((annotator.id, *key, a_is, value,
+                     commitment.commit(salt, annotator.name, *key, a_is), now))
+    if rows:
+        project.executemany(_ADD_ORDER, rows)
+    return len(rows)
