@@ -102,6 +102,7 @@ class _Item:
     body_ref: dict[str, Any] | None = None   # images by reference, for the log
     skip_reason: str | None = None
     created_at: float = field(default_factory=time.time)
+    draw: int = 0
 
 
 # ---------------------------------------------------------------------------- planning
@@ -120,6 +121,19 @@ def cache_identity(config: LLMConfig) -> str:
 def _draw(variant: str) -> int:
     """0 for the original and attacked answers, k for the k-th noise-floor re-draw."""
     return int(variant.split("-")[1]) if variant.startswith("noise-") else 0
+
+
+def _draws(project: Project, new_draw: bool) -> dict[tuple[int, str, str], int]:
+    """The draw index of each (sample, modality, side) to plan: the current one, or with
+    ``new_draw`` one past every draw made so far (a new seed, so a re-ask is a new answer)."""
+    sql = ("SELECT sample_id, modality, variant, max(draw) AS draw FROM llm_requests "
+           "WHERE variant IN ('original', 'attacked') GROUP BY sample_id, modality, variant"
+           if new_draw else
+           "SELECT sample_id, modality, variant, draw FROM current_requests "
+           "WHERE variant IN ('original', 'attacked')")
+    step = 1 if new_draw else 0
+    return {(r["sample_id"], r["modality"], r["variant"]): r["draw"] + step
+            for r in project.query(sql)}
 
 
 def _key(parts: dict[str, Any]) -> str:
@@ -153,8 +167,13 @@ def _stored_path(project: Project, path: Path) -> str:
 
 def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[int] | None = None,
                   modalities: Iterable[str] = MODALITIES, noise_floor: int = 0,
-                  scenarios: ScenarioSet | None = None) -> list[_Item]:
-    """Every request the job would make (or skip, with the reason), in a stable order."""
+                  scenarios: ScenarioSet | None = None, new_draw: bool = False) -> list[_Item]:
+    """Every request the job would make (or skip, with the reason), in a stable order.
+
+    Original and attacked requests keep the draw index of the current answer; ``new_draw``
+    (a re-ask) plans the next index instead, so the seed and cache key change and the
+    earlier answers, and the ratings and scores attached to them, stay as they are.
+    """
     modalities = _check_modalities(modalities)
     if (isinstance(noise_floor, bool) or not isinstance(noise_floor, int)
             or not 0 <= noise_floor <= 100):
@@ -162,6 +181,7 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                          f"[0, 100], got {noise_floor!r}")
     scenarios = scenarios if scenarios is not None else scenarios_for_project(project.root)
     identity = cache_identity(config)
+    draws = _draws(project, new_draw)
     items: list[_Item] = []
     for sample in _load_samples(project, sample_ids):
         scenario = scenarios.for_label(sample.true_label)
@@ -211,7 +231,7 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                     for rel, img in zip(frames, images, strict=True):
                         digest = hashlib.sha256(img).hexdigest()
                         refs[llm_client.png_data_url(img)] = f"png:{rel}#sha256={digest}"
-                draw = _draw(variant)
+                draw = draws.get((sample.id, modality, variant), _draw(variant))
                 seed = (None if config.seed is None
                         else draw_seed(config.seed, sample.id, variant, draw))
                 body = llm_client.request_body(config, messages, seed=seed)
@@ -223,7 +243,8 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                 # prompts read the same never share an answer.
                 key = _key({"server": identity, "body": hashed, "sample": sample.id,
                             "modality": modality, "variant": variant, "draw": draw})
-                items.append(_Item(sample.id, modality, variant, key, body, body_ref))
+                items.append(_Item(sample.id, modality, variant, key, body, body_ref,
+                                   draw=draw))
     return items
 
 
@@ -248,7 +269,7 @@ def query_samples(project: Project, config: LLMConfig, *,
                          "(OpenAI); the built-in model has none. Use --provider openai, or "
                          "leave out --batch-api.")
     items = plan_requests(project, config, sample_ids=sample_ids, modalities=modalities,
-                          noise_floor=noise_floor, scenarios=scenarios)
+                          noise_floor=noise_floor, scenarios=scenarios, new_draw=refresh)
     run_config = {"llm": config.to_dict(), "modalities": list(_check_modalities(modalities)),
                   "refresh": refresh, "noise_floor": noise_floor,
                   "sample_ids": None if sample_ids is None else list(sample_ids)}
@@ -494,7 +515,7 @@ def _connection_failure(future: cf.Future[Any]) -> bool:
 def _row(item: _Item, config: LLMConfig, base_url: str | None, run_id: int) -> dict[str, Any]:
     body = item.body or {}
     return {"cache_key": item.cache_key, "sample_id": item.sample_id,
-            "modality": item.modality, "variant": item.variant, "draw": _draw(item.variant),
+            "modality": item.modality, "variant": item.variant, "draw": item.draw,
             "temperature": body.get("temperature"), "seed": body.get("seed"),
             "max_tokens": body.get("max_tokens"), "provider": config.provider,
             "base_url": base_url, "model": config.model_name,

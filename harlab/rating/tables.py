@@ -21,7 +21,7 @@ MEANING_CHANGE_ITEM = "meaning_change"
 LONG_COLUMNS = ("sample_id", "video", "true_label", "attack", "eps", "modality", "annotator",
                 "item", "value", "rubric_version", "a_is", "original_response_id",
                 "attacked_response_id", "original_sha256", "attacked_sha256", "current",
-                "created_at", "updated_at")
+                "created_at", "updated_at", "unblinded")
 
 _LONG = """
 WITH cur AS (SELECT id FROM current_requests WHERE variant IN ('original', 'attacked'))
@@ -30,7 +30,7 @@ SELECT r.sample_id, s.video, s.true_label, s.attack, s.eps, r.modality, n.name A
        r.attacked_response_id, o.response_text AS original_text,
        a.response_text AS attacked_text,
        (r.original_response_id IN cur AND r.attacked_response_id IN cur) AS current,
-       r.created_at, r.updated_at
+       r.created_at, r.updated_at, r.unblinded
 FROM ratings r
 JOIN samples s ON s.id = r.sample_id
 JOIN annotators n ON n.id = r.annotator_id
@@ -62,6 +62,7 @@ def ratings_long(project: Project, annotator: str | None = None) -> list[dict[st
         row["original_sha256"] = text_sha256(r["original_text"])
         row["attacked_sha256"] = text_sha256(r["attacked_text"])
         row["current"] = bool(row["current"])
+        row["unblinded"] = bool(row["unblinded"])
         out.append({k: row[k] for k in LONG_COLUMNS})
     return out
 
@@ -78,7 +79,9 @@ def rating_summary(project: Project, rubric: Rubric | None = None
 
     Values use :func:`summary_column` names plus ``rating_n_annotators``. A tied majority is
     the tied answers joined with ``|`` (e.g. ``minor|major``); free text is left out. Only
-    ratings of the current answers and of this rubric version count.
+    ratings of the current answers and of this rubric version count. An item a third person
+    adjudicated (:mod:`harlab.rating.adjudication`) takes the adjudicated value, and
+    ``rating_adjudicated`` names those items.
     """
     rubric = rubric or load_rubric(project.root)
     grouped: dict[tuple[int, str], dict[str, list[str]]] = {}
@@ -102,7 +105,43 @@ def rating_summary(project: Project, rubric: Rubric | None = None
             summary[summary_column(item_key)] = None if not values else (
                 fmean(int(v) for v in values) if item.type == "likert" else _majority(values))
         out[key] = summary
+    for key, resolved in adjudicated_current(project, rubric).items():
+        summary = out.setdefault(key, {"rating_n_annotators": 0})
+        for item_key, value in resolved.items():
+            item = rubric.item_for(item_key)
+            summary[summary_column(item_key)] = int(value) if item.type == "likert" else value
+        summary["rating_adjudicated"] = " ".join(sorted(resolved))
     return out
+
+
+def adjudicated_current(project: Project, rubric: Rubric) -> dict[tuple[int, str],
+                                                                  dict[str, str]]:
+    """Adjudicated values of the current pairs, per (sample_id, modality) and item key."""
+    rows = project.query(
+        "SELECT j.sample_id, j.modality, j.item, j.value FROM adjudications j "
+        "JOIN current_requests o ON o.id = j.original_response_id "
+        "JOIN current_requests a ON a.id = j.attacked_response_id "
+        "WHERE j.rubric_version = ? ORDER BY j.id", (rubric.version,))
+    out: dict[tuple[int, str], dict[str, str]] = {}
+    for r in rows:
+        if r["item"] in rubric.keys():
+            out.setdefault((r["sample_id"], r["modality"]), {})[r["item"]] = r["value"]
+    return out
+
+
+def superseded_ratings(project: Project) -> dict[tuple[int, str], list[dict[str, Any]]]:
+    """Ratings of pairs no longer current, per (sample_id, modality): one entry per pair
+    with its response ids and every rating (``{annotator: {item: value}}``)."""
+    out: dict[tuple[int, str], dict[tuple[int, int], dict[str, Any]]] = {}
+    for row in ratings_long(project):
+        if row["current"]:
+            continue
+        pairs = out.setdefault((row["sample_id"], row["modality"]), {})
+        pair = pairs.setdefault((row["original_response_id"], row["attacked_response_id"]), {
+            "original_response_id": row["original_response_id"],
+            "attacked_response_id": row["attacked_response_id"], "ratings": {}})
+        pair["ratings"].setdefault(row["annotator"], {})[row["item"]] = row["value"]
+    return {key: list(pairs.values()) for key, pairs in out.items()}
 
 
 def _majority(values: list[str]) -> str:

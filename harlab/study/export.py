@@ -21,8 +21,9 @@ from typing import Any
 from harlab.attacks.samples import list_samples
 from harlab.errors import StoreError
 from harlab.llm.records import current_requests
+from harlab.rating.commitment import commitment_root
 from harlab.rating.rubric_file import load_rubric
-from harlab.rating.tables import rating_summary, summary_column
+from harlab.rating.tables import rating_summary, summary_column, superseded_ratings
 from harlab.scoring import tables as score_tables
 from harlab.scoring.metrics import METRICS
 from harlab.scoring.results import pair_scores, results_table
@@ -70,7 +71,9 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
     rubric = load_rubric(project.root)
     rating_columns = ["rating_n_annotators"] + [summary_column(k) for k in rubric.keys()
                                                 if rubric.item_for(k).type != "free_text"]
+    rating_columns += ["rating_adjudicated", "rating_status", "superseded_ratings"]
     ratings = rating_summary(project, rubric)
+    old = superseded_ratings(project)
     columns = [*BASE_COLUMNS, *EXTRA_SCORES, *PROVENANCE, *rating_columns]
     rows = []
     for s in list_samples(project, selected=True):
@@ -99,8 +102,24 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
                            attacked_finish_reason=att["finish_reason"],
                            original_response_id=orig["id"], attacked_response_id=att["id"])
             row.update(ratings.get((s.id, modality), {}))
+            row.update(_rating_status(row, old.get((s.id, modality))))
             rows.append({c: row.get(c) for c in columns})
     return columns, rows
+
+
+def _rating_status(row: dict[str, Any], old: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``rating_status``: current, adjudicated, superseded (ratings of answers a re-ask
+    replaced, kept in ``superseded_ratings`` as JSON) or a ``+`` of them; empty when unrated."""
+    parts = []
+    if row.get("rating_adjudicated"):
+        parts.append("adjudicated")
+    elif row.get("rating_n_annotators"):
+        parts.append("current")
+    if old:
+        parts.append("superseded")
+    return {"rating_status": "+".join(parts),
+            "superseded_ratings": json.dumps(old, ensure_ascii=False, sort_keys=True)
+            if old else None}
 
 
 def _cell(value: Any) -> str:
@@ -215,6 +234,12 @@ def summary_markdown(project: Project, config: StudyConfig | None, rows: list[di
                                      if mm == m) for m in MODALITIES]
     reasons = sorted({r["status_reason"] for r in rows if r["status"] != "ok"})
     lines += [f"  - reason: {reason}" for reason in reasons[:5]]
+    root = commitment_root(project)
+    if root.n_keys:
+        lines += ["", "## Blind A/B commitment", "",
+                  f"- SHA-256 root `{root.sha256}` over {root.n_keys} committed A/B keys "
+                  "(revealed in the rating export's blind_key.json; check with "
+                  "`harlab rate verify-key`)", f"- method: {root.method}"]
     lines += ["", "## Table 3 (ours, with the paper's figures beside)", "",
               score_tables.to_markdown(results)]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,102 @@
+"""Re-asking after rating: which pair of answers the study uses, and what a re-ask supersedes.
+
+A re-ask (``query_samples(..., refresh=True)``) makes a new *draw* (new draw index, so a new
+seed) and never touches the earlier answers. Ratings, scores and blind orders stay attached
+to the exact answers they judged. By default the newest pair is current; the study may keep a
+chosen pair current instead (``pair_choices``, read by the ``current_requests`` view). A pair
+that was rated and is no longer current is *superseded*: its ratings are still listed by
+:func:`harlab.rating.items`, counted by :func:`harlab.rating.progress` and written to
+``evaluation.csv`` (``rating_status`` / ``superseded_ratings``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from harlab.errors import InputError
+from harlab.store import Project
+from harlab.vocab import MODALITIES
+
+
+@dataclass(frozen=True)
+class RatedPair:
+    """One rated pair of answers of a (sample, modality)."""
+
+    original_id: int
+    attacked_id: int
+    draw: int
+    n_ratings: int
+    annotators: tuple[str, ...]
+    current: bool
+
+
+def _current_ids(project: Project, sample_id: int, modality: str) -> tuple[int, int] | None:
+    rows = {r["variant"]: r["id"] for r in project.query(
+        "SELECT id, variant FROM current_requests WHERE sample_id = ? AND modality = ? AND "
+        "variant IN ('original', 'attacked')", (sample_id, modality))}
+    return (rows["original"], rows["attacked"]) if len(rows) == 2 else None
+
+
+def rated_pairs(project: Project, sample_id: int, modality: str) -> list[RatedPair]:
+    """Every rated pair of ``(sample_id, modality)``, oldest first."""
+    current = _current_ids(project, sample_id, modality)
+    rows = project.query(
+        "SELECT r.original_response_id AS o, r.attacked_response_id AS a, o.draw AS draw, "
+        "count(*) AS n, group_concat(DISTINCT n.name) AS names FROM ratings r "
+        "JOIN annotators n ON n.id = r.annotator_id "
+        "JOIN llm_requests o ON o.id = r.original_response_id "
+        "WHERE r.sample_id = ? AND r.modality = ? GROUP BY r.original_response_id, "
+        "r.attacked_response_id ORDER BY r.original_response_id", (sample_id, modality))
+    return [RatedPair(r["o"], r["a"], r["draw"], r["n"],
+                      tuple(sorted((r["names"] or "").split(","))), (r["o"], r["a"]) == current)
+            for r in rows]
+
+
+def reask_warning(project: Project, sample_id: int, modality: str) -> str | None:
+    """What asking ``(sample_id, modality)`` again would supersede, or None when nothing rated
+    would be."""
+    rated = [p for p in rated_pairs(project, sample_id, modality) if p.current]
+    if not rated:
+        return None
+    p = rated[0]
+    return (f"The current {modality} answers of sample #{sample_id} have {p.n_ratings} "
+            f"rating(s) by {', '.join(p.annotators)}. Asking again makes a new draw (new seed); "
+            "the rated answers, their ratings and scores are kept and exported, marked "
+            "superseded if the study uses the new answers.")
+
+
+def choose_pair(project: Project, sample_id: int, modality: str, original_id: int,
+                attacked_id: int) -> None:
+    """Make this pair the one the study uses (kept current even after later re-asks)."""
+    if modality not in MODALITIES:
+        raise InputError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+    for variant, rid in (("original", original_id), ("attacked", attacked_id)):
+        row = project.query_one("SELECT status FROM llm_requests WHERE id = ? AND sample_id = ? "
+                                "AND modality = ? AND variant = ?",
+                                (rid, sample_id, modality, variant))
+        if row is None or row["status"] != "ok":
+            raise InputError(f"request {rid} is not an ok {variant} {modality} answer of "
+                             f"sample {sample_id}; pick ids from the Responses panel or "
+                             "evaluation.csv")
+    now = time.time()
+    project.executemany(
+        "INSERT INTO pair_choices (sample_id, modality, variant, request_id, chosen_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sample_id, modality, variant) DO UPDATE SET "
+        "request_id = excluded.request_id, chosen_at = excluded.chosen_at",
+        [(sample_id, modality, "original", original_id, now),
+         (sample_id, modality, "attacked", attacked_id, now)])
+
+
+def keep_current(project: Project, sample_id: int, modality: str) -> None:
+    """Keep the pair that is current now, whatever a later re-ask brings."""
+    ids = _current_ids(project, sample_id, modality)
+    if ids is None:
+        raise InputError(f"sample {sample_id} {modality} has no current pair of answers to keep")
+    choose_pair(project, sample_id, modality, *ids)
+
+
+def follow_newest(project: Project, sample_id: int, modality: str) -> None:
+    """Let the newest answers be current again (drops a choice)."""
+    project.execute("DELETE FROM pair_choices WHERE sample_id = ? AND modality = ?",
+                    (sample_id, modality))

@@ -1,0 +1,109 @@
+"""Issue 19: a re-ask after rating keeps every rating (visible, counted, exported) and makes
+a new draw with a new seed; the study chooses which pair it uses."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from harlab import jobs
+from harlab.errors import InputError
+from harlab.llm.config import LLMConfig
+from harlab.llm.runner import query_samples
+from harlab.rating import get_annotator, items, load_rubric, progress, record_answer
+from harlab.rating.supersede import choose_pair, follow_newest, keep_current, reask_warning
+from harlab.store import Project
+from harlab.study.export import export_study
+from tests.llm_server import FakeLLMServer, add_samples
+
+
+def seeded_reply(body):
+    return f"answer with seed {body.get('seed')}"
+
+
+@pytest.fixture
+def project(tmp_path):
+    with Project.create(tmp_path / "proj") as proj:
+        yield proj
+
+
+def _config(server):
+    return LLMConfig(provider="openai", base_url=server.base_url, model="gpt-4o",
+                     api_key_env="", backoff_s=0.01, timeout_s=5.0, concurrency=1)
+
+
+def rate_fully(project, name, item, rubric):
+    ann = get_annotator(project, name)
+    for key, value in (("action_correct.original", "yes"), ("action_correct.attacked", "no"),
+                       ("hazard.original", "1"), ("hazard.attacked", "4"),
+                       ("action_change", "major"), ("meaning_change", "4"),
+                       ("better_fit", "original")):
+        record_answer(project, ann, item, key, value, rubric)
+    return ann
+
+
+def test_reask_after_rating_keeps_ratings_and_makes_a_new_draw(project, tmp_path):
+    add_samples(project, [("Biking", "Biking", "Drumming")])
+    rubric = load_rubric()
+    with FakeLLMServer(reply=seeded_reply) as server:
+        jobs.run(query_samples(project, _config(server), modalities="unimodal"))
+        first = items(project)[0]
+        ada = rate_fully(project, "Ada", first, rubric)
+        assert "1 rating(s)" not in (reask_warning(project, first.sample_id, "unimodal") or "x")
+        assert "Ada" in reask_warning(project, first.sample_id, "unimodal")
+        jobs.run(query_samples(project, _config(server), modalities="unimodal", refresh=True))
+        seeds = [b["seed"] for b in server.requests]
+    rows = project.query("SELECT variant, draw, seed, response_text FROM llm_requests "
+                         "WHERE variant = 'original' ORDER BY id")
+    assert [r["draw"] for r in rows] == [0, 1]
+    assert rows[0]["seed"] != rows[1]["seed"] and len(set(seeds)) == 4
+    assert rows[0]["response_text"] != rows[1]["response_text"]  # a new draw, a new answer
+    listed = items(project, ada)
+    assert [i.superseded for i in listed] == [False, True]
+    assert listed[1].original_id == first.original_id  # the rated pair, still listed
+    done = progress(project, ada, rubric)
+    assert (done.rated, done.total, done.superseded) == (0, 1, 1)
+    out = export_study(project, tmp_path / "out")
+    with open(out["evaluation.csv"], encoding="utf-8") as fh:
+        row = [r for r in csv.DictReader(fh) if r["modality"] == "unimodal"][0]
+    assert row["rating_status"] == "superseded"
+    old = json.loads(row["superseded_ratings"])
+    assert old[0]["original_response_id"] == first.original_id
+    assert old[0]["ratings"]["Ada"]["meaning_change"] == "4"
+    # the study may go back to the rated pair: it is current again, with its ratings
+    keep = first
+    choose_pair(project, keep.sample_id, "unimodal", keep.original_id, keep.attacked_id)
+    assert [i.superseded for i in items(project, ada)] == [False]
+    export_study(project, tmp_path / "out2")
+    with open(tmp_path / "out2" / "evaluation.csv", encoding="utf-8") as fh:
+        row = [r for r in csv.DictReader(fh) if r["modality"] == "unimodal"][0]
+    assert row["rating_status"] == "current" and row["rating_meaning_change"] == "4.0"
+    assert row["original_response_id"] == str(keep.original_id)
+    follow_newest(project, keep.sample_id, "unimodal")
+    assert items(project, ada)[0].original_id != keep.original_id
+
+
+def test_keep_current_survives_a_reask_and_a_plain_rerun_asks_nothing(project):
+    add_samples(project, [("Biking", "Biking", "Drumming")])
+    with FakeLLMServer(reply=seeded_reply) as server:
+        jobs.run(query_samples(project, _config(server), modalities="unimodal"))
+        first = items(project)[0]
+        keep_current(project, first.sample_id, "unimodal")
+        jobs.run(query_samples(project, _config(server), modalities="unimodal", refresh=True))
+        assert items(project)[0].original_id == first.original_id
+        follow_newest(project, first.sample_id, "unimodal")
+        newest = items(project)[0]
+        again = jobs.run(query_samples(project, _config(server), modalities="unimodal"))
+    assert again.asked == 0 and again.cached == 2  # the current draw (1) is not undone
+    assert items(project)[0] == newest
+
+
+def test_choose_pair_refuses_foreign_ids(project):
+    add_samples(project, [("Biking", "Biking", "Drumming")])
+    sid = project.query_one("SELECT id FROM samples")[0]
+    with pytest.raises(InputError, match="is not an ok original unimodal answer"):
+        choose_pair(project, sid, "unimodal", 999, 998)
+    with pytest.raises(InputError, match="no current pair"):
+        keep_current(project, sid, "unimodal")
