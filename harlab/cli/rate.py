@@ -13,7 +13,7 @@ MAX_TOP = 10_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "rate", help="human ratings: export, import, agreement",
+        "rate", help="human ratings: setup, plan, export, import, agreement, verify-key",
         description="Human ratings of original/attacked answer pairs. Annotators rate in the "
                     "app's Evaluate panel; these commands move their ratings between copies of "
                     "a project and measure how well they agree.")
@@ -57,6 +57,86 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Cohen's kappa weights for ordinal items (default quadratic)")
     a.add_argument("--top", type=int, default=10, help="disagreements to list (default 10)")
     a.set_defaults(func=_cmd_agreement)
+
+    s = rate.add_parser(
+        "setup", help="lock blind mode for every annotator, or let them unblind",
+        description="Blind mode is a project setting. 'locked' (the default): every annotator "
+                    "rates blind. 'optional': an annotator may unblind, and every rating they "
+                    "then give is stored and exported with unblinded = true.")
+    s.add_argument("--project", required=True, help="project folder")
+    s.add_argument("--blind", required=True, choices=("locked", "optional"))
+    s.set_defaults(func=_cmd_setup)
+
+    v = rate.add_parser(
+        "verify-key", help="check a revealed blind key against its commitment",
+        description="Recompute every commitment in a blind_key.json (written beside a rating "
+                    "export) and their root; with --root, compare with the root published in "
+                    "summary.md. Exit status 1 when anything differs.")
+    v.add_argument("key_file", help="the export's NAME.blind_key.json")
+    v.add_argument("--root", help="the SHA-256 root from summary.md (default: the file's own)")
+    v.set_defaults(func=_cmd_verify_key)
+
+    pl = rate.add_parser(
+        "plan", help="items and annotators needed for a target CI half-width",
+        description="Sample-size planner. For Krippendorff's alpha: by simulation (latent "
+                    "item value plus rater noise, 5-point ordinal). For the paired difference "
+                    "in meaning change: the t-based CI formula with rater noise averaged over "
+                    "k annotators. See harlab.rating.planner.")
+    pl.add_argument("--target", choices=("alpha", "difference"), default="alpha")
+    pl.add_argument("--half-width", type=float, required=True,
+                    help="the CI half-width wanted (alpha units, or scale points)")
+    pl.add_argument("--alpha", type=float, default=0.7, help="expected alpha (default 0.7)")
+    pl.add_argument("--sd-item", type=float, default=1.0,
+                    help="sd of per-item differences (default 1.0 scale points)")
+    pl.add_argument("--sd-rater", type=float, default=0.8,
+                    help="sd of one rater's noise (default 0.8 scale points)")
+    pl.add_argument("--sims", type=int, default=200, help="simulations per grid point")
+    pl.set_defaults(func=_cmd_plan)
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from harlab.rating.itemlog import set_blind_policy
+    from harlab.store import Project
+
+    with Project.open(args.project) as project:
+        set_blind_policy(project, args.blind)
+    print(f"blind mode: {args.blind}")
+    return 0
+
+
+def _cmd_verify_key(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from harlab.rating.commitment import verify_reveal
+
+    try:
+        revealed = json.loads(Path(args.key_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot read blind key {args.key_file!r}: {exc}; pass the "
+                         "NAME.blind_key.json written beside a rating export") from exc
+    problems = verify_reveal(revealed, args.root)
+    for problem in problems:
+        print(f"DIFFERENT: {problem}")
+    n = len(revealed.get("keys", []))
+    print(f"{n} keys checked: " + ("the reveal matches the commitment" if not problems
+                                    else f"{len(problems)} problem(s)"))
+    return 1 if problems else 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from harlab.rating.planner import plan_alpha, plan_difference
+
+    if args.target == "alpha":
+        rows = plan_alpha(args.alpha, args.half_width, n_sim=args.sims)
+    else:
+        rows = plan_difference(args.half_width, args.sd_item, args.sd_rater)
+    print(f"method: {rows[0].method}")
+    print(f"{'annotators':>10} {'items':>7} {'half-width':>11}")
+    for r in rows:
+        items = str(r.items) if r.items else "> grid"
+        print(f"{r.annotators:>10} {items:>7} {r.half_width:>11.3f}")
+    return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -113,6 +193,18 @@ def _cmd_agreement(args: argparse.Namespace) -> int:
               " ".join(f"{c:<24}" for c in cells))
     for note in notes:
         print(f"  {note}")
+    from harlab.rating.bias import CI_METHOD, position_bias
+
+    with Project.open(args.project) as project:
+        bias = position_bias(project, rubric)
+    if bias:
+        print(f"position bias (share of A choices; {CI_METHOD}):")
+        for b in bias:
+            if b.share_a is None:
+                print(f"  {b.annotator}: no A or B choice yet")
+            else:
+                print(f"  {b.annotator}: {b.n_a}/{b.n} = {b.share_a:.2f} "
+                      f"[{b.ci_low:.2f}, {b.ci_high:.2f}], p = {b.p_value:.3g}")
     if result.disagreements:
         print("most disagreement (adjudicate first):")
         for d in result.disagreements:

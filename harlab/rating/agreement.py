@@ -89,6 +89,8 @@ class Disagreement:
     item: str
     score: float  # 0 = all agree, 1 = as far apart as the item allows
     values: dict[str, str] = field(default_factory=dict)  # annotator -> stored value
+    original_id: int | None = None  # the pair of answers rated, for adjudication
+    attacked_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ def disagreements(data: list[_ItemData]) -> list[Disagreement]:
             else:
                 score = 1 - max(values.count(v) for v in set(values)) / len(values)
             out.append(Disagreement(unit[0], unit[1], d.key, round(float(score), 4),
-                                    {a: d.values[c] for a, c in sorted(codes.items())}))
+                                    {a: d.values[c] for a, c in sorted(codes.items())},
+                                    unit[2], unit[3]))
     out.sort(key=lambda x: (-x.score, -len(x.values), x.sample_id, x.modality, x.item))
     return out

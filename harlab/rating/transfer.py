@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harlab.errors import InputError
+from harlab.rating.commitment import reveal, root_of
 from harlab.rating.session import validate_name
 from harlab.rating.tables import LONG_COLUMNS, ratings_long
 from harlab.store import _APP_ID as APP_ID
@@ -36,8 +37,18 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 # ---------------------------------------------------------------------- export
+def key_path(out: str | Path) -> Path:
+    """Where an export's blind key is revealed: ``NAME.blind_key.json`` beside it."""
+    out = Path(out)
+    return out.with_name(out.stem + ".blind_key.json")
+
+
 def export_ratings(project: Project, out: str | Path, annotator: str | None = None) -> int:
-    """Write ratings (one annotator's, or all) to ``out`` (.jsonl or .csv); returns the count."""
+    """Write ratings (one annotator's, or all) to ``out`` (.jsonl or .csv); returns the count.
+
+    The blind A/B key of the exported annotators is revealed beside it (:func:`key_path`:
+    salt, keys and their commitments, see :mod:`harlab.rating.commitment`).
+    """
     out = Path(out)
     kind = _kind(out)
     rows = ratings_long(project, annotator)
@@ -55,6 +66,12 @@ def export_ratings(project: Project, out: str | Path, annotator: str | None = No
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     tmp.replace(out)
+    revealed = reveal(project)
+    if annotator is not None:
+        revealed["keys"] = [k for k in revealed["keys"] if k["annotator"] == annotator]
+        revealed["root"] = root_of([k["commitment"] for k in revealed["keys"]])
+    key_path(out).write_text(json.dumps(revealed, indent=1, sort_keys=True) + "\n",
+                             encoding="utf-8")
     return len(rows)
 
 

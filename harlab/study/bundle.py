@@ -235,6 +235,7 @@ def _check_store(project: Project, manifest: dict[str, Any], root: Path, out: Pa
     verify.check_frames(manifest, project, files, report)
     verify.check_requests(project, files, report)
     verify.check_answers(project, report)
+    verify.check_commitment(project, report)
     _check_scores(project, report)
     return export_study(project, out, study_config(project))
 

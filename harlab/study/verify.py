@@ -8,6 +8,8 @@
   the manifest updated to match, is caught here).
 - answers: each ``ok`` answer's text must be the content of its stored raw response body.
 - config, rubric and exports: each must match the hash or value the manifest recorded.
+- blind A/B keys: each stored key must match the SHA-256 commitment made when rating opened
+  (:mod:`harlab.rating.commitment`).
 
 The scores are then recomputed from the answer texts and the exports from the store (in
 :func:`harlab.study.bundle.verify_bundle`).
@@ -23,6 +25,7 @@ from typing import Any
 
 from harlab.errors import InputError
 from harlab.paths import file_sha256
+from harlab.rating.commitment import check_store as check_blind_key
 from harlab.store import Project
 from harlab.study.export import study_config
 from harlab.study.safe_zip import unsafe_reason
@@ -232,3 +235,15 @@ def check_exports(manifest: dict[str, Any], root: Path, again: dict[str, Path],
 
 __all__ = ["FrameFiles", "VerifyReport", "check_answers", "check_exports", "check_frames",
            "check_recorded", "check_requests", "read_manifest", "stored_frames"]
+
+
+def check_commitment(project: Project, report: VerifyReport) -> None:
+    """Each stored blind A/B key must match the commitment made when rating opened."""
+    problems = check_blind_key(project)
+    n = project.query_one("SELECT count(*) FROM blind_orders WHERE commitment IS NOT NULL")[0]
+    for problem in problems[:SHOWN]:
+        report.differ(problem)
+    if len(problems) > SHOWN:
+        report.differ(f"{len(problems) - SHOWN} more blind keys do not match their commitments")
+    if not problems:
+        report.lines.append(f"blind A/B keys: {n} match their commitments")
