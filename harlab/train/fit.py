@@ -45,6 +45,7 @@ from harlab.train.data import (
 )
 from harlab.train.inference import predict_frames, to_images
 from harlab.train.models import build_model
+from harlab.train.step_history import StepHistory
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class TrainResult:
     weights_message: str
     completed: bool = True
     run_id: int | None = None
+    steps: StepHistory = field(default_factory=StepHistory)
 
     def to_dict(self, project: Project | None = None) -> dict[str, Any]:
         def rel(path: Path) -> str:
@@ -112,7 +114,8 @@ class TrainResult:
                 "last_checkpoint": rel(self.last_checkpoint), "out_dir": rel(self.out_dir),
                 "best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch,
                 "epochs_done": self.epochs_done, "history": self.history,
-                "weights": self.weights_message, "completed": self.completed}
+                "steps": self.steps.to_dict(), "weights": self.weights_message,
+                "completed": self.completed}
 
 
 @dataclass
@@ -126,10 +129,14 @@ class TrainState:
     best_epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     sums: list[float] = field(default_factory=lambda: [0.0, 0, 0])  # loss*n, correct, seen
+    steps: StepHistory = field(default_factory=StepHistory)  # loss and lr, thinned
 
     @classmethod
     def from_saved(cls, saved: dict[str, Any]) -> TrainState:
-        return cls(**{f.name: saved[f.name] for f in dataclasses.fields(cls)})
+        # checkpoints of older releases have no step history: it starts empty
+        values = {f.name: saved[f.name] for f in dataclasses.fields(cls) if f.name in saved}
+        values["steps"] = StepHistory.from_dict(saved.get("steps"))
+        return cls(**values)
 
 
 @dataclass
@@ -174,7 +181,8 @@ class Loop:
                 "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict() if self.use_amp else {},
                 "best_val_acc": self.state.best_val_acc, "best_epoch": self.state.best_epoch,
-                "history": self.state.history, "sums": sums, "rng": rng}
+                "history": self.state.history, "steps": self.state.steps.to_dict(),
+                "sums": sums, "rng": rng}
 
     def save(self, path: Path, train_state: dict[str, Any] | None) -> None:
         if self.rank == 0:
@@ -375,6 +383,7 @@ def train_one_epoch(loop: Loop, data: TrainData, epoch: int, clock: tuple[float,
             total = config.epochs * n_batches
             elapsed = time.perf_counter() - clock[0]
             eta = elapsed / max(1, done - clock[1]) * (total - done)
+            state.steps.add(done, loss_v, lr)
             yield Progress(done, total, f"epoch {epoch + 1}/{config.epochs} loss {loss_v:.3f}",
                            TrainStep(epoch=epoch + 1, step=done, loss=loss_v, lr=lr, eta_s=eta))
     finally:
@@ -483,7 +492,7 @@ def fit(config: TrainConfig, train_data: TrainData, val_data: TrainData,
                               best_val_acc=state.best_val_acc, best_epoch=state.best_epoch,
                               epochs_done=state.epoch, history=state.history,
                               weights_message=loop.weights_message, completed=completed,
-                              run_id=run_id)
+                              run_id=run_id, steps=state.steps)
             if record_run:
                 record.result = res.to_dict(project)
             return res

@@ -15,6 +15,7 @@ from typing import Any
 from harlab.errors import InputError
 from harlab.store import Project
 from harlab.train.evaluate import EvalResult
+from harlab.train.step_history import StepHistory
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TrainRun:
         config: the TrainConfig fields plus ``dataset_root`` and ``resumed``.
         history: one row per finished epoch (``epoch, train_loss, train_acc, val_loss,
             val_acc, lr, time_s, best``).
+        steps: loss and learning rate per step, thinned (empty for older runs).
         best_checkpoint, last_checkpoint: absolute paths, or None when never written.
         completed: whether every epoch of the recipe ran.
     """
@@ -37,6 +39,7 @@ class TrainRun:
     created_at: float
     config: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+    steps: StepHistory = field(default_factory=StepHistory)
     best_epoch: int = 0
     best_val_acc: float | None = None
     best_checkpoint: Path | None = None
@@ -74,6 +77,7 @@ def _train_run(project: Project, row: Any) -> TrainRun:
     return TrainRun(id=row["id"], name=row["name"], status=row["status"],
                     created_at=row["created_at"], config=_loads(row["config_json"]),
                     history=list(result.get("history") or []),
+                    steps=StepHistory.from_dict(result.get("steps")),
                     best_epoch=int(result.get("best_epoch") or 0),
                     best_val_acc=None if best is None else float(best),
                     best_checkpoint=_path(project, result.get("best_checkpoint")),

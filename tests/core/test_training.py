@@ -171,6 +171,11 @@ def test_fit_trains_writes_checkpoints_and_records_the_run(tmp_path):
     assert all(math.isfinite(s.loss) and s.lr >= 1e-4 - 1e-12 for s in steps)
     # the cyclic schedule moved the learning rate
     assert max(s.lr for s in steps) > 1e-4 * 1.5
+    # the per-step curve is stored with the run and read back
+    from harlab.train.runs import train_run
+
+    stored = train_run(project, result.run_id).steps
+    assert stored.steps == [s.step for s in steps] and len(stored.lrs) == len(steps)
     project.close()
 
 
