@@ -62,12 +62,57 @@ def test_needs_a_project_and_a_dataset(panel: TrainPanel, ctx: AppContext, tmp_p
     assert panel.start_button.isEnabled() and not panel.evaluate_button.isEnabled()
 
 
-def test_demo_dataset_selects_the_demo_preset(panel: TrainPanel, ctx: AppContext):
+def test_the_dataset_path_does_not_pick_the_recipe(panel: TrainPanel, ctx: AppContext,
+                                                   tmp_path: Path):
     from harlab.paths import demo_dataset_dir
+    from harlab.study.config import StudyConfig
+    from harlab.study.export import save_study_config
 
     ctx.set_dataset_root(demo_dataset_dir())
-    assert panel.preset.currentText() == "Demo (fast CPU)"
+    assert panel.preset.currentText() == "Paper recipe"
+    project = Project.create(tmp_path / "study")
+    save_study_config(project, StudyConfig.demo())
+    ctx.set_project(project)  # a project's study decides, not the dataset's folder name
+    assert panel.config() == StudyConfig.demo().train_config()
+
+
+def test_a_stored_run_shows_its_recipe_and_curves(panel: TrainPanel, ctx: AppContext,
+                                                  tmp_path: Path):
+    from harlab.train.step_history import StepHistory
+
+    project = Project.create(tmp_path / "runs")
+    recipe = TrainConfig(**TINY_CONFIG, epochs=3)
+    steps = StepHistory()
+    for step in range(1, 7):
+        steps.add(step, 2.0 / step, 1e-4 * step)
+    history = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
+                "val_acc": 0.4 + e / 10, "lr": 1e-4, "time_s": 2.0} for e in (1, 2, 3)]
+    with project.run("train", recipe.to_dict(), name="resnet18 32px") as record:
+        record.result = {"history": history, "steps": steps.to_dict(), "best_epoch": 3,
+                         "best_val_acc": 0.7, "completed": True}
+    ctx.set_project(project)
+    assert panel.config() == recipe
+    assert panel.preset.currentText().startswith("Run #")
+    panel.curves.flush()
+    assert list(panel.curves.loss_curve.getData()[0]) == [1, 2, 3, 4, 5, 6]
+    assert not panel.curves.notes["loss"].empty and not panel.curves.notes["acc"].empty
+    panel.preset.setCurrentText("Demo (fast CPU)")
     assert panel.config() == TrainConfig.demo()
+
+
+def test_a_long_recipe_asks_first(ready: TrainPanel, qtbot):
+    from harlab.data.ucf101 import UCF101
+
+    qtbot.waitUntil(lambda: ready.ctx.dataset is not None or not ready.ctx.runner.busy,
+                    timeout=20000)
+    if ready.ctx.dataset is None:
+        ready.ctx.dataset = UCF101(ready.ctx.dataset_root)
+    asked = []
+    ready.confirm_long = lambda _parent, estimate, _device: asked.append(estimate) or False
+    ready.set_config(TrainConfig(**{**TINY_CONFIG, "image_size": 224}, epochs=10000))
+    ready.start_button.click()
+    assert asked and asked[0].seconds > 3600 and "Not started" in ready.status.text()
+    assert not ready.ctx.runner.busy and "estimate: about" in ready.eta.text()
 
 
 def test_out_of_range_value_is_reported_inline(ready: TrainPanel):

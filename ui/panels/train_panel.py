@@ -2,8 +2,10 @@
 
 Form -> :class:`TrainConfig` -> :func:`harlab.stages.train` on the context's runner -> view.
 The view shows the run chosen in the Runs list: live while it trains, and, for any run the
-project already holds, its stored per-epoch history and its newest evaluation, read back with
-:mod:`harlab.train.runs`. Opening a finished project therefore shows its curves at once.
+project already holds, its stored per-step and per-epoch curves and its newest evaluation, read
+back with :mod:`harlab.train.runs`. Opening a finished project therefore shows its curves at
+once. The form shows the chosen run's recipe (else the study's, else the paper's): never a
+preset picked by the dataset's path. A recipe that will take long here asks first.
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ from PySide6.QtWidgets import (
 from harlab import stages
 from harlab.errors import HarlabError
 from harlab.jobs import Progress
-from harlab.paths import demo_dataset_dir
+from harlab.study.export import study_config
 from harlab.train import runs as train_runs
 from harlab.train.config import TrainConfig
+from harlab.train.estimate import estimate_training
 from harlab.train.evaluate import EvalConfig
 from harlab.train.fit import EpochDone, TrainStarted, TrainStep
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
 from ui.widgets.train_curves import TrainCurvesView
-from ui.widgets.train_form import PRESETS, TrainConfigForm
+from ui.widgets.train_form import PRESETS, TrainConfigForm, confirm_long_run
 from ui.widgets.train_results import EVAL_HINT, EpochTable, EvaluationView
 
 log = logging.getLogger(__name__)
@@ -69,10 +72,10 @@ class TrainPanel(QWidget):
         self._live_run: int | None = None
         self._build()
         ctx.project_changed.connect(self._on_ctx_project_changed)
-        ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
+        ctx.dataset_changed.connect(self._update_buttons)
         ctx.runner.finished.connect(self._update_buttons)
         ctx.runner.started.connect(self._update_buttons)
-        self._on_ctx_dataset_changed(ctx.dataset_root)
+        self.confirm_long = confirm_long_run  # tests replace the dialog
         self._on_ctx_project_changed(ctx.project)
 
     # ------------------------------------------------------------------ building
@@ -172,13 +175,20 @@ class TrainPanel(QWidget):
         self._reset_view()
         project = self.ctx.project
         if project is None or run_id is None:
+            self.form.show_recipe(self._default_recipe())
             return
         try:
             run = train_runs.train_run(project, run_id)
         except HarlabError as exc:
             self._show_error(str(exc))
             return
+        if not self._job:
+            try:
+                self.form.show_recipe(TrainConfig.from_dict(run.config), f"Run #{run.id}")
+            except HarlabError as exc:
+                log.warning("run #%s's recipe cannot be shown: %s", run.id, exc)
         self.table.set_history(run.history, run.best_epoch)
+        self.curves.set_steps(run.steps.steps, run.steps.losses, run.steps.lrs)
         self.curves.set_epochs(run.history, run.best_epoch)
         result = train_runs.evaluation_of(project, run.best_checkpoint)
         if result is not None:
@@ -236,12 +246,17 @@ class TrainPanel(QWidget):
         self.refresh_runs()
         self._update_buttons()
 
-    @Slot(str)
-    def _on_ctx_dataset_changed(self, root: str) -> None:
-        is_demo = bool(root) and Path(root).resolve() == demo_dataset_dir().resolve()
-        self.preset.setCurrentText("Demo (fast CPU)" if is_demo else "Paper recipe")
-        self.set_config(PRESETS[self.preset.currentText()]())
-        self._update_buttons()
+    def _default_recipe(self) -> TrainConfig:
+        """The study's recipe when the project has a study, else the paper's."""
+        project = self.ctx.project
+        if project is not None:
+            try:
+                study = study_config(project)
+                if study is not None:
+                    return study.train_config()
+            except HarlabError as exc:
+                log.warning("the study's recipe cannot be shown: %s", exc)
+        return TrainConfig.paper()
 
     @Slot(int)
     def _on_runs_combo_changed(self, _index: int) -> None:
@@ -264,6 +279,9 @@ class TrainPanel(QWidget):
         except HarlabError as exc:
             self._show_error(str(exc))
             return
+        if resume is None and not self._confirm(config):
+            self.status.setText("Not started.")
+            return
         self._reset_view()
         self._job, self._outcome, self._live_run = "train", None, None
         job = stages.train(self.ctx.project, config, self.ctx.dataset_root, resume=resume)
@@ -271,6 +289,23 @@ class TrainPanel(QWidget):
         self.jobs.run(job, "train", self._on_train_succeeded, on_progress=self._on_train_progress,
                       on_error=self._on_job_error, on_finished=self._on_job_finished)
         self._update_buttons()
+
+    def _confirm(self, config: TrainConfig) -> bool:
+        """Say how long ``config`` will take here and ask when that is long."""
+        dataset = self.ctx.dataset
+        if dataset is None or self.ctx.project is None:
+            return True  # not indexed yet: nothing to count; the job says what it finds
+        from harlab.device import resolve_device
+
+        try:
+            device = resolve_device(config.device)
+        except HarlabError:
+            return True  # the job reports a bad device
+        runs = [r for r in train_runs.train_runs(self.ctx.project)
+                if r.config.get("dataset_root") == str(dataset.root)]
+        estimate = estimate_training(config, len(dataset.train), device.type, runs)
+        self.eta.setText(f"estimate: {estimate.describe()}")
+        return self.confirm_long(self, estimate, str(device))
 
     @Slot()
     def _on_evaluate_clicked(self) -> None:

@@ -1,7 +1,8 @@
-"""Live training curves: loss and learning rate per step, train/val accuracy per epoch.
+"""Training curves: loss and learning rate per step, train/val accuracy per epoch.
 
-Steps arrive many times a second on a long run; they are buffered and drawn on a timer so
-the GUI thread never redraws per step.
+Live, steps arrive many times a second on a long run; they are buffered and drawn on a timer
+so the GUI thread never redraws per step. A stored run draws its saved (thinned) step curve.
+An empty plot says so instead of showing placeholder axes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from ui.widgets.plot_style import EmptyNote
 
 REDRAW_MS = 250
 
@@ -46,17 +49,33 @@ class TrainCurvesView(QWidget):
             plot.setLabel("bottom", label)
             plot.setMinimumHeight(150)
             layout.addWidget(plot)
+        self.notes = {"loss": EmptyNote(self.loss_plot, "no steps yet"),
+                      "acc": EmptyNote(self.acc_plot, "no epochs yet"),
+                      "lr": EmptyNote(self.lr_plot, "no steps yet")}
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._timer.start()
 
-    def clear(self) -> None:
+    def clear(self, note: str = "no steps yet") -> None:
         self._steps, self._losses, self._lrs = [], [], []
         self.train_acc_curve.setData([], [])
         self.val_acc_curve.setData([], [])
         self.best_line.setVisible(False)
+        self.notes["acc"].set_empty(True)
+        for key in ("loss", "lr"):
+            self.notes[key].set_empty(True, note)
         self._dirty = True
+
+    def set_steps(self, steps: list[int], losses: list[float], lrs: list[float]) -> None:
+        """Show a stored run's step curve (replaces any buffered steps)."""
+        self._steps, self._losses, self._lrs = list(steps), list(losses), list(lrs)
+        self._dirty = True
+        if not steps:
+            for key in ("loss", "lr"):
+                self.notes[key].set_empty(True, "this run stored no per-step curve "
+                                                "(an older release)")
+        self.flush()
 
     def add_step(self, step: int, loss: float, lr: float) -> None:
         """Buffer one training step; drawn at the next timer tick."""
@@ -72,6 +91,7 @@ class TrainCurvesView(QWidget):
         self.val_acc_curve.setData(epochs, [h["val_acc"] for h in history])
         self.best_line.setPos(best_epoch)
         self.best_line.setVisible(best_epoch > 0)
+        self.notes["acc"].set_empty(not epochs)
 
     def flush(self) -> None:
         """Draw buffered steps now."""
@@ -80,6 +100,9 @@ class TrainCurvesView(QWidget):
         self._dirty = False
         self.loss_curve.setData(self._steps, self._losses)
         self.lr_curve.setData(self._steps, [lr * 1e3 for lr in self._lrs])
+        if self._steps:
+            for key in ("loss", "lr"):
+                self.notes[key].set_empty(False)
 
     @Slot()
     def _on_timer_timeout(self) -> None:
