@@ -14,8 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from harlab.attacks._checks import check_eps, parse_eps
+from harlab.attacks.apgd import apgd, apgd_t
+from harlab.attacks.autoattack import autoattack
 from harlab.attacks.fgsm import fgsm
 from harlab.attacks.iterative import bim, mifgsm, pgd
+from harlab.attacks.minimal import cw_l2, deepfool
 from harlab.attacks.registry import (
     AttackSpec,
     ParamSpec,
@@ -24,6 +27,9 @@ from harlab.attacks.registry import (
     register,
     specs,
 )
+from harlab.attacks.sparse import sparse_frames
+from harlab.attacks.square import square
+from harlab.attacks.stats import AttackStats
 
 Attack = Callable[..., Any]
 
@@ -36,6 +42,28 @@ register("pgd", pgd, title="PGD (random start)", norm="linf",
                    "attacks, ICLR 2018")
 register("mifgsm", mifgsm, title="MI-FGSM", norm="linf",
          reference="Dong et al., Boosting adversarial attacks with momentum, CVPR 2018")
+
+register("apgd", apgd, title="APGD-CE", norm="linf", aliases=("apgd-ce",),
+         reference="Croce & Hein, Reliable evaluation of adversarial robustness with an "
+                   "ensemble of diverse parameter-free attacks, ICML 2020")
+register("apgd_t", apgd_t, title="APGD-T (targeted DLR)", norm="linf",
+         reference="Croce & Hein, ICML 2020 (APGD with the targeted DLR loss)")
+register("square", square, title="Square (black box)", norm="linf",
+         threat="black-box (scores)",
+         reference="Andriushchenko et al., Square Attack: a query-efficient black-box "
+                   "adversarial attack via random search, ECCV 2020")
+register("deepfool", deepfool, title="DeepFool (L2, minimal)", norm="l2",
+         reference="Moosavi-Dezfooli et al., DeepFool: a simple and accurate method to fool "
+                   "deep neural networks, CVPR 2016")
+register("cw_l2", cw_l2, title="Carlini-Wagner L2 (minimal)", norm="l2", aliases=("cw",),
+         reference="Carlini & Wagner, Towards evaluating the robustness of neural networks, "
+                   "IEEE S&P 2017")
+register("autoattack", autoattack, title="AutoAttack-style (APGD-CE, APGD-T, Square)",
+         norm="linf", reference="Croce & Hein, ICML 2020 (standard version without FAB-T)")
+register("sparse", sparse_frames, title="Sparse frames (k keyframes per video)", norm="linf",
+         aliases=("sparse_frames",),
+         reference="perturb the k keyframes of largest input-gradient norm with a base attack "
+                   "(norm: the base attack's)")
 
 #: name -> attack function (a live view of the registry).
 ATTACKS: RegistryView = RegistryView(lambda s: s.fn)
@@ -69,6 +97,8 @@ def canonical_name(name: str) -> str:
     return get_spec(name).name
 
 
-__all__ = ["ATTACKS", "ATTACK_PARAMS", "ATTACK_TITLES", "AttackSpec", "ParamSpec", "bim",
-           "canonical_name", "check_attack_params", "check_eps", "fgsm", "get_attack",
-           "get_spec", "mifgsm", "parse_eps", "pgd", "register", "specs"]
+__all__ = ["ATTACKS", "ATTACK_PARAMS", "ATTACK_TITLES", "AttackSpec", "AttackStats",
+           "ParamSpec", "apgd", "apgd_t", "autoattack", "bim", "canonical_name",
+           "check_attack_params", "check_eps", "cw_l2", "deepfool", "fgsm", "get_attack",
+           "get_spec", "mifgsm", "parse_eps", "pgd", "register", "sparse_frames", "specs",
+           "square"]

@@ -136,3 +136,19 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
     finally:
         for module, training in modes:
             module.training = training
+
+
+def check_l2_eps(eps: object, *, name: str = "eps") -> float:
+    """Validate an L2 budget on the ``[0, 1]`` pixel scale: ``>= 0``; ``inf`` means unbounded.
+
+    An L2 norm over a whole image can exceed 1 (a 224 x 224 RGB image's largest is ~388), so
+    there is no upper bound; ``0`` is the identity.
+    """
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise InputError(f"{name} must be a real L2 budget on the [0, 1] pixel scale, got "
+                         f"{eps!r} ({type(eps).__name__}); pass e.g. 0.5, or inf for none.")
+    eps = float(eps)
+    if math.isnan(eps) or eps < 0:
+        raise InputError(f"{name} must be an L2 budget >= 0 on the [0, 1] pixel scale (inf: "
+                         f"unbounded), got {eps:g}")
+    return eps

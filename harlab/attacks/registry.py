@@ -11,6 +11,7 @@ in the function. Adding an attack is one module with a pure function and one
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import numbers
 import re
@@ -73,18 +74,20 @@ class ParamSpec:
         if raw.lower() in _NONE and (self.optional or self.default is None):
             return None
         try:
+            if self.type is dict:
+                return self.check(json.loads(raw), attack)
             if self.type is tuple:
                 parts = [p for p in re.split(r"[,\s]+", raw.strip("()[]")) if p]
                 return self.check(tuple(_parse_scalar(p, self.item_type or str)
                                         for p in parts), attack)
             return self.check(_parse_scalar(raw, self.type), attack)
-        except (ValueError, ZeroDivisionError) as exc:
+        except (ValueError, ZeroDivisionError) as exc:  # JSONDecodeError is a ValueError
             where = f"attack {attack!r} parameter {self.name!r}" if attack else self.name
             raise InputError(f"{where} must be {self.describe_type()}, got {text!r}") from exc
 
     def describe_type(self) -> str:
         name = {int: "a whole number", float: "a number", bool: "true or false",
-                str: "a string"}.get(self.type, "")
+                str: "a string", dict: 'a JSON object such as {"steps": 3}'}.get(self.type, "")
         if self.type is tuple:
             item = getattr(self.item_type, "__name__", "value")
             name = f"a list of {item} values such as 0,2"
@@ -149,7 +152,7 @@ class AttackSpec:
 
 
 _REGISTRY: dict[str, AttackSpec] = {}
-_ALIASES: dict[str, str] = {}
+_LOOKUP: dict[str, str] = {}  # name or alias with case, "-" and "_" folded -> registry key
 
 
 def register(name: str, fn: Callable[..., Any], *, title: str, norm: str, reference: str,
@@ -159,13 +162,14 @@ def register(name: str, fn: Callable[..., Any], *, title: str, norm: str, refere
     Raises:
         InputError: the name or an alias is taken, or the norm or threat is unknown.
     """
-    key = _key(name)
-    spec = AttackSpec(key, fn, title, norm, reference, threat, tuple(_key(a) for a in aliases))
+    key = str(name).strip().lower()
+    spec = AttackSpec(key, fn, title, norm, reference, threat,
+                      tuple(str(a).strip().lower() for a in aliases))
     for k in (key, *spec.aliases):
-        if k in _REGISTRY or k in _ALIASES:
+        if _fold(k) in _LOOKUP:
             raise InputError(f"attack name {k!r} is already registered")
     _REGISTRY[key] = spec
-    _ALIASES.update({a: key for a in spec.aliases})
+    _LOOKUP.update({_fold(k): key for k in (key, *spec.aliases)})
     return spec
 
 
@@ -175,9 +179,8 @@ def get_spec(name: str) -> AttackSpec:
     Raises:
         InputError: unknown name; the message lists the valid ones.
     """
-    key = _key(name)
-    key = _ALIASES.get(key, key)
-    if key not in _REGISTRY:
+    key = _LOOKUP.get(_fold(name))
+    if key is None:
         raise InputError(f"unknown attack {name!r}; valid attacks: {', '.join(_REGISTRY)}")
     return _REGISTRY[key]
 
@@ -221,7 +224,7 @@ def params_of(fn: Callable[..., Any]) -> tuple[ParamSpec, ...]:
     return tuple(out)
 
 
-def _key(name: str) -> str:
+def _fold(name: object) -> str:
     return str(name).strip().lower().replace("-", "").replace("_", "")
 
 
