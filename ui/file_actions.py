@@ -166,16 +166,25 @@ class ProjectFileActions(QObject):
 
     def repoint(self, folder: str | Path) -> bool:
         """Point the project at ``folder`` after checking it holds the project's videos."""
-        project = self.ctx.project
         try:
-            done = repoint_dataset(project, folder)
+            text = repoint_project(self.ctx, folder)
         except HarlabError as exc:
             self._say("Not re-pointed", str(exc), QMessageBox.Icon.Warning)
             return False
-        self.ctx.set_dataset_root(done.new)
-        text = f"Dataset re-pointed: {done.old or '(none)'} → {done.new}"
-        if done.videos_missing:
-            text += (f"\n{done.videos_found} sample videos found there, "
-                     f"{len(done.videos_missing)} missing (e.g. {done.videos_missing[0]})")
         self._say("Re-pointed", text)
         return True
+
+
+def repoint_project(ctx: AppContext, folder: str | Path) -> str:
+    """Re-point the open project's dataset at ``folder`` (checked) and say what was found.
+
+    Raises:
+        HarlabError: ``folder`` is not a dataset, or not this project's.
+    """
+    done = repoint_dataset(ctx.project, folder)
+    ctx.set_dataset_root(done.new)
+    text = f"Dataset re-pointed: {done.old or '(none)'} → {done.new}"
+    if done.videos_missing:
+        text += (f"; {done.videos_found} sample videos found there, "
+                 f"{len(done.videos_missing)} missing (e.g. {done.videos_missing[0]})")
+    return text

@@ -101,7 +101,7 @@ def run_study(project: Project, config: StudyConfig) -> Job[StudyResult]:
 def _data_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[None]:
     yield Progress(0, 0, "data: indexing the dataset")
     if config.dataset == "demo":
-        root = yield from ensure_demo_dataset_job()
+        root = yield from _demo_root(project)
     else:
         root = Path(config.dataset).expanduser()
     dataset = yield from stages.index_data(project, stages.DatasetConfig(str(root), config.fold))
@@ -113,6 +113,24 @@ def _data_stage(project: Project, config: StudyConfig, result: StudyResult) -> J
     project.set_meta("dataset_root", str(root))
     result.dataset_root = str(root)
     _mark(project, config, "data")
+
+
+def _demo_root(project: Project) -> Job[Path]:
+    """The demo dataset of this project: the recorded folder when it exists, generated only
+    for a project that has none recorded. A recorded folder missing here (a project copied
+    from another account or machine) stops the study: regenerating the dataset or re-pointing
+    the project is the user's decision, never made silently."""
+    stored = project.get_meta("dataset_root")
+    if not stored:
+        return (yield from ensure_demo_dataset_job())
+    if not Path(stored).is_dir():
+        raise StudyError(
+            f"this project's demo dataset {stored!r} does not exist here (the project was "
+            "copied from another account or machine, or the dataset was deleted); nothing was "
+            "regenerated. Regenerate it (`harlab data demo`, or the GUI's Overview) and point "
+            f"the project at it with `harlab project repoint {str(project.root)!r} FOLDER`, "
+            "or re-point it at an existing copy.")
+    return Path(stored)
 
 
 def _check_weights(config: StudyConfig, train_config: TrainConfig) -> None:
@@ -196,7 +214,20 @@ def _check_enough(config: StudyConfig, counts: dict[str, int], note: str) -> Non
             "videos, or set allow_fewer: true to go on with these.")
 
 
+def _unanswered(project: Project) -> int:
+    """Original or attacked answers of selected samples, per arm, missing or failed."""
+    return project.query_one(
+        "SELECT count(*) FROM samples s, (SELECT 'unimodal' AS m UNION SELECT 'multimodal') a,"
+        " (SELECT 'original' AS v UNION SELECT 'attacked') w WHERE s.selected = 1 AND NOT "
+        "EXISTS (SELECT 1 FROM current_requests r WHERE r.sample_id = s.id AND r.modality = "
+        "a.m AND r.variant = w.v AND r.status IN ('ok', 'skipped'))")[0]
+
+
 def _query_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[None]:
+    if (project.get_meta("study/query") == _fingerprint(config, "query")
+            and not _unanswered(project)):
+        result.skipped_stages.append("query")  # done: no server is started for nothing
+        return
     for arm in ("unimodal", "multimodal"):
         llm = config.llm(arm)
         yield Progress(0, 0, f"query: {arm} ({llm.provider}:{llm.model_name})")
@@ -210,6 +241,10 @@ def _query_stage(project: Project, config: StudyConfig, result: StudyResult) -> 
 
 
 def _score_stage(project: Project, config: StudyConfig, result: StudyResult) -> Job[None]:
+    if ("query" in result.skipped_stages
+            and project.get_meta("study/score") == _fingerprint(config, "score")):
+        result.skipped_stages.append("score")  # no new answers: nothing new to score
+        return
     yield Progress(0, 0, "score: cosine similarities and judgments")
     scored = yield from stages.score(project, ScoreConfig(
         semantic_model=config.similarity_model))

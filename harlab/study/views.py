@@ -16,6 +16,9 @@ from typing import Any
 
 from harlab.paths import demo_dataset_dir
 from harlab.store import Project
+from harlab.study.config import StudyConfig
+from harlab.study.export import study_config
+from harlab.study.runner import current_samples, stage_state
 from harlab.vocab import MODALITIES
 
 ANSWER_VARIANTS = ("original", "attacked")
@@ -193,3 +196,39 @@ def llm_used(project: Project) -> list[LLMUsed]:
     return [LLMUsed(m, p, model, tuple(sorted(g["snap"])), tuple(sorted(g["temp"])), g["n"],
                     " and ".join(sorted(g["src"])))
             for (m, p, model), g in sorted(groups.items())]
+
+
+# ---------------------------------------------------------------------------- the overview
+@dataclass(frozen=True)
+class StudyOverview:
+    """The Overview tab's rows: each stage's state and what the project holds for it."""
+
+    config: Any
+    states: dict[str, str]
+    holds: dict[str, str]
+    problem: DatasetProblem | None
+
+
+def study_overview(project: Project) -> StudyOverview:
+    """Read everything the Overview shows (a job thread's work: it opens the store)."""
+    config = study_config(project) or StudyConfig.demo()
+    states = stage_state(project, config)
+    arms = arm_items(project)
+    problem = dataset_problem(project, config.dataset)
+    states["query"] = query_state(states["query"], arms)
+    if problem is not None and states["data"] == "done":
+        states["data"] = "done, dataset missing here"
+    rated, annotators = rated_items(project)
+    checkpoint = project.get_meta("study/checkpoint")
+    root = project.get_meta("dataset_root") or ""
+    holds = {
+        "data": (root or ("generated demo dataset" if config.dataset == "demo" else
+                          config.dataset)) + (" (missing)" if problem else ""),
+        "classifier": Path(checkpoint).name if checkpoint else "none yet",
+        "samples": ", ".join(f"{c} {n}/{config.per_class}"
+                             for c, n in current_samples(project).items()) or "none yet",
+        "query": "; ".join(a.describe() for a in arms.values() if a.samples) or "none yet",
+        "score": f"{scored_items(project)} item(s) scored; {rated} item(s) rated by "
+                 f"{annotators} annotator(s)",
+    }
+    return StudyOverview(config, states, holds, problem)

@@ -31,16 +31,19 @@ def test_a_project_shows_each_stage_state_and_what_it_holds(qtbot, ctx, tmp_path
         _mark(project, config, stage)
     board = StudyDashboard(ctx)
     qtbot.addWidget(board)
-    ctx.set_project(project)
+    with qtbot.waitSignal(board.loaded, timeout=20000):
+        ctx.set_project(project)
+        assert not board.run_button.isEnabled() and "Loading" in board.header.text()
     cells = _cells(board)
     assert cells["Data"][0] == "done" and cells["Samples"][0] == "done"
     assert cells["Language model"][0] == "todo" and cells["Scores"][0] == "todo"
     assert "BabyCrawling 2/2" in cells["Samples"][1] and "Biking 1/2" in cells["Samples"][1]
-    assert "unimodal ok 6" in cells["Language model"][1]
+    assert "unimodal: 3 of 3 answered" in cells["Language model"][1]
     assert "8/255" in board.settings_label.text() and board.run_button.isEnabled()
     project.set_meta("study/config", json.dumps(StudyConfig.demo(per_class=2,
                                                                  eps="4/255").to_dict()))
-    board.refresh()
+    with qtbot.waitSignal(board.loaded, timeout=20000):
+        board.refresh()
     assert _cells(board)["Samples"][0] == "stale"  # a changed eps invalidates the samples
     assert _cells(board)["Data"][0] == "done"
     with qtbot.waitSignal(board.open_tab) as opened:
@@ -57,11 +60,13 @@ def test_loading_a_study_config_marks_what_it_changes(qtbot, ctx, tmp_path):
         _mark(project, config, stage)
     board = StudyDashboard(ctx)
     qtbot.addWidget(board)
-    ctx.set_project(project)
+    with qtbot.waitSignal(board.loaded, timeout=20000):
+        ctx.set_project(project)
     assert {state for state, _ in _cells(board).values()} == {"done"}
     edited = tmp_path / "s.yaml"
     StudyConfig.demo(per_class=2, noise_floor=3).save(edited)
-    board.load_config(edited)
+    with qtbot.waitSignal(board.loaded, timeout=20000):
+        board.load_config(edited)
     states = {stage: state for stage, (state, _) in _cells(board).items()}
     assert states["Samples"] == "done" and states["Language model"] == "stale"
     assert states["Scores"] == "stale" and "loaded from" in board.status.text()

@@ -2,6 +2,10 @@
 
 The Overview is built with the main window, before it is shown; :mod:`harlab.study` imports
 torch, so it is imported in the methods that need it, which run once the panels have loaded.
+The project is read by a job (:func:`harlab.study.views.study_overview`): meanwhile the tab
+says it is loading and its buttons wait. A project whose dataset folder is missing here says
+so and offers to regenerate the demo dataset or re-point the project; nothing is regenerated
+or re-pointed without the user's click.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -25,7 +30,9 @@ from PySide6.QtWidgets import (
 
 from harlab import __version__
 from harlab.errors import HarlabError
+from harlab.jobs import Job, Progress
 from ui.context import AppContext
+from ui.file_actions import repoint_project
 from ui.widgets.job_controls import JobControls
 
 log = logging.getLogger(__name__)
@@ -39,9 +46,11 @@ class StudyDashboard(QWidget):
 
     Signals:
         open_tab(str): the title of a tab to show (Responses, Evaluate, Results).
+        loaded(): the open project's stages are shown.
     """
 
     open_tab = Signal(str)
+    loaded = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, ready: bool = True):
         super().__init__(parent)
@@ -49,12 +58,15 @@ class StudyDashboard(QWidget):
         # The main window sets ready once the panels (and torch) have loaded, so that the
         # window appears before the study's imports run.
         self.ready = ready
+        self.overview: Any = None  # harlab.study.views.StudyOverview of the open project
+        self._note = ""  # shown in the status line once the project is read
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 24, 24, 24)
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
         layout.addWidget(self.header)
+        layout.addWidget(self._make_dataset_notice())
         self.stages = QTableWidget(0, 3)
         self.stages.setHorizontalHeaderLabels(["Stage", "State", "Holds"])
         self.stages.horizontalHeader().setStretchLastSection(True)
@@ -107,42 +119,63 @@ class StudyDashboard(QWidget):
         project = self._ctx.project
         return (study_config(project) if project is not None else None) or StudyConfig.demo()
 
+    def _make_dataset_notice(self) -> QFrame:
+        self.dataset_notice = QFrame()
+        self.dataset_notice.setStyleSheet("QFrame { background: #fff4d6; border: 1px solid "
+                                          "#d8a800; border-radius: 4px; }")
+        box = QHBoxLayout(self.dataset_notice)
+        self.dataset_label = QLabel(wordWrap=True)
+        self.regenerate_button = QPushButton("Regenerate demo dataset")
+        self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
+        self.repoint_button = QPushButton("Re-point…")
+        self.repoint_button.clicked.connect(self._on_repoint_clicked)
+        box.addWidget(self.dataset_label, 1)
+        box.addWidget(self.regenerate_button)
+        box.addWidget(self.repoint_button)
+        self.dataset_notice.setVisible(False)
+        return self.dataset_notice
+
+    def _intro(self) -> str:
+        return (f"<h2>HARLab {__version__}</h2><p>Adversarial attacks on human-action "
+                "recognition, and what a language model then says: data &rarr; fine-tune "
+                "&rarr; attack &rarr; ask an LLM &rarr; score &rarr; rate &rarr; export.</p>")
+
+    def _set_buttons(self, enabled: bool) -> None:
+        for button in (self.run_button, self.load_button, self.save_button):
+            button.setEnabled(enabled)
+
     def refresh(self) -> None:
+        """Show the open project's study; read by a job, with a busy state meanwhile."""
         project = self._ctx.project
         self.demo_button.setVisible(project is None)
-        for button in (self.run_button, self.load_button, self.save_button):
-            button.setEnabled(project is not None)
-        intro = (f"<h2>HARLab {__version__}</h2><p>Adversarial attacks on human-action "
-                 "recognition, and what a language model then says: data &rarr; fine-tune "
-                 "&rarr; attack &rarr; ask an LLM &rarr; score &rarr; rate &rarr; export.</p>")
+        self._set_buttons(False)
+        self.overview = None
         if project is None:
-            self.header.setText(intro + "<p>No project is open. Open the demo project to run "
-                                "the whole study on the bundled demo data, or create a project "
-                                "with <i>File &gt; New project</i>.</p>")
+            self.header.setText(self._intro() + "<p>No project is open. Open the demo project "
+                                "to run the whole study on the bundled demo data, or create a "
+                                "project with <i>File &gt; New project</i>.</p>")
             self.stages.setRowCount(0)
             self.settings_label.setText("")
+            self.dataset_notice.setVisible(False)
+            self.jobs.set_busy(False)
             return
-        if not self.ready:
-            self.header.setText(intro + "<p>Loading the project…</p>")
-            return
-        from harlab.study.runner import stage_state, study_counts
+        self.header.setText(self._intro() + f"<p>Loading <code>{html.escape(str(project.root))}"
+                            "</code>…</p>")
+        self.jobs.set_busy(True)
+        if self.ready:
+            self.jobs.run(_overview_job(project), "Read the study", self._on_overview_loaded,
+                          on_error=self._on_overview_failed)
 
-        config = self._config()
-        states, counts = stage_state(project, config), study_counts(project)
-        self.header.setText(intro + f"<p>Project <code>{html.escape(str(project.root))}</code>"
-                            f" &middot; study <b>{html.escape(config.name)}</b></p>")
-        holds = {
-            "data": config.dataset if config.dataset != "demo" else "generated demo dataset",
-            "classifier": Path(counts["classifier"]).name or "none yet",
-            "samples": ", ".join(f"{c} {n}/{config.per_class}"
-                                 for c, n in counts["samples"].items()) or "none yet",
-            "query": ", ".join(f"{k} {n}" for k, n in counts["answers"].items()) or "none yet",
-            "score": f"{counts['scores']} scores; {counts['ratings']} ratings by "
-                     f"{counts['annotators']} annotator(s)",
-        }
+    def _on_overview_loaded(self, overview: Any) -> None:
+        project = self._ctx.project
+        if project is None:
+            return
+        self.overview, config = overview, overview.config
+        self.header.setText(self._intro() + f"<p>Project <code>{html.escape(str(project.root))}"
+                            f"</code> &middot; study <b>{html.escape(config.name)}</b></p>")
         self.stages.setRowCount(len(STAGE_TITLES))
         for i, (stage, title) in enumerate(STAGE_TITLES.items()):
-            for j, text in enumerate((title, states[stage], holds[stage])):
+            for j, text in enumerate((title, overview.states[stage], overview.holds[stage])):
                 self.stages.setItem(i, j, QTableWidgetItem(text))
         self.stages.resizeColumnsToContents()
         self.stages.setFixedHeight(self.stages.horizontalHeader().height() + 4
@@ -152,6 +185,21 @@ class StudyDashboard(QWidget):
                          for k, v in config.chosen_settings().items())
         self.settings_label.setText("<p>Settings HARLab chose where the paper is silent:</p>"
                                     f"<ul>{chosen}</ul>")
+        problem = overview.problem
+        self.dataset_notice.setVisible(problem is not None)
+        if problem is not None:
+            self.dataset_label.setText(problem.message())
+            self.regenerate_button.setVisible(problem.is_demo)
+        self._set_buttons(True)
+        if self._note:
+            self.status.setText(self._note)
+        self._note = ""
+        self.loaded.emit()
+
+    def _on_overview_failed(self, message: str) -> None:
+        self.header.setText(self._intro() + f"<p>Cannot read the project: "
+                            f"{html.escape(message)}</p>")
+        self._set_buttons(True)
 
     def load_config(self, path: str | Path) -> None:
         """Make the study YAML at ``path`` this project's study (errors shown in the status)."""
@@ -164,9 +212,9 @@ class StudyDashboard(QWidget):
             self.jobs.show_error(f"Not loaded: {exc}")
             return
         save_study_config(self._ctx.project, config)
-        self.status.setText(f"Study {config.name!r} loaded from {path}; stages whose settings "
-                            "changed are marked stale.")
         self.refresh()
+        self._note = (f"Study {config.name!r} loaded from {path}; stages whose settings "
+                      "changed are marked stale.")
 
     @Slot()
     def _on_load_clicked(self) -> None:
@@ -188,6 +236,10 @@ class StudyDashboard(QWidget):
         project = self._ctx.project
         if project is None:
             return
+        if self.overview is not None and self.overview.problem is not None:
+            self.jobs.show_error("Not started: the dataset folder is missing here; regenerate "
+                                 "it or re-point the project first (above).")
+            return
         from harlab.study.runner import run_study
 
         config = self._config()
@@ -196,12 +248,52 @@ class StudyDashboard(QWidget):
             self.jobs.show_message("Running the study…")
 
     def _on_study_done(self, paths: Any) -> None:
-        self.status.setText("Done: " + ", ".join(str(p) for p in paths.values()))
         self.refresh()
+        self._note = "Done: " + ", ".join(str(p) for p in paths.values())
 
     def _on_study_failed(self, message: str) -> None:
         self.jobs.show_error(f"Stopped: {message}")
         self.refresh()
+
+
+    # ------------------------------------------------------------------ missing dataset
+    @Slot()
+    def _on_regenerate_clicked(self) -> None:
+        if self._ctx.project is None:
+            return
+        from harlab.data.demo_data import ensure_demo_dataset_job  # cv2: on demand only
+
+        if self.jobs.run(ensure_demo_dataset_job(), "Generate demo dataset",
+                         self._on_regenerated, exclusive=True):
+            self.jobs.show_message("Generating the demo dataset (a few minutes)…")
+
+    def _on_regenerated(self, root: Any) -> None:
+        self.repoint(root)
+
+    @Slot()
+    def _on_repoint_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose the folder holding UCF-101/ and ucfTrainTestlist/")
+        if folder:
+            self.repoint(folder)
+
+    def repoint(self, folder: str | Path) -> bool:
+        """Re-point the project's dataset at ``folder`` (checked first), then read it again."""
+        try:
+            note = repoint_project(self._ctx, folder)
+        except HarlabError as exc:
+            self.jobs.show_error(f"Not re-pointed: {exc}")
+            return False
+        self.refresh()
+        self._note = note
+        return True
+
+
+def _overview_job(project: Any) -> Job[Any]:
+    from harlab.study.views import study_overview
+
+    yield Progress(0, 0, "")  # the header says it is loading; the status keeps its message
+    return study_overview(project)
 
 
 def _study_job(project: Any, config: Any, run_study: Any):
