@@ -33,11 +33,13 @@ from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import format_cost
 from harlab.llm.records import RequestRecord, request_statuses, sample_requests
 from harlab.llm.runner import usage_summary
+from harlab.rating.supersede import follow_newest, keep_current, rated_pairs, reask_warning
 from harlab.scoring.results import sample_scores
 from harlab.stages import QueryConfig, query
 from harlab.vocab import MODALITIES, SIDES
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
+from ui.widgets.reask_dialog import KEEP_RATED, confirm_reask, superseded_text
 from ui.widgets.response_cell import ResponseCell
 from ui.widgets.scenario_editor import ScenarioEditorDialog
 from ui.widgets.word_diff import diff_html
@@ -194,7 +196,8 @@ class ResponsesPanel(QWidget):
                 self.cells[(modality, "attacked")].response_view.show_diff(tb, hb)
                 label.setText(_scores_text(scores, modality)
                               + " · <span style='background:#f8d0d0'>removed</span> / "
-                                "<span style='background:#c9f0c9'>added</span> words marked")
+                                "<span style='background:#c9f0c9'>added</span> words marked"
+                              + superseded_text(rated_pairs(project, sample_id, modality)))
             else:
                 label.setText("")
 
@@ -230,8 +233,18 @@ class ResponsesPanel(QWidget):
         if sample_id is None:
             return
         statuses = {self.cells[(modality, v)].status for v in SIDES}
-        # Failed or missing answers are simply asked again; fine ones only with a refresh.
+        # Failed or missing answers are simply asked again; fine ones only with a refresh,
+        # which makes a new draw: rated answers are kept, and the user says which pair counts.
         refresh = not statuses & {"failed", "missing"}
+        warning = reask_warning(self.ctx.project, sample_id, modality) if refresh else None
+        if warning is not None:
+            choice = confirm_reask(self, warning)
+            if choice is None:
+                return
+            if choice == KEEP_RATED:
+                keep_current(self.ctx.project, sample_id, modality)
+            else:
+                follow_newest(self.ctx.project, sample_id, modality)
         self._start([sample_id], [modality], refresh, 0)
 
     def _on_job_succeeded(self, result: Any) -> None:
