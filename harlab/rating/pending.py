@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harlab.errors import HarlabError, StoreError
+from harlab.errors import HarlabError, InputError, StoreError
 from harlab.rating.answers import Answer, record_answer
 from harlab.rating.rubric import Rubric
 from harlab.rating.session import Annotator, RatingItem, item_by_pair
@@ -103,8 +103,8 @@ class AnswerQueue:
                                              list[tuple[PendingAnswer, HarlabError]]]:
         """Try to store every pending answer without waiting; returns (stored, failed).
 
-        A busy store keeps the answer pending; an answer the rubric refuses is dropped from
-        the journal (it can never be stored) and reported as failed.
+        A busy (or closed, or full) store keeps the answer pending; an answer the rubric
+        refuses is dropped from the journal (it can never be stored) and reported as failed.
         """
         stored: list[tuple[PendingAnswer, Answer]] = []
         failed: list[tuple[PendingAnswer, HarlabError]] = []
@@ -118,11 +118,11 @@ class AnswerQueue:
                                          item, p.key, p.value, rubric, a_is=p.a_is,
                                          unblinded=p.unblinded)
                 stored.append((p, done))
-            except RatingNotSaved as exc:
-                keep.append(p)
-                failed.append((p, exc))
-            except HarlabError as exc:
+            except InputError as exc:  # the rubric or the pair refuses it: it never will fit
                 log.warning("dropping an answer the store refuses: %s", exc)
+                failed.append((p, exc))
+            except HarlabError as exc:  # busy, closed, full: kept for the next try
+                keep.append(p)
                 failed.append((p, exc))
         if len(keep) != len(self.pending):
             self.pending = keep

@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from harlab.rating import answers_for, blind_order, find_annotator, items, load_rubric
+from harlab.rating.itemlog import set_blind_policy
 from tests.core.test_rating_fixtures import make_project
 from ui.panels.evaluate_panel import EvaluatePanel
 
@@ -46,7 +47,7 @@ def test_rate_items_with_the_keyboard_alone(qtbot, ctx, panel):
     assert "saved" in panel.saved_label.text()
     assert "1 / 4" in panel.progress_label.text()
     assert first.true_label in panel.details_label.text()  # revealed once rated
-    assert "sealed until export" in panel.details_label.text()
+    assert "sealed until the ratings are exported" in panel.details_label.text()
     keys(qtbot, panel, Qt.Key.Key_Return)
     qtbot.keyClicks(panel.form.text_edits["notes"], "B panics")
     qtbot.keyClick(panel.form.text_edits["notes"], Qt.Key.Key_Return)
@@ -85,15 +86,21 @@ def test_filters_blind_off_and_frames(qtbot, ctx, panel):
     assert len(panel.items) == 1
     panel.status_combo.setCurrentText("rated")
     assert len(panel.items) == 1
+    assert not panel.blind_check.isEnabled()  # blind mode is locked by default
+    set_blind_policy(ctx.project, "optional")
+    panel.reload()
+    panel.annotator_combo.setEditText("")
+    start(qtbot, panel, "Bob")
+    panel.status_combo.setCurrentText("rated")
     panel.blind_check.setChecked(False)
     assert panel.pair_view.a.title() in ("A · original", "A · attacked")
-    assert ctx.settings.value("evaluate/blind") in (False, "false")
     panel.frames_check.setChecked(True)
     assert panel.pair_view.a.frames.count() == 2  # one thumbnail + stretch
-    assert "True action" in panel.details_label.text()
-    again = EvaluatePanel(ctx)  # the display choices are remembered
+    assert "True action" in panel.details_label.text() and "unblinded" in (
+        panel.details_label.text())
+    again = EvaluatePanel(ctx)  # frames are remembered; unblinding never is
     qtbot.addWidget(again)
-    assert not again.blind_check.isChecked() and again.frames_check.isChecked()
+    assert again.blind_check.isChecked() and again.frames_check.isChecked()
 
 
 def test_annotator_is_remembered_and_bad_names_are_shown(qtbot, ctx, panel):

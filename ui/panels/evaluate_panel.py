@@ -1,48 +1,39 @@
 """Evaluate: rate original/attacked answer pairs blind, one item at a time, keyboard first.
 
-The annotator names themself and presses Start. Each item shows two answers as A and B in the
-annotator's sealed random order (blind mode, on by default); the true class, the predictions
-and the automatic scores stay hidden until every required question is answered. Every answer
-is committed the moment it is given (a "saved" mark confirms it), so closing or killing the
-app loses nothing. Keys: number keys answer the highlighted question, Up/Down move between
-questions, Left/Right or p/n between items, u jumps to the next item not yet rated, Enter (or
-t) edits a free-text note and Enter again saves it.
+Start commits every item's A/B order (SHA-256, revealed at export). Blind mode is a project
+setting (``harlab rate setup --blind``); where unblinding is allowed, ratings given unblinded
+are marked. Blind, both sides show the same clean keyframes. Answers are journalled and written
+without waiting on the database ("pending" and retried while it is busy). Keys: see KEYS_HELP;
+Enter, Esc and Tab leave the note field, keeping its text.
 """
 
 from __future__ import annotations
 
 import html
-import logging
-import time
 from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from harlab import rating
 from harlab.errors import HarlabError
-from harlab.rating.session import STATUSES
-from harlab.vocab import MODALITIES
+from harlab.rating import itemlog
+from harlab.rating.session import commit_orders
 from ui.context import AppContext
 from ui.prefs import RatingPrefs
+from ui.widgets.rating_bars import ALL, RatingTopBar, info_row, nav_button
+from ui.widgets.rating_details import details_html, position_html, shown_frames
 from ui.widgets.rating_form import RatingForm
+from ui.widgets.rating_guide import RatingGuide
 from ui.widgets.rating_pair import ResponsePairView
+from ui.widgets.rating_saver import AnswerSaver, ItemClock
+from ui.widgets.reason_bar import ReasonBar
 
-log = logging.getLogger(__name__)
-
-ALL = "(all)"
 KEYS_HELP = ("1–5 answer · ↑/↓ question · ←/→ or p/n item · u next unrated · Enter note · "
-             "answers save as you go")
+             "s skip · f flag · i instructions · PgUp/PgDn scroll · r ratings · l plan")
 _NAV = {Qt.Key.Key_Left: -1, Qt.Key.Key_P: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_N: 1}
+_SCROLL = {Qt.Key.Key_PageUp: -1.0, Qt.Key.Key_PageDown: 1.0}
 
 
 class EvaluatePanel(QWidget):
@@ -56,47 +47,33 @@ class EvaluatePanel(QWidget):
         self.items: list[rating.RatingItem] = []
         self.index = -1
         self.a_is = "original"
+        self.clock = ItemClock()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.saver = AnswerSaver(self)
+        self.saver.mark.connect(self._on_saver_mark)
+        self.saver.stored.connect(self._on_saver_stored)
+        self.saver.refused.connect(self._show_error)
         prefs = ctx.prefs(RatingPrefs)
         layout = QVBoxLayout(self)
 
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Annotator"))
-        self.annotator_combo = QComboBox()
-        self.annotator_combo.setEditable(True)
-        self.annotator_combo.setMinimumWidth(160)
-        self.annotator_combo.lineEdit().setPlaceholderText("your name or initials")
+        self.top = RatingTopBar()
+        for name in ("annotator_combo", "start_button", "blind_check", "frames_check",
+                     "class_combo", "modality_combo", "status_combo"):
+            setattr(self, name, getattr(self.top, name))  # the names tests and users know
         self.annotator_combo.lineEdit().returnPressed.connect(self._on_start_clicked)
-        top.addWidget(self.annotator_combo)
-        self.start_button = QPushButton("Start rating")
         self.start_button.clicked.connect(self._on_start_clicked)
-        top.addWidget(self.start_button)
-        self.blind_check = QCheckBox("Blind A/B")
-        self.blind_check.setChecked(prefs.blind)
-        self.blind_check.setToolTip("Hide which answer is original, and the labels, "
-                                    "predictions and scores until the item is rated")
         self.blind_check.toggled.connect(self._on_display_toggled)
-        top.addWidget(self.blind_check)
-        self.frames_check = QCheckBox("Show frames")
         self.frames_check.setChecked(prefs.show_frames)
         self.frames_check.toggled.connect(self._on_display_toggled)
-        top.addWidget(self.frames_check)
-        top.addStretch(1)
-        self.class_combo = self._filter_combo(top, "Class", [ALL])
-        self.modality_combo = self._filter_combo(top, "Modality", [ALL, *MODALITIES])
-        self.status_combo = self._filter_combo(top, "Status", list(STATUSES))
-        layout.addLayout(top)
+        for combo in self.top.filter_combos():
+            combo.currentTextChanged.connect(self._on_filter_changed)
+        layout.addWidget(self.top)
 
-        info = QHBoxLayout()
-        self.position_label = QLabel()
-        info.addWidget(self.position_label, 1)
-        self.progress_label = QLabel()
-        info.addWidget(self.progress_label)
-        self.saved_label = QLabel()
-        self.saved_label.setMinimumWidth(150)
-        info.addWidget(self.saved_label)
+        info, self.position_label, self.progress_label, self.saved_label = info_row()
         layout.addLayout(info)
 
+        self.guide = RatingGuide()
+        layout.addWidget(self.guide)
         self.pair_view = ResponsePairView()
         layout.addWidget(self.pair_view, 3)
         self.details_label = QLabel()
@@ -104,12 +81,19 @@ class EvaluatePanel(QWidget):
         layout.addWidget(self.details_label)
         self.form = RatingForm()
         self.form.answered.connect(self._on_form_answered)
+        self.form.left.connect(self._on_form_left)
         layout.addWidget(self.form, 2)
+        self.reason_bar = ReasonBar()
+        self.reason_bar.submitted.connect(self._on_reason_bar_submitted)
+        self.reason_bar.closed.connect(self.setFocus)
+        layout.addWidget(self.reason_bar)
 
         bottom = QHBoxLayout()
-        self.prev_button = self._nav_button(bottom, "← Previous", lambda: self.step(-1))
-        self.next_button = self._nav_button(bottom, "Next →", lambda: self.step(1))
-        self.unrated_button = self._nav_button(bottom, "Next unrated (u)", self.next_unrated)
+        self.prev_button = nav_button(bottom, "← Previous", lambda: self.step(-1))
+        self.next_button = nav_button(bottom, "Next →", lambda: self.step(1))
+        self.unrated_button = nav_button(bottom, "Next unrated (u)", self.next_unrated)
+        self.ratings_button = nav_button(bottom, "&Ratings… (r)", self.open_ratings)
+        self.plan_button = nav_button(bottom, "P&lan study… (l)", self.open_planner)
         self.message_label = QLabel(KEYS_HELP)
         self.message_label.setWordWrap(True)
         bottom.addWidget(self.message_label, 1)
@@ -118,29 +102,19 @@ class EvaluatePanel(QWidget):
         ctx.project_changed.connect(self._on_ctx_project_changed)
         self.reload()
 
-    def _filter_combo(self, row: QHBoxLayout, title: str, entries: list[str]) -> QComboBox:
-        row.addWidget(QLabel(title))
-        combo = QComboBox()
-        combo.addItems(entries)
-        combo.currentTextChanged.connect(self._on_filter_changed)
-        row.addWidget(combo)
-        return combo
-
-    def _nav_button(self, row: QHBoxLayout, text: str, slot: Any) -> QPushButton:
-        button = QPushButton(text)
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        button.clicked.connect(slot)
-        row.addWidget(button)
-        return button
-
     # ------------------------------------------------------------------ project and annotator
     def reload(self) -> None:
-        """Re-read the rubric, annotators and classes of the current project."""
+        """Re-read the rubric, annotators, classes and blind policy of the current project."""
+        if self.saver.queue is not None and self.saver.queue.project is self.ctx.project:
+            self._leave_item()  # same project re-read: keep the typed note and the time
+        self.clock.shown = None
         project = self.ctx.project
         self.annotator, self.items, self.index, self.rubric = None, [], -1, None
         remembered = self.ctx.prefs(RatingPrefs).annotator
         self.annotator_combo.clear()
-        self._set_classes([])
+        self.top.set_classes([])
+        self.blind_check.setChecked(True)
+        self.blind_check.setEnabled(False)
         if project is None:
             self._set_message("Open a project to rate its answers.")
         else:
@@ -148,18 +122,20 @@ class EvaluatePanel(QWidget):
                 self.rubric = rating.load_rubric(project.root)
                 self.form.set_questions(self.rubric.questions())
                 self.annotator_combo.addItems([a.name for a in rating.annotators(project)])
-                self._set_classes(rating.class_names(project))
+                self.top.set_classes(rating.class_names(project))
+                optional = itemlog.blind_policy(project) == "optional"
+                self.blind_check.setEnabled(optional)
+                self.blind_check.setToolTip(
+                    "This study lets annotators unblind; every rating you give unblinded is "
+                    "marked so" if optional else "Blind mode is locked for this study "
+                    "(harlab rate setup --blind optional allows unblinding)")
                 self._set_message("Type your name and press Enter (or Start rating).")
             except HarlabError as exc:
-                self._set_message(str(exc), error=True)
+                self._show_error(str(exc))
+        self.guide.set_rubric(self.rubric)
+        self.saver.open(project, self.rubric)
         self.annotator_combo.setEditText(remembered)
         self._show_current()
-
-    def _set_classes(self, names: list[str]) -> None:
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        self.class_combo.addItems([ALL, *names])
-        self.class_combo.blockSignals(False)
 
     @Slot()
     def _on_start_clicked(self) -> None:
@@ -168,17 +144,17 @@ class EvaluatePanel(QWidget):
             return
         try:
             self.annotator = rating.get_annotator(project, self.annotator_combo.currentText())
+            commit_orders(project, self.annotator, rating.items(project))
         except HarlabError as exc:
-            self._set_message(str(exc), error=True)
+            self._show_error(str(exc))
             return
         self.ctx.save_prefs(replace(self.ctx.prefs(RatingPrefs), annotator=self.annotator.name))
         if self.annotator_combo.findText(self.annotator.name) < 0:
             self.annotator_combo.addItem(self.annotator.name)
         self._load_items()
         start = rating.next_unrated(project, self.annotator, self.items, self.rubric)
-        self.index = start if start is not None else (0 if self.items else -1)
+        self._go(start if start is not None else (0 if self.items else -1))
         self._set_message(KEYS_HELP)
-        self._show_current()
         self.setFocus()
 
     def _filters(self, status: bool = True) -> rating.ItemFilter:
@@ -194,22 +170,29 @@ class EvaluatePanel(QWidget):
         self.items = rating.items(self.ctx.project, self.annotator, self._filters(),
                                   self.rubric.required_keys())
 
-    @Slot(str)
-    def _on_filter_changed(self, _text: str) -> None:
+    def refresh_items(self) -> None:
+        """Re-list the items (answers may have been re-asked), staying on the same pair."""
         if self.annotator is None:
             return
         current = self.current_item()
         self._load_items()
+        pairs = [(i.original_id, i.attacked_id, i.superseded) for i in self.items]
         keys = [i.key for i in self.items]
-        self.index = keys.index(current.key) if current and current.key in keys else (
-            0 if self.items else -1)
-        self._show_current()
+        index = 0 if self.items else -1
+        if current is not None and (current.original_id, current.attacked_id, True) in pairs:
+            index = pairs.index((current.original_id, current.attacked_id, True))
+        elif current is not None and current.key in keys:
+            index = keys.index(current.key)
+        self._go(index)
+
+    @Slot(str)
+    def _on_filter_changed(self, _text: str) -> None:
+        self.refresh_items()
         self.setFocus()
 
     @Slot(bool)
     def _on_display_toggled(self, _on: bool) -> None:
         self.ctx.save_prefs(replace(self.ctx.prefs(RatingPrefs),
-                                    blind=self.blind_check.isChecked(),
                                     show_frames=self.frames_check.isChecked()))
         self._show_current()
         self.setFocus()
@@ -218,10 +201,22 @@ class EvaluatePanel(QWidget):
     def current_item(self) -> rating.RatingItem | None:
         return self.items[self.index] if 0 <= self.index < len(self.items) else None
 
+    def _go(self, index: int) -> None:
+        self._leave_item()
+        self.index = index
+        self._show_current()
+
+    def _leave_item(self) -> None:
+        """Save a note typed but not confirmed, and add the time spent on the item."""
+        item = self.current_item()
+        if item is not None and self.annotator is not None:
+            for key, text in self.form.unsaved_text().items():
+                self._save(item, key, text)
+        self.clock.stop(self.ctx.project, self.annotator)
+
     def step(self, delta: int) -> None:
         if self.items:
-            self.index = max(0, min(len(self.items) - 1, self.index + delta))
-            self._show_current()
+            self._go(max(0, min(len(self.items) - 1, self.index + delta)))
 
     def next_unrated(self) -> None:
         if self.annotator is None or not self.items:
@@ -229,14 +224,22 @@ class EvaluatePanel(QWidget):
         found = rating.next_unrated(self.ctx.project, self.annotator, self.items, self.rubric,
                                     self.index)
         if found is None:
-            self._set_message("Every item in this list is rated. Thank you!")
+            self._set_message("Every item in this list is rated or skipped. Thank you!")
         else:
-            self.index = found
-            self._show_current()
+            self._go(found)
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         key, text = event.key(), event.text()
-        if self.annotator is None or self.current_item() is None:
+        shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if key == Qt.Key.Key_R and self.ctx.project is not None:
+            self.open_ratings()
+        elif key == Qt.Key.Key_L:
+            self.open_planner()
+        elif key == Qt.Key.Key_I:
+            self.guide.set_open(not self.guide.text.isVisible())
+        elif key in _SCROLL or (shift and key in (Qt.Key.Key_Up, Qt.Key.Key_Down)):
+            self.pair_view.scroll(_SCROLL.get(key, -0.3 if key == Qt.Key.Key_Up else 0.3))
+        elif self.annotator is None or self.current_item() is None:
             super().keyPressEvent(event)
         elif text.isdigit() and self.form.press_digit(int(text)):
             pass
@@ -246,6 +249,8 @@ class EvaluatePanel(QWidget):
             self.step(_NAV[key])
         elif key == Qt.Key.Key_U:
             self.next_unrated()
+        elif key in (Qt.Key.Key_S, Qt.Key.Key_F):
+            self.reason_bar.ask("skip" if key == Qt.Key.Key_S else "flag")
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_T):
             self.form.edit_text()
         else:
@@ -257,6 +262,7 @@ class EvaluatePanel(QWidget):
         has = self.annotator is not None
         for button in (self.prev_button, self.next_button, self.unrated_button):
             button.setEnabled(has and bool(self.items))
+        self.ratings_button.setEnabled(project is not None)
         self.form.setEnabled(item is not None)
         if item is None or project is None or self.annotator is None:
             self.pair_view.clear("" if not has else "No items match these filters (an item "
@@ -265,38 +271,29 @@ class EvaluatePanel(QWidget):
             self.details_label.setText("")
             self._show_progress()
             return
+        self.clock.start(item)
         self.a_is = rating.blind_order(project, self.annotator, item)
         sides = (self.a_is, "attacked" if self.a_is == "original" else "original")
         blind = self.blind_check.isChecked()
         titles = tuple(f"{ab}" if blind else f"{ab} · {side}" for ab, side in zip(
             "AB", sides, strict=True))
-        frames = tuple([project.abspath(p) for p in (item.clean_frames if side == "original"
-                                                     else item.adv_frames)]
-                       if self.frames_check.isChecked() else [] for side in sides)
+        frames = (shown_frames(project, item, sides, blind) if self.frames_check.isChecked()
+                  else ([], []))
         self.pair_view.show_pair(titles, (item.text(sides[0]), item.text(sides[1])), frames)
         self.form.set_answers(rating.answers_for(project, self.annotator, item, self.rubric))
         self.form.go_to_first_unanswered()
-        self.position_label.setText(f"Item {self.index + 1} of {len(self.items)} · sample "
-                                    f"#{item.sample_id} · {item.modality}")
+        self.position_label.setText(position_html(
+            item, self.index, len(self.items), itemlog.item_log(project, self.annotator, item)))
         self._show_details()
         self._show_progress()
 
     def _show_details(self) -> None:
         item, project = self.current_item(), self.ctx.project
-        status = rating.item_status(project, self.annotator, item, self.rubric)
-        if self.blind_check.isChecked() and status != "rated":
-            self.details_label.setText("<i>Labels, predictions and scores stay hidden until "
-                                       "this item is rated.</i>")
+        if item is None or project is None or self.annotator is None:
             return
-        scores = rating.item_scores(project, item)
-        shown = ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} –"
-                          for k, v in scores.items()) or "none yet"
-        sealed = (" · which answer was A stays sealed until export"
-                  if self.blind_check.isChecked() else "")
-        self.details_label.setText(
-            f"True action <b>{item.true_label}</b> · clean prediction {item.clean_pred} → "
-            f"attacked prediction {item.adv_pred} ({item.attack}, eps "
-            f"{item.eps * 255:.1f}/255) · scores: {shown}{sealed}")
+        status = rating.item_status(project, self.annotator, item, self.rubric)
+        self.details_label.setText(details_html(project, item, status,
+                                                self.blind_check.isChecked()))
 
     def _show_progress(self) -> None:
         if self.annotator is None or self.ctx.project is None or self.rubric is None:
@@ -304,31 +301,98 @@ class EvaluatePanel(QWidget):
             return
         done = rating.progress(self.ctx.project, self.annotator, self.rubric,
                                self._filters(status=False))
-        self.progress_label.setText(f"<b>{done.rated} / {done.total}</b> rated")
+        extra = f" · {done.superseded} superseded" if done.superseded else ""
+        self.progress_label.setText(f"<b>{done.rated} / {done.total}</b> rated{extra}")
+
+    def _save(self, item: rating.RatingItem, key: str, value: object) -> None:
+        self.saved_label.setText("<span style='color:#a06000'>saving…</span>")
+        self.saver.save(self.annotator, item, key, value, self.a_is,
+                        unblinded=not self.blind_check.isChecked())
 
     @Slot(str, object)
     def _on_form_answered(self, key: str, value: object) -> None:
         item = self.current_item()
         self.setFocus()
+        if item is not None and self.annotator is not None:
+            self._save(item, key, value)
+
+    @Slot()
+    def _on_form_left(self) -> None:
+        item = self.current_item()
+        if item is not None and self.annotator is not None:
+            for key, text in self.form.unsaved_text().items():
+                self.form.answers[key] = text
+                self._save(item, key, text)
+        self.setFocus()
+
+    @Slot(str, str)
+    def _on_reason_bar_submitted(self, action: str, reason: str) -> None:
+        item = self.current_item()
         if item is None or self.annotator is None:
             return
         try:
-            answer = rating.record_answer(self.ctx.project, self.annotator, item, key, value,
-                                          self.rubric, a_is=self.a_is)
+            setter = itemlog.set_skip if action == "skip" else itemlog.set_flag
+            setter(self.ctx.project, self.annotator, item, reason)
         except HarlabError as exc:
-            self.saved_label.setText("<span style='color:#a01010'>not saved</span>")
-            self._set_message(str(exc), error=True)
+            self._show_error(str(exc))
             return
-        what = "cleared" if answer.value is None else "saved"
-        self.saved_label.setText(f"<span style='color:#106010'>✓ {what} "
-                                 f"{time.strftime('%H:%M:%S')}</span>")
-        self.saved_label.setToolTip(f"{key} committed to the project")
+        self._set_message(f"{action}ped: {reason}" if action == "skip" else f"flagged: {reason}")
+        if action == "skip":
+            self.next_unrated()
+        else:
+            self._show_current()
+
+    @Slot(str, str)
+    def _on_saver_mark(self, text: str, tip: str) -> None:
+        self.saved_label.setText(text)
+        self.saved_label.setToolTip(tip)
+
+    @Slot()
+    def _on_saver_stored(self) -> None:
         self._show_details()
         self._show_progress()
+
+    def open_ratings(self) -> None:
+        from ui.widgets.ratings_dialog import RatingsDialog  # a window-first entry point
+
+        if self.ctx.project is None or self.rubric is None:
+            return
+        dialog = RatingsDialog(self.ctx, self.rubric, self)
+        dialog.jump_requested.connect(self._on_dialog_jump_requested)
+        dialog.exec()
+        self.refresh_items()
+        self.setFocus()
+
+    def open_planner(self) -> None:
+        from ui.widgets.study_planner import StudyPlannerDialog  # a window-first entry point
+
+        StudyPlannerDialog(self).exec()
+        self.setFocus()
+
+    @Slot(int, str)
+    def _on_dialog_jump_requested(self, sample_id: int, modality: str) -> None:
+        self.class_combo.setCurrentText(ALL)
+        self.modality_combo.setCurrentText(ALL)
+        self.status_combo.setCurrentText("all")
+        keys = [i.key for i in self.items]
+        if (sample_id, modality) in keys:
+            self._go(keys.index((sample_id, modality)))
+
+    @Slot(str)
+    def _show_error(self, message: str) -> None:
+        self._set_message(message, error=True)
 
     def _set_message(self, text: str, error: bool = False) -> None:
         self.message_label.setText(f"<span style='color:#a01010'>{html.escape(text)}</span>"
                                    if error else text)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.refresh_items()  # a re-ask in Responses may have replaced the current answers
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._leave_item()
+        super().hideEvent(event)
 
     @Slot(object)
     def _on_ctx_project_changed(self, _project: object) -> None:

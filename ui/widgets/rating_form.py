@@ -2,12 +2,15 @@
 
 The form shows answers in blind (A/B) terms and knows nothing about the store: it emits
 ``answered(key, value)`` and the panel commits. One question is *current* (highlighted); a
-number key answers it and moves on. Free-text questions have a line edit; Enter in it answers.
+number key answers it and moves on. Free-text questions have a line edit: Enter saves the
+text and gives the keys back to the panel; Esc, Tab and Shift+Tab give them back too (keeping
+the typed text, which :meth:`RatingForm.unsaved_text` reports so the panel can save it before
+the item changes). No key is ever trapped in a text field.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -30,9 +33,12 @@ class RatingForm(QFrame):
     Signals:
         answered(str, object): a question key (``hazard.A``) and the shown answer (``"3"``,
             ``"A"``, text; ``None`` clears).
+        left(): a text field gave the keyboard back (Enter, Esc, Tab).
     """
 
     answered = Signal(str, object)
+    left = Signal()
+    LEAVE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -66,6 +72,7 @@ class RatingForm(QFrame):
                 edit = QLineEdit()
                 edit.setPlaceholderText("Enter: type a note, Enter again to save")
                 edit.returnPressed.connect(lambda k=q.key: self._on_text_entered(k))
+                edit.installEventFilter(self)
                 self.text_edits[q.key] = edit
                 line.addWidget(edit)
             else:
@@ -130,6 +137,19 @@ class RatingForm(QFrame):
         self.text_edits[q.key].setFocus()
         return True
 
+    def unsaved_text(self) -> dict[str, str]:
+        """Typed text that differs from the stored answer, by question key."""
+        return {k: e.text() for k, e in self.text_edits.items()
+                if e.text() != (self.answers.get(k) or "")}
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if (event.type() == QEvent.Type.KeyPress and watched in self.text_edits.values()
+                and event.key() in self.LEAVE_KEYS):
+            watched.clearFocus()
+            self.left.emit()
+            return True
+        return super().eventFilter(watched, event)
+
     # ------------------------------------------------------------------ internals
     def _answer(self, key: str, value: str | None) -> None:
         self.answers[key] = value
@@ -142,8 +162,9 @@ class RatingForm(QFrame):
     @Slot()
     def _on_text_entered(self, key: str) -> None:
         edit = self.text_edits[key]
-        edit.clearFocus()  # the panel takes the keys back in its answered slot
+        edit.clearFocus()
         self._answer(key, edit.text())
+        self.left.emit()
 
     def _show_current(self) -> None:
         for n, q in enumerate(self.questions):

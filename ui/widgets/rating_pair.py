@@ -1,4 +1,8 @@
-"""Two answers side by side, as A and B, with the frames each one was asked about (optional)."""
+"""Two answers side by side, as A and B, with frames (optional) and keyboard scrolling.
+
+In blind mode the panel passes the *same* frames to both sides (the clean keyframes: what
+really happened), so the frames never tell which answer saw the attacked input.
+"""
 
 from __future__ import annotations
 
@@ -71,6 +75,12 @@ class ResponsePairView(QWidget):
         for box, title, text, paths in zip((self.a, self.b), titles, texts, frames,
                                            strict=True):
             box.show_answer(title, text, paths, self.THUMB_HEIGHT)
+
+    def scroll(self, pages: float) -> None:
+        """Scroll both answers by ``pages`` (negative: up); PgUp/PgDn and Shift+arrows."""
+        for box in (self.a, self.b):
+            bar = box.text.verticalScrollBar()
+            bar.setValue(bar.value() + int(pages * bar.pageStep()))
 
     def clear(self, message: str = "") -> None:
         self.show_pair(("A", "B"), (message, ""))
