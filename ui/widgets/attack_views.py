@@ -13,6 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
 from harlab.attacks.heatmaps import amplified_delta, perturbation_map
+from ui.widgets.plot_style import EmptyNote
 
 HEAT_MAP = "inferno"
 CAM_MAP = "turbo"
@@ -155,12 +156,20 @@ class SweepPlot(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.3)
         self.legend = self.addLegend(offset=(-10, -10))  # bottom right: curves rise to the top
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self.note = EmptyNote(self, "no sweep yet: press Run eps sweep")
 
     def set_result(self, eps_255: Sequence[float], overall: Sequence[float],
                    per_class: dict[str, Sequence[float]]) -> None:
         self.clear()
         self.legend.clear()
         self.curves = {}
+        self.addItem(self.note.label, ignoreBounds=True)  # clear() removed it
+        if not len(eps_255):
+            self.setXRange(0, 16)
+            self.setYRange(0, 100)
+            self.note.set_empty(True)
+            return
+        self.note.set_empty(False)
         series = {"all classes": overall, **per_class}
         for i, (name, rates) in enumerate(series.items()):
             pen = pg.mkPen(self.COLOURS[i % len(self.COLOURS)], width=3 if i == 0 else 1.5)

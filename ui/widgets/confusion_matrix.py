@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFontMetrics
 
+from ui.widgets.plot_style import EmptyNote
+
 MAX_CELL_TEXT = 30  # above this many classes the counts would be unreadable; colour only
 
 
@@ -27,13 +29,31 @@ class ConfusionMatrixView(pg.PlotWidget):
         plot.setLabel("left", "true")
         self.matrix = np.zeros((0, 0), dtype=np.int64)
         self.classes: list[str] = []
+        self.note = EmptyNote(plot, "no evaluation yet: press Evaluate")
+
+    def clear_matrix(self, text: str = "no evaluation yet: press Evaluate") -> None:
+        """No matrix: an empty plot that says so (not a one-colour square)."""
+        self._image.clear()
+        for item in self._texts:
+            self.removeItem(item)
+        self._texts = []
+        self.matrix, self.classes = np.zeros((0, 0), dtype=np.int64), []
+        plot = self.getPlotItem()
+        plot.getAxis("left").setTicks(None)
+        plot.getAxis("bottom").setTicks(None)
+        plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        self.note.set_empty(True, text)
 
     def set_matrix(self, matrix: list[list[int]] | np.ndarray, classes: list[str]) -> None:
-        """Show ``matrix[i][j]`` = videos of class i predicted as j."""
+        """Show ``matrix[i][j]`` = videos of class i predicted as j (no classes: empty)."""
+        if not len(classes):
+            self.clear_matrix()
+            return
         m = np.asarray(matrix, dtype=np.int64)
         if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(classes):
             raise ValueError(f"confusion matrix must be square with one row per class, got "
                              f"shape {m.shape} for {len(classes)} classes")
+        self.note.set_empty(False)
         self.matrix, self.classes = m, list(classes)
         rows = m.sum(1, keepdims=True)
         share = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 
 from harlab.errors import InputError
 from harlab.vocab import MODALITIES
+from ui.widgets.plot_style import EmptyNote
 
 COLORS = {"unimodal": "#1f77b4", "multimodal": "#ff7f0e"}
 
@@ -79,6 +80,7 @@ class DistributionPlot(pg.PlotWidget):
         self.addItem(self.error_bars)
         self.addItem(self.means)
         self.setXRange(-0.6, 1.6)
+        self.note = EmptyNote(self, "no scores yet")
 
     def set_values(self, metric: str, values: dict[str, Sequence[float]],
                    cis: dict[str, tuple[float | None, float | None]]) -> None:
@@ -97,6 +99,8 @@ class DistributionPlot(pg.PlotWidget):
                 tops.append(0.0 if high is None else high - mean)
                 bottoms.append(0.0 if low is None else mean - low)
         self.means.setData(xs, ys)
+        self.note.set_empty(not xs)
+        self.getAxis("bottom").setStyle(showValues=True)  # the modality names stay
         self.error_bars.setData(x=np.asarray(xs, float), y=np.asarray(ys, float),
                                 top=np.asarray(tops, float), bottom=np.asarray(bottoms, float))
 
@@ -129,6 +133,7 @@ class ScoreScatter(pg.PlotWidget):
             item.sigClicked.connect(self._on_points_clicked)
             self.addItem(item)
             self.series[modality] = item
+        self.note = EmptyNote(self, "no pairs with both cosines yet")
 
     def set_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:
         """``(sample_id, modality, syntactic, semantic)`` per pair with both values."""
@@ -138,6 +143,7 @@ class ScoreScatter(pg.PlotWidget):
                          data=[(p[0], p[1]) for p in mine],
                          tip=lambda x, y, data: f"sample #{data[0]} {data[1]}\n"
                                                 f"syntactic {x:.3f}, semantic {y:.3f}")
+        self.note.set_empty(not points)
 
     def point_count(self) -> int:
         return sum(len(s.data) for s in self.series.values())
@@ -170,8 +176,8 @@ class DriftPlot(pg.PlotWidget):
                                              name=m) for m in MODALITIES}
         for item in self.series.values():
             self.addItem(item)
-        self.message = pg.TextItem(color="#666", anchor=(0.5, 0.5))
-        self.addItem(self.message)
+        self.note = EmptyNote(self, "")
+        self.message = self.note.label
 
     def set_rows(self, metric: str, rows: Sequence[Any]) -> None:
         """Rows with ``modality``, ``drift`` and ``noise`` (see ``harlab.scoring.NoiseRow``)."""
@@ -181,9 +187,8 @@ class DriftPlot(pg.PlotWidget):
             mine = [r for r in rows if r.modality == modality and r.noise and r.drift is not None]
             item.setData([float(np.mean(r.noise)) for r in mine], [r.drift for r in mine])
             shown += len(mine)
-        self.message.setText("" if shown else "No noise floor yet: ask the model with a noise "
-                                              "floor (Responses panel) and score again.")
-        self.message.setPos(0.5, 0.5)
+        self.note.set_empty(not shown, "No noise floor yet: ask the model with a noise floor\n"
+                                       "(Responses panel) and score again.")
 
     def point_count(self) -> int:
         return sum(len(s.data) for s in self.series.values())

@@ -106,5 +106,5 @@ class EvaluationView(QWidget):
             "</b><br>" + "<br>".join(f"{name}: {acc:.0%}" for name, acc in worst))
 
     def clear_result(self, text: str = EVAL_HINT) -> None:
-        self.confusion.set_matrix([[0]], [""])
+        self.confusion.clear_matrix()
         self.metrics.setText(text)
