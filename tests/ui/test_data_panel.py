@@ -106,3 +106,27 @@ def test_demo_button_generates_and_loads(qtbot, panel: DataPanel, monkeypatch):
         panel.demo_button.click()
     assert blocker.args[0].classes == TINY["classes"]
     assert panel.ctx.dataset_root == str(demo_data.paths.demo_dataset_dir())
+
+
+def test_keyframes_and_cache_start_from_the_projects_study(qtbot, tmp_path):
+    import json
+
+    from PySide6.QtCore import QSettings
+
+    from harlab.store import Project
+    from harlab.study.config import StudyConfig
+    from ui.context import AppContext
+    from ui.panels.data_panel import DataPanel
+
+    ctx = AppContext(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    panel = DataPanel(ctx)
+    qtbot.addWidget(panel)
+    assert (panel.frames_spin.value(), panel.size_spin.value()) == (50, 224)  # the paper's
+    project = Project.create(tmp_path / "p")
+    project.set_meta("study/config", json.dumps(StudyConfig.demo().to_dict()))
+    ctx.set_project(project)
+    assert (panel.frames_spin.value(), panel.size_spin.value()) == (3, 64)
+    assert panel.k_spin.value() == 5 and panel.method_combo.currentText() == "uniform"
+    assert "as the study" in panel.keyframe_source.text()
+    ctx.runner.shutdown()
+    project.close()

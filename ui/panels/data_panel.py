@@ -1,5 +1,9 @@
 """The Data panel: choose a UCF-101 folder (or the demo), see its splits, validate it, look at
-a video's keyframes and frames, and build the frame cache. All decoding runs as jobs."""
+a video's keyframes and frames, and build the frame cache. All decoding runs as jobs.
+
+With a project open, the keyframe strip and the frame cache start from the project's study
+(its keyframes and method; its training recipe's frames per video and image size), so what is
+shown here is what the study uses; without one they start from the paper's recipe."""
 
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ from harlab.data import demo_data
 from harlab.data.framecache import CacheConfig
 from harlab.errors import HarlabError
 from harlab.stages import DatasetConfig, build_cache, validate_data
+from harlab.study.export import study_config
+from harlab.train.config import TrainConfig
 from ui.context import AppContext
 from ui.prefs import DataPrefs
 from ui.widgets.job_controls import JobControls
@@ -63,6 +69,8 @@ class DataPanel(QWidget):
         ctx.dataset_changed.connect(self._on_ctx_dataset_changed)
         ctx.dataset_indexed.connect(self._on_index_done)
         ctx.dataset_failed.connect(self._on_index_failed)
+        ctx.project_changed.connect(self._on_ctx_project_changed)
+        self._on_ctx_project_changed(ctx.project)
         if ctx.dataset_root:
             self.path_edit.setText(ctx.dataset_root)
             if ctx.dataset is not None:
@@ -150,12 +158,16 @@ class DataPanel(QWidget):
         bottom.addWidget(QLabel("Frame cache:"))
         self.frames_spin = QSpinBox()
         self.frames_spin.setRange(1, 1000)
-        self.frames_spin.setValue(50)
+        self.frames_spin.setValue(TrainConfig().frames_per_video)
         self.frames_spin.setSuffix(" frames/video")
         self.size_spin = QSpinBox()
         self.size_spin.setRange(8, 1024)
-        self.size_spin.setValue(112)
+        self.size_spin.setValue(TrainConfig().image_size)
         self.size_spin.setSuffix(" px")
+        self.keyframe_source = QLabel("")
+        self.keyframe_source.setToolTip("the keyframe strip and the cache start from the open "
+                                        "project's study settings")
+        bottom.addWidget(self.keyframe_source)
         self.cache_button = QPushButton("Build frame cache")
         self.cache_button.clicked.connect(self._on_cache_clicked)
         self.jobs = JobControls(self.ctx.runner)
@@ -213,6 +225,29 @@ class DataPanel(QWidget):
         self.dataset = None
         self.jobs.show_message(f"indexing {root}…")  # the context indexes it on the runner
         self._on_jobs_busy_changed(self.jobs.busy)
+
+    @Slot(object)
+    def _on_ctx_project_changed(self, project) -> None:
+        """Start the keyframe strip and the cache from the project's study settings."""
+        try:
+            study = study_config(project) if project is not None else None
+            recipe = study.train_config() if study is not None else TrainConfig()
+        except HarlabError as exc:
+            log.warning("the project's study settings cannot be read: %s", exc)
+            return
+        self.frames_spin.setValue(recipe.frames_per_video)
+        self.size_spin.setValue(recipe.image_size)
+        if study is not None:
+            for widget, set_value in ((self.k_spin, lambda: self.k_spin.setValue(study.keyframes)),
+                                      (self.method_combo, lambda: self.method_combo
+                                       .setCurrentText(study.keyframe_method))):
+                widget.blockSignals(True)  # not a preference the user set
+                set_value()
+                widget.blockSignals(False)
+            self.keyframe_source.setText(f"as the study: {study.keyframes} keyframes, "
+                                         f"{study.keyframe_method}")
+        else:
+            self.keyframe_source.setText("")
 
     @Slot(int)
     def _on_fold_changed(self, _index: int) -> None:
