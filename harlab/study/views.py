@@ -207,6 +207,7 @@ class StudyOverview:
     states: dict[str, str]
     holds: dict[str, str]
     problem: DatasetProblem | None
+    llm: list[LLMUsed] = field(default_factory=list)
 
 
 def study_overview(project: Project) -> StudyOverview:
@@ -231,4 +232,4 @@ def study_overview(project: Project) -> StudyOverview:
         "score": f"{scored_items(project)} item(s) scored; {rated} item(s) rated by "
                  f"{annotators} annotator(s)",
     }
-    return StudyOverview(config, states, holds, problem)
+    return StudyOverview(config, states, holds, problem, llm_used(project))

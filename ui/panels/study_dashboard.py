@@ -183,8 +183,10 @@ class StudyDashboard(QWidget):
                                          for i in range(self.stages.rowCount())))
         chosen = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                          for k, v in config.chosen_settings().items())
-        self.settings_label.setText("<p>Settings HARLab chose where the paper is silent:</p>"
-                                    f"<ul>{chosen}</ul>")
+        used = "".join(f"<li>{html.escape(u.describe())}</li>" for u in overview.llm)
+        self.settings_label.setText(
+            (f"<p>The answers came from:</p><ul>{used}</ul>" if used else "")
+            + f"<p>Settings HARLab chose where the paper is silent:</p><ul>{chosen}</ul>")
         problem = overview.problem
         self.dataset_notice.setVisible(problem is not None)
         if problem is not None:
