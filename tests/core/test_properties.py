@@ -1,7 +1,8 @@
 """Property-based tests (hypothesis): attacks, the YAML parsers, the CSV export.
 
-- attacks: for random shapes, eps and images, the output stays within eps (L-inf) of the
-  input and inside [0, 1], the input is never changed in place, the model's mode is restored;
+- attacks (every registered one): for random shapes, eps and images, the output stays within
+  eps (L-inf, and L2 for the L2 attacks) of the input and inside [0, 1], the input is
+  never changed in place, the model's mode is restored;
 - scenarios, rubric and study config: any YAML (random text, random documents, and the
   shipped files with values swapped) gives a valid object or a clear InputError, never a crash;
 - CSV export: any Unicode, newlines, quotes and formula-like starts round-trip through
@@ -23,7 +24,20 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from harlab.attacks import bim, fgsm, mifgsm, pgd
+from harlab.attacks import (
+    apgd,
+    apgd_t,
+    autoattack,
+    bim,
+    cw_l2,
+    deepfool,
+    fgsm,
+    get_spec,
+    mifgsm,
+    pgd,
+    sparse_frames,
+    square,
+)
 from harlab.errors import InputError
 from harlab.llm.scenarios import parse_scenario
 from harlab.paths import RESOURCES
@@ -57,6 +71,16 @@ ATTACKS = {
     "pgd": lambda m, x, y, eps, t: pgd(m, x, y, eps, steps=3, targeted=t,
                                        generator=torch.Generator().manual_seed(0)),
     "mifgsm": lambda m, x, y, eps, t: mifgsm(m, x, y, eps, steps=3, targeted=t),
+    "apgd": lambda m, x, y, eps, t: apgd(m, x, y, eps, steps=3, targeted=t),
+    "apgd_t": lambda m, x, y, eps, t: apgd_t(m, x, y, eps, steps=3, n_target_classes=2,
+                                             targeted=t),
+    "square": lambda m, x, y, eps, t: square(m, x, y, eps, n_queries=6, targeted=t),
+    "deepfool": lambda m, x, y, eps, t: deepfool(m, x, y, eps, steps=3, targeted=t),
+    "cw_l2": lambda m, x, y, eps, t: cw_l2(m, x, y, eps, steps=2, search_steps=2, targeted=t),
+    "autoattack": lambda m, x, y, eps, t: autoattack(m, x, y, eps, steps=2, n_target_classes=1,
+                                                     n_queries=3, targeted=t),
+    "sparse": lambda m, x, y, eps, t: sparse_frames(m, x, y, eps, k=1, targeted=t,
+                                                    base_params={"steps": 2}),
 }
 
 
@@ -76,7 +100,13 @@ def batches(draw):
     return images, labels
 
 
-@SETTINGS
+def test_every_registered_attack_is_property_tested():
+    from harlab.attacks import ATTACKS as REGISTERED
+
+    assert set(ATTACKS) == set(REGISTERED)
+
+
+@settings(SETTINGS, max_examples=60)
 @given(batch=batches(), eps=st.floats(1e-4, 1.0), name=st.sampled_from(sorted(ATTACKS)),
        targeted=st.booleans(), training=st.booleans())
 def test_attacks_stay_in_the_eps_ball_and_the_pixel_range(batch, eps, name, targeted,
@@ -91,7 +121,9 @@ def test_attacks_stay_in_the_eps_ball_and_the_pixel_range(batch, eps, name, targ
     assert adv.data_ptr() != images.data_ptr()
     assert torch.isfinite(adv).all()
     assert adv.min() >= 0.0 and adv.max() <= 1.0
-    assert (adv - images).abs().max() <= eps + 1e-6
+    assert (adv - images).abs().max() <= eps + 1e-6  # an L2 ball lies inside the L-inf one
+    if get_spec(name).norm == "l2":
+        assert (adv - images).flatten(1).norm(dim=1).max() <= eps + 1e-5
 
 
 @SETTINGS
