@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harlab.errors import InputError
@@ -21,6 +22,11 @@ from harlab.vocab import BUILTIN_PROVIDER
 
 BUILTIN_MODEL = "SmolLM2-135M-Instruct"
 IMAGE_DETAILS = ("auto", "low", "high")
+#: How the built-in server joins a local VLM's images and text: ``mtmd`` = llama.cpp's
+#: multimodal library with the chat template stored in the model GGUF (SmolVLM, Qwen2.5-VL,
+#: Gemma 3...); the others are llama-cpp-python's fixed-format handlers for older models.
+VLM_CHAT_FORMATS = ("mtmd", "llava-1-5", "llava-1-6", "qwen2.5-vl", "minicpm-v-2.6",
+                    "moondream", "nanollava")
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,10 @@ class LLMConfig:
         concurrency: requests in flight at once.
         image_detail: the ``detail`` of each image part: auto, low or high.
         supports_images: None = from the preset, else from the model name.
+        vlm_model, vlm_mmproj: a local vision-language model for the ``builtin`` provider:
+            its model GGUF and its ``mmproj`` projector GGUF (both or neither). The built-in
+            server then runs this model instead of SmolLM2, and it takes images.
+        vlm_chat_format: how the server formats the VLM's prompts (:data:`VLM_CHAT_FORMATS`).
     """
 
     provider: str = setting("builtin", key="llm/provider", label="Provider",
@@ -137,6 +147,19 @@ class LLMConfig:
                                            help="Whether the model accepts images (multimodal "
                                                 "queries); auto guesses from the provider and "
                                                 "model name")
+    vlm_model: str | None = setting(None, key="llm/vlm_model", label="Local VLM model (GGUF)",
+                                    kind="file",
+                                    help="builtin provider only: a vision-language model's "
+                                         "GGUF file, e.g. SmolVLM-256M-Instruct-Q8_0.gguf; "
+                                         "unset: SmolLM2 (text only)")
+    vlm_mmproj: str | None = setting(None, key="llm/vlm_mmproj",
+                                     label="Local VLM projector (mmproj GGUF)", kind="file",
+                                     help="the model's image projector, e.g. "
+                                          "mmproj-SmolVLM-256M-Instruct-Q8_0.gguf, from the "
+                                          "same model page")
+    vlm_chat_format: str = setting("mtmd", key="llm/vlm_chat_format",
+                                   label="Local VLM chat format", choices=VLM_CHAT_FORMATS,
+                                   help="mtmd: the chat template stored in the model GGUF")
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDER_PRESETS:
@@ -169,6 +192,23 @@ class LLMConfig:
         if self.supports_images is not None and not isinstance(self.supports_images, bool):
             raise InputError(f"supports_images must be true, false or unset, got "
                              f"{self.supports_images!r}")
+        self._check_vlm()
+
+    def _check_vlm(self) -> None:
+        for name in ("vlm_model", "vlm_mmproj"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InputError(f"{name} must be the path of a .gguf file or unset, got "
+                                 f"{value!r}")
+        if (self.vlm_model is None) != (self.vlm_mmproj is None):
+            given, missing = (("vlm_model", "vlm_mmproj") if self.vlm_mmproj is None
+                              else ("vlm_mmproj", "vlm_model"))
+            raise InputError(f"{given} is set but {missing} is not: a local vision-language "
+                             "model needs both its model GGUF (vlm_model) and its mmproj "
+                             "projector GGUF (vlm_mmproj)")
+        if self.vlm_chat_format not in VLM_CHAT_FORMATS:
+            raise InputError(f"vlm_chat_format must be one of {', '.join(VLM_CHAT_FORMATS)}, "
+                             f"got {self.vlm_chat_format!r}")
 
     # ------------------------------------------------------------------ resolved values
     @property
@@ -177,7 +217,14 @@ class LLMConfig:
 
     @property
     def model_name(self) -> str:
+        if self.model is None and self.local_vlm:
+            return Path(self.vlm_model or "").name.removesuffix(".gguf")
         return self.model or self.preset.default_model
+
+    @property
+    def local_vlm(self) -> bool:
+        """Whether the built-in server runs a local vision-language model (not SmolLM2)."""
+        return self.is_builtin and self.vlm_model is not None
 
     @property
     def key_env(self) -> str:
@@ -194,7 +241,7 @@ class LLMConfig:
         if self.supports_images is not None:
             return self.supports_images
         if self.is_builtin and self.model is None:
-            return False
+            return self.local_vlm
         if self.preset.supports_images is not None and self.model is None:
             return self.preset.supports_images
         return model_takes_images(self.model_name)
