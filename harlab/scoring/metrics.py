@@ -93,6 +93,8 @@ class MetricSpec:
         description: one line for help texts.
         needs_model: whether it loads the semantic model (its scores are read back for one
             model at a time, and it is scored in ``batch_size`` steps).
+        verify_tol: how far a value recomputed by ``harlab verify`` may be from the stored one
+            (model metrics differ in the last digits across BLAS builds and devices).
     """
 
     name: str
@@ -102,6 +104,7 @@ class MetricSpec:
     value_range: tuple[float, float]
     description: str
     needs_model: bool = False
+    verify_tol: float = 1e-9
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -165,7 +168,7 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
                (0.0, 1.0), "cosine of the two answers' bag-of-words count vectors"),
     MetricSpec("semantic_cosine", SIMILARITY, lambda _p, ctx: ctx.semantic_model, _semantic,
                (-1.0, 1.0), "cosine of the two answers' sentence-transformers embeddings",
-               needs_model=True),
+               needs_model=True, verify_tol=1e-4),
     MetricSpec("true_label_mentioned", JUDGMENT, _fixed(judgments.LABEL_SCORER),
                _label_mentioned(("true", "both")), (0.0, 1.0),
                "1 when the second answer still names the true action"),

@@ -32,7 +32,7 @@ from typing import Any
 from harlab import __version__
 from harlab.errors import HarlabError, InputError
 from harlab.paths import file_sha256
-from harlab.scoring import similarity
+from harlab.scoring import metrics, similarity
 from harlab.store import DB_NAME, Project
 from harlab.study import redact, safe_zip, verify
 from harlab.study.export import export_study, study_config
@@ -41,7 +41,6 @@ from harlab.study.verify import MANIFEST, RUBRIC, VerifyReport
 PACKAGES = ("harlab", "torch", "torchvision", "numpy", "scikit-learn", "scipy",
             "sentence-transformers", "openai", "opencv-python-headless", "statsmodels",
             "krippendorff")
-TOLERANCE = {"syntactic_cosine": 1e-9, "semantic_cosine": 1e-4}
 
 
 def _versions() -> dict[str, str]:
@@ -155,32 +154,35 @@ def export_bundle(project: Project, out: str | Path) -> Path:
 
 
 def _check_scores(project: Project, report: VerifyReport) -> None:
+    """Recompute every stored similarity score (every registered metric of that kind) from
+    the two answer texts it names, with that metric's own batch function."""
+    names = metrics.of_kind(metrics.SIMILARITY)
+    marks = ", ".join("?" * len(names))
     rows = project.query(
         "SELECT s.id, s.metric, s.scorer, s.value, a.response_text AS a, b.response_text AS b "
         "FROM scores s JOIN llm_requests a ON a.id = s.response_a_id "
-        "JOIN llm_requests b ON b.id = s.response_b_id "
-        "WHERE s.metric IN ('syntactic_cosine', 'semantic_cosine') ORDER BY s.id")
+        f"JOIN llm_requests b ON b.id = s.response_b_id WHERE s.metric IN ({marks}) "
+        "ORDER BY s.id", names)
     models = similarity.EmbeddingModels()
-    for metric in ("syntactic_cosine", "semantic_cosine"):
-        mine = [r for r in rows if r["metric"] == metric]
+    for name in names:
+        spec = metrics.metric(name)
         by_scorer: dict[str, list[Any]] = {}
-        for r in mine:
-            by_scorer.setdefault(r["scorer"], []).append(r)
+        for r in rows:
+            if r["metric"] == name:
+                by_scorer.setdefault(r["scorer"], []).append(r)
         for scorer, group in by_scorer.items():
-            pairs = [(r["a"] or "", r["b"] or "") for r in group]
-            if metric == "syntactic_cosine":
-                again = similarity.syntactic_similarities(pairs)
-            else:
-                again = similarity.semantic_similarities(pairs, scorer, models=models,
-                                                         device="cpu")
+            context = metrics.MetricContext(scorer, "cpu", 32, None, models)
+            pairs = [metrics.PairToScore(0, "", "", r["id"], r["id"], r["a"] or "", r["b"] or "",
+                                         "", "", None) for r in group]
+            again = [s.value for s in spec.compute(pairs, context)]
             bad = [r["id"] for r, v in zip(group, again, strict=True)
                    if (r["value"] is None) != (v is None) or (
                        v is not None and not math.isclose(r["value"], v, rel_tol=0,
-                                                          abs_tol=TOLERANCE[metric]))]
-            report.lines.append(f"{metric} ({scorer}): {len(group)} recomputed, "
+                                                          abs_tol=spec.verify_tol))]
+            report.lines.append(f"{name} ({scorer}): {len(group)} recomputed, "
                                 f"{len(bad)} different")
             if bad:
-                report.differ(f"{metric} of score rows {bad[:10]} differ from the texts")
+                report.differ(f"{name} of score rows {bad[:10]} differ from the texts")
 
 
 def verify_bundle(bundle: str | Path, limits: safe_zip.ZipLimits | None = None
