@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "harlab.cli.train",
     "harlab.cli.attack",
     "harlab.cli.query",
+    "harlab.cli.llm",
     "harlab.cli.score",
     "harlab.cli.rate",
     "harlab.cli.study",
