@@ -36,6 +36,7 @@ from harlab.data import video
 from harlab.data.jpeg_frames import OFFSET_DTYPE, JpegFrames, JpegWriter, encode_frames
 from harlab.errors import DatasetError, InputError
 from harlab.jobs import Job, Progress
+from harlab.validation import check_range
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +63,15 @@ class CacheConfig:
     jpeg_quality: int = 90
 
     def __post_init__(self):
-        if isinstance(self.frames_per_video, bool) or not isinstance(self.frames_per_video, int) \
-                or not 1 <= self.frames_per_video <= 1000:
-            raise InputError(f"frames_per_video must be an integer in [1, 1000], got "
-                             f"{self.frames_per_video!r} (the paper uses 50)")
-        if isinstance(self.size, bool) or not isinstance(self.size, int) \
-                or not 8 <= self.size <= 1024:
-            raise InputError(f"size must be an integer side in pixels in [8, 1024], got "
-                             f"{self.size!r} (e.g. 112 or 224)")
+        check_range("frames_per_video", self.frames_per_video, 1, 1000, integer=True,
+                    hint="the paper uses 50")
+        check_range("size (an integer side in pixels)", self.size, 8, 1024, integer=True,
+                    hint="e.g. 112 or 224")
         if self.format not in FORMATS:
             raise InputError(f"unknown frame cache format {self.format!r}; valid formats: "
                              f"{', '.join(FORMATS)}")
-        if isinstance(self.jpeg_quality, bool) or not isinstance(self.jpeg_quality, int) \
-                or not 1 <= self.jpeg_quality <= 100:
-            raise InputError(f"jpeg_quality must be an integer in [1, 100], got "
-                             f"{self.jpeg_quality!r} (90 keeps frames visually lossless)")
+        check_range("jpeg_quality", self.jpeg_quality, 1, 100, integer=True,
+                    hint="90 keeps frames visually lossless")
 
     @property
     def suffix(self) -> str:
@@ -269,8 +264,8 @@ def build_cache(dataset, config: CacheConfig = CacheConfig(),
                     yield Progress(done, total, f"skipped {item.relpath}")
                     continue
                 prev = old.get(item.relpath)
-                if prev is not None and old_frames is not None and prev["size"] == size_b \
-                        and prev["mtime_ns"] == mtime:
+                if (prev is not None and old_frames is not None and prev["size"] == size_b
+                        and prev["mtime_ns"] == mtime):
                     writer.copy(old_frames, *prev["rows"])
                     result.reused += 1
                 else:

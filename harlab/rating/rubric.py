@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from harlab.errors import InputError
+from harlab.vocab import SHOWN_SIDES, SIDES
 
 ITEM_TYPES = ("likert", "yes_no", "categorical", "pairwise", "free_text")
-SIDES = ("original", "attacked")
-SHOWN_SIDES = ("A", "B")
 PAIRWISE_VALUES = ("original", "attacked", "tie", "both_bad")
 PAIRWISE_SHOWN = ("A", "B", "tie", "both_bad")
 YES_NO = ("yes", "no")

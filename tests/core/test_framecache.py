@@ -78,8 +78,8 @@ def test_default_folder_is_in_the_user_cache(tiny: UCF101):
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(frames_per_video=0), "frames_per_video must be"),
-    (dict(size=4), "size must be an integer side"),
-    (dict(size=112.0), "size must be an integer side"),
+    (dict(size=4), r"size \(an integer side in pixels\) must be an integer"),
+    (dict(size=112.0), r"size \(an integer side in pixels\) must be an integer"),
 ])
 def test_config_validation(kwargs, match):
     with pytest.raises(InputError, match=match):
@@ -105,7 +105,7 @@ def test_cli_cache(tiny: UCF101, tmp_path: Path, capsys):
     assert main(args) == 0
     assert "8 videos decoded, 0 reused, 0 failed" in capsys.readouterr().out
     assert main(args[:-2] + ["--size", "2"]) == 2
-    assert "size must be an integer side" in capsys.readouterr().err
+    assert "size (an integer side in pixels) must be an integer" in capsys.readouterr().err
 
 
 def test_a_full_disk_while_describing_the_cache_leaves_no_truncated_file(tiny, tmp_path,
