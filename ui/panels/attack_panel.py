@@ -165,7 +165,7 @@ class AttackPanel(QWidget):
         split.addWidget(self.left_tabs)
         split.addWidget(self.right_tabs)
         split.setStretchFactor(1, 4)
-        split.setSizes([360, 920])
+        split.setSizes([430, 850])
         outer = QVBoxLayout(self)
         outer.addLayout(top)
         outer.addWidget(split, 1)

@@ -34,9 +34,9 @@ def frame_titles(a: Any, k: int) -> dict[str, str]:
     clean_name, clean_p = a.clean_top5(k)[0]
     adv_name, adv_p = a.adv_top5(k)[0]
     where = f"keyframe {k + 1}/{len(a.clean_frames)}"
-    return {"clean": f"Original {where}: this frame {clean_name} {clean_p:.0%}",
-            "adv": f"Adversarial: this frame {adv_name} {adv_p:.0%}",
-            "pert": f"|perturbation| max {np.abs(a.delta[k]).max() * 255:.0f}/255",
+    return {"clean": f"Original, {where}<br>this frame: {clean_name} {clean_p:.0%}",
+            "adv": f"Adversarial<br>this frame: {adv_name} {adv_p:.0%}",
+            "pert": f"|perturbation|<br>max {np.abs(a.delta[k]).max() * 255:.0f}/255",
             "cam_clean": f"Grad-CAM: {clean_name}",
             "cam_adv": f"Grad-CAM: {adv_name}"}
 

@@ -74,6 +74,10 @@ class RecordsTableView(QTableWidget):
             note = str(rec.get("note") or "")
             for c, col in enumerate(self.columns):
                 self.setItem(r, c, self._item(col, rec.get(col), note))
+        header = self.horizontalHeader()
+        for c, col in enumerate(self.columns):  # a long note is elided, never scrolled to
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if col == "note"
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self._apply_shown()
 
     @staticmethod

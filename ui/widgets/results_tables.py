@@ -115,7 +115,7 @@ class ResultsTables(QWidget):
         self.n_label.setText("Effective n · " + " · ".join(parts) if parts else "")
         used = results.get("llm_used") or []
         self.used_label.setText(
-            "<b>Answers from</b> " + "<br>".join(u.describe() for u in used) if used else
+            "<b>Answers from</b><br>" + "<br>".join(u.describe() for u in used) if used else
             "<b>Answers from</b>: no ok answers yet")
 
     # ------------------------------------------------------------------ exports

@@ -37,7 +37,8 @@ class TrainCurvesView(QWidget):
         self.val_acc_curve = self.acc_plot.plot(pen=pg.mkPen("#2ca02c", width=2), symbol="o",
                                                 symbolSize=5, name="val")
         self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", style=Qt.DashLine),
-                                         label="best", labelOpts={"position": 0.1})
+                                         label="best", labelOpts={"position": 0.1,
+                                                                    "color": "#d62728"})
         self.best_line.setVisible(False)
         self.acc_plot.addItem(self.best_line)
         self.lr_plot = pg.PlotWidget(background="w", title="Learning rate (×1e-3)")
@@ -73,8 +74,8 @@ class TrainCurvesView(QWidget):
         self._dirty = True
         if not steps:
             for key in ("loss", "lr"):
-                self.notes[key].set_empty(True, "this run stored no per-step curve "
-                                                "(an older release)")
+                self.notes[key].set_empty(True, "no per-step curve stored\n(a run of an "
+                                                "older release)")
         self.flush()
 
     def add_step(self, step: int, loss: float, lr: float) -> None:
