@@ -11,7 +11,14 @@ FGSM is one forward pass, one backward pass to the input, and three cheap elemen
 Also compares attacking a video's 5 keyframes per call against batching many videos' keyframes.
 Issue #5 threshold: FGSM throughput >= 0.95x the bare forward+backward.
 
+Issue #22 (``--iterative``): each iterative attack's time per step against one bare forward +
+backward of the same batch (threshold <= 1.1x; APGD's clean forward and start are counted in
+its steps), and Square's queries per second against bare forwards (``torch.no_grad()``;
+threshold >= 0.9x). Square runs targeted at random classes with a tiny eps so that no image
+drops out and the batch stays full.
+
     .venv/bin/python benchmarks/bench_attack.py [--device auto] [--batch 32] [--size 224]
+    .venv/bin/python benchmarks/bench_attack.py --iterative [--steps 20]
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ import time
 import torch
 import torch.nn.functional as F
 
-from harlab.attacks import fgsm
+from harlab.attacks import AttackStats, apgd, apgd_t, bim, cw_l2, fgsm, mifgsm, pgd, square
 from harlab.device import describe_device, resolve_device
 from harlab.train.models import build_model
 
 THRESHOLD = 0.95
+STEP_THRESHOLD = 1.1
+QUERY_THRESHOLD = 0.9
 
 
 def timed(fn, device: torch.device, repeats: int) -> list[float]:
@@ -51,6 +60,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--classes", type=int, default=101)
+    ap.add_argument("--iterative", action="store_true",
+                    help="time per step of the iterative attacks and Square's queries/s")
+    ap.add_argument("--steps", type=int, default=20, help="steps per iterative attack")
     args = ap.parse_args()
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
@@ -77,6 +89,10 @@ def main() -> None:
 
     def attack():
         fgsm(model, images, labels, 8 / 255)
+
+    if args.iterative:
+        iterative(model, images, labels, device, args, repeats)
+        return
 
     k = 5
     per_video = [(images[i:i + k], labels[i:i + k]) for i in range(0, batch - k + 1, k)]
@@ -111,6 +127,65 @@ def main() -> None:
     print(f"FGSM / bare fwd+backward(): {r_bwd:.3f}x  (threshold >= {THRESHOLD}) "
           f"{'PASS' if r_bwd >= THRESHOLD else 'FAIL'}")
     print(f"batched keyframes / 5 per call: {r_batch:.2f}x")
+
+
+def iterative(model, images, labels, device, args, repeats) -> None:
+    """Per-step cost of every iterative attack, and Square's query rate, against bare passes."""
+    steps, eps = args.steps, 8 / 255
+    batch = images.shape[0]
+
+    def bare_backward():
+        x = images.detach().requires_grad_(True)
+        F.cross_entropy(model(x), labels, reduction="sum").backward()
+        model.zero_grad(set_to_none=True)
+
+    def bare_forward():
+        with torch.no_grad():
+            model(images)
+
+    g = torch.Generator(device=device).manual_seed(1)
+    targets = torch.randint(0, args.classes, (batch,), generator=g, device=device)
+    square_stats = AttackStats()
+    n_queries = max(steps, 2)
+    cases = {
+        "fwd+backward()": (bare_backward, 1),
+        "fwd (no_grad)": (bare_forward, 1),
+        "bim": (lambda: bim(model, images, labels, eps, steps=steps), steps),
+        "pgd": (lambda: pgd(model, images, labels, eps, steps=steps), steps),
+        "mifgsm": (lambda: mifgsm(model, images, labels, eps, steps=steps), steps),
+        "apgd": (lambda: apgd(model, images, labels, eps, steps=steps), steps),
+        "apgd_t (1 target)": (lambda: apgd_t(model, images, labels, eps, steps=steps,
+                                             n_target_classes=1), steps),
+        "cw_l2 (1 search)": (lambda: cw_l2(model, images, labels, 1.0, steps=steps,
+                                           search_steps=1), steps),
+        "square (queries)": (lambda: square(model, images, targets, 0.5 / 255,
+                                            n_queries=n_queries, targeted=True,
+                                            stats=square_stats), n_queries),
+    }
+    for fn, _ in cases.values():  # warm-up
+        fn()
+    results: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(max(repeats // 4, 3)):
+        for name, (fn, _) in cases.items():
+            results[name] += timed(fn, device, 1)
+    per_step = {name: statistics.median(results[name]) / n for name, (_, n) in cases.items()}
+    base_bwd, base_fwd = per_step["fwd+backward()"], per_step["fwd (no_grad)"]
+    print(f"device: {describe_device(args.device)}; resnet18({args.classes}) at {args.size}px, "
+          f"batch {batch}, {steps} steps, median of {len(results['pgd'])}")
+    for name, value in per_step.items():
+        if name.startswith(("fwd", "square")):
+            continue
+        ratio = value / base_bwd
+        print(f"  {name:<20} {value * 1e3:8.2f} ms/step = {ratio:.3f}x fwd+backward "
+              f"(threshold <= {STEP_THRESHOLD}) {'PASS' if ratio <= STEP_THRESHOLD else 'FAIL'}")
+    used = int(square_stats.queries.sum())
+    full = used == batch * n_queries
+    rate = used / (statistics.median(results["square (queries)"]) * 1.0)
+    bare = batch / base_fwd
+    ratio = rate / bare
+    print(f"  square: {rate:9.1f} queries/s vs {bare:9.1f} bare forwards/s = {ratio:.3f}x "
+          f"(threshold >= {QUERY_THRESHOLD}) {'PASS' if ratio >= QUERY_THRESHOLD else 'FAIL'}"
+          f"{'' if full else f' (batch shrank: {used} of {batch * n_queries} queries)'}")
 
 
 if __name__ == "__main__":
