@@ -18,7 +18,8 @@ from harlab.jobs import Job, Progress
 from harlab.llm.records import latest_requests
 from harlab.scoring import similarity, stats
 from harlab.scoring.job import plan_pairs
-from harlab.scoring.metrics import METRICS, SIMILARITY, needs_model, of_kind
+from harlab.scoring.metrics import JUDGMENT, METRICS, SIMILARITY, needs_model, of_kind
+from harlab.scoring.metrics import metric as metric_spec
 from harlab.store import Project
 from harlab.vocab import MODALITIES
 
@@ -54,7 +55,13 @@ class NoiseRow:
 
 @dataclass(frozen=True)
 class DriftSummary:
-    """The z-scores of one modality and metric, summarised."""
+    """The z-scores of one modality and metric, summarised.
+
+    ``noise_draws`` is the median number of draws among samples with a floor (the note gives
+    the range when they differ). ``expected_share_null`` is the share of z < -2 to expect when
+    the attack changes nothing (:func:`stats.null_share_below`, averaged over the samples'
+    draw counts): compare ``share_below_minus2`` with it, not with 0.023.
+    """
 
     modality: str
     metric: str
@@ -64,6 +71,23 @@ class DriftSummary:
     median_z: float | None
     share_below_minus2: float | None
     note: str = ""
+    expected_share_null: float | None = None
+    z_reference: str = ""
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """How many semantic cosines of one modality saw cut text (the model's word-piece limit)."""
+
+    modality: str
+    pairs: int
+    truncated: int
+    max_seq_length: int | None
+
+    def describe(self) -> str:
+        limit = f"{self.max_seq_length} word pieces" if self.max_seq_length else "the limit"
+        return (f"{self.truncated} of {self.pairs} pairs truncated at {limit} (either answer "
+                "longer); semantic_cosine_full embeds whole answers")
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,7 @@ class Results:
     by_class: dict[str, dict[str, tuple[int, int]]]
     semantic_model: str
     config: stats.StatsConfig
+    truncation: dict[str, Truncation] = field(default_factory=dict)
 
 
 def pair_scores(project: Project, *, semantic_model: str = similarity.DEFAULT_MODEL,
@@ -146,8 +171,35 @@ def summarise_drift(rows: Sequence[NoiseRow], modality: str, metric: str) -> Dri
         note = ("no noise floor: ask with a noise floor of 2 or more draws"
                 if k < 2 else "no sample has a usable noise floor")
         return DriftSummary(modality, metric, 0, k, None, None, None, note)
+    used = [len(r.noise) for r in rows if r.z is not None]
+    expected = float(np.mean([stats.null_share_below(-2.0, n) for n in used]))
+    notes = [f"noise draws per sample {min(used)}-{max(used)}, median {k}"
+             if min(used) != max(used) else ""]
+    notes.append(f"expect {expected:.3f} of z < -2 with no effect ({k} draws; z uses a std of "
+                 f"{k} values)")
     return DriftSummary(modality, metric, len(zs), k, float(np.mean(zs)), float(np.median(zs)),
-                        float(np.mean(zs < -2)))
+                        float(np.mean(zs < -2)), "; ".join(n for n in notes if n), expected,
+                        stats.Z_REFERENCE)
+
+
+def truncation_counts(scores: Sequence[PairScore], metric_name: str = "semantic_cosine"
+                      ) -> dict[str, Truncation]:
+    """Per modality: scored attacked pairs, and those with an answer cut by the model."""
+    out = {}
+    for modality in MODALITIES:
+        scored = [s for s in scores if s.pair == "attacked" and s.modality == modality
+                  and s.values.get(metric_name) is not None]
+        cut = [s for s in scored if truncated_sides(s.details.get(metric_name, {}))]
+        limits = {s.details.get(metric_name, {}).get("max_seq_length") for s in cut} - {None}
+        out[modality] = Truncation(modality, len(scored), len(cut),
+                                   max(limits) if limits else None)
+    return out
+
+
+def truncated_sides(details: dict[str, Any]) -> dict[str, int | None]:
+    """``{"a": word pieces, "b": ...}`` for each side the model truncated (from details)."""
+    return {side: details.get(f"tokens_{side}") for side in ("a", "b")
+            if details.get(f"truncated_{side}")}
 
 
 def _prompt_key(request_json: str | None) -> str:
@@ -213,10 +265,11 @@ def results_table(project: Project, *, semantic_model: str = similarity.DEFAULT_
     by_sample = {(s.sample_id, s.modality): s for s in attacked}
     common = sorted({sid for sid, m in by_sample if m == "unimodal"}
                     & {sid for sid, m in by_sample if m == "multimodal"})
-    for metric in metrics:
-        a = [by_sample[(sid, "unimodal")].values.get(metric) for sid in common]
-        b = [by_sample[(sid, "multimodal")].values.get(metric) for sid in common]
-        paired.append(stats.paired_test(a, b, config, metric=metric))
+    for name in metrics:
+        a = [by_sample[(sid, "unimodal")].values.get(name) for sid in common]
+        b = [by_sample[(sid, "multimodal")].values.get(name) for sid in common]
+        paired.append(stats.paired_test(a, b, config, metric=name,
+                                        binary=metric_spec(name).kind == JUDGMENT))
     noise = [s for s in scores if s.pair != "attacked"]
     drift = []
     for metric in of_kind(SIMILARITY, metrics):
@@ -225,8 +278,16 @@ def results_table(project: Project, *, semantic_model: str = similarity.DEFAULT_
             drift.append(summarise_drift([r for r in rows_z if r.modality == modality],
                                          modality, metric))
     distinct, by_class = effective_n(project, attacked)
+    cut = truncation_counts(attacked) if "semantic_cosine" in metrics else {}
+    rows = [_with_note(r, cut[r.modality].describe())
+            if r.metric == "semantic_cosine" and r.modality in cut and cut[r.modality].truncated
+            else r for r in rows]
     return Results(rows, stats.holm(paired), drift, {m: distinct.get(m, 0) for m in MODALITIES},
-                   by_class, similarity.resolve_model_name(semantic_model), config)
+                   by_class, similarity.resolve_model_name(semantic_model), config, cut)
+
+
+def _with_note(row: stats.Summary, note: str) -> stats.Summary:
+    return stats.Summary(**{**row.__dict__, "note": "; ".join(x for x in (row.note, note) if x)})
 
 
 def results_job(project: Project, *, semantic_model: str = similarity.DEFAULT_MODEL,

@@ -14,16 +14,23 @@ from typing import Any
 
 from harlab.errors import InputError
 from harlab.scoring.results import Results
-from harlab.scoring.stats import PAPER_TABLE3
+from harlab.scoring.stats import PAPER_TABLE3, Z_REFERENCE
+
+PAIRED_METHOD = ("0/1 metrics: McNemar's exact binomial test on the discordant pairs; others: "
+                 "Wilcoxon signed-rank, exact p without ties or zeros, else a sign-flip "
+                 "permutation p (p_method per row)")
 
 TABLE3_COLUMNS = ("modality", "metric", "n", "n_distinct_prompts", "mean", "var", "std",
                   "median", "ci_low", "ci_high", "ddof", "ci_method", "paper_mean",
                   "paper_var", "paper_std", "note")
 PAIRED_COLUMNS = ("metric", "n", "mean_unimodal", "mean_multimodal", "mean_diff", "ci_low",
-                  "ci_high", "wilcoxon_w", "p_value", "p_holm", "rank_biserial", "note")
+                  "ci_high", "ci_method", "test", "statistic", "p_value", "p_method", "p_holm",
+                  "rank_biserial", "note")
 DRIFT_COLUMNS = ("modality", "metric", "n", "noise_draws", "mean_z", "median_z",
-                 "share_below_minus2", "note")
+                 "share_below_minus2", "expected_share_null", "z_reference", "note")
 FORMATS = ("table", "csv", "md", "latex")
+# Long text columns left out of fixed-width and LaTeX tables (their titles say the same).
+_LONG = ("note", "z_reference")
 
 
 def table3_records(results: Results) -> list[dict[str, Any]]:
@@ -44,7 +51,8 @@ def table3_records(results: Results) -> list[dict[str, Any]]:
 def paired_records(results: Results) -> list[dict[str, Any]]:
     return [{"metric": t.metric, "n": t.n, "mean_unimodal": t.mean_a,
              "mean_multimodal": t.mean_b, "mean_diff": t.mean_diff, "ci_low": t.ci_low,
-             "ci_high": t.ci_high, "wilcoxon_w": t.statistic, "p_value": t.p_value,
+             "ci_high": t.ci_high, "ci_method": t.ci_method, "test": t.test,
+             "statistic": t.statistic, "p_value": t.p_value, "p_method": t.p_method,
              "p_holm": t.p_holm, "rank_biserial": t.rank_biserial, "note": t.note}
             for t in results.paired]
 
@@ -77,12 +85,25 @@ def _sections(results: Results) -> list[tuple[str, tuple[str, ...], list[dict[st
          f"{results.config.ddof}, std = sqrt(var); {results.config.confidence:.0%} bootstrap CI "
          f"of the mean, {results.config.n_resamples} resamples)",
          TABLE3_COLUMNS, table3_records(results)),
-        ("Unimodal vs multimodal on the same samples (Wilcoxon signed-rank; Holm across "
-         "metrics; difference = unimodal - multimodal, paired bootstrap CI)",
+        (f"Unimodal vs multimodal on the same samples ({PAIRED_METHOD}; Holm across "
+         f"metrics; difference = unimodal - multimodal, {results.config.confidence:.0%} paired "
+         f"bootstrap CI of the mean difference, {results.config.n_resamples} resamples)",
          PAIRED_COLUMNS, paired_records(results)),
-        ("Drift vs the noise floor: z = (attacked sim - mean noise sim) / std noise sim",
+        (f"Drift vs the noise floor: z = (attacked sim - mean noise sim) / std noise sim "
+         f"(ddof=1); {Z_REFERENCE}, so compare share_below_minus2 with expected_share_null",
          DRIFT_COLUMNS, drift_records(results)),
     ]
+
+
+def method_lines(results: Results) -> list[str]:
+    """One line per method note: the semantic truncation, and how the tests were made."""
+    lines = [f"semantic_cosine, {m}: {t.describe()}" for m, t in results.truncation.items()
+             if t.truncated]
+    lines.append(f"p-values: {PAIRED_METHOD}; Holm across metrics")
+    lines.append(f"CIs: {results.config.confidence:.0%} {results.config.ci_method} bootstrap, "
+                 f"{results.config.n_resamples} resamples, seed {results.config.seed} "
+                 "(percentile where the row's ci_method says so)")
+    return lines
 
 
 def to_markdown(results: Results) -> str:
@@ -95,6 +116,7 @@ def to_markdown(results: Results) -> str:
             parts.append("| " + " | ".join(_cell(rec[c]).replace("|", "\\|") for c in cols)
                          + " |")
         parts.append("")
+    parts += [f"- {line}" for line in method_lines(results)] + [""]
     return "\n".join(parts)
 
 
@@ -109,7 +131,7 @@ def to_latex(results: Results) -> str:
     """Booktabs tables (``\\usepackage{booktabs}``); notes are left to the CSV."""
     parts = []
     for title, cols, recs in _sections(results):
-        cols = tuple(c for c in cols if c != "note")
+        cols = tuple(c for c in cols if c not in _LONG)
         parts.append(f"% {title}")
         parts.append("\\begin{tabular}{" + "l" * 2 + "r" * (len(cols) - 2) + "}")
         parts.append("\\toprule")
@@ -127,7 +149,7 @@ def to_text(results: Results) -> str:
     """Fixed-width tables for a terminal."""
     parts = []
     for title, cols, recs in _sections(results):
-        cols = tuple(c for c in cols if c != "note")
+        cols = tuple(c for c in cols if c not in _LONG)
         cells = [[_cell(rec[c]) for c in cols] for rec in recs]
         widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
         parts.append(title)
@@ -140,6 +162,7 @@ def to_text(results: Results) -> str:
         per = ", ".join(f"{label} {n} pairs / {d} distinct"
                         for label, (n, d) in sorted(classes.items()))
         parts.append(f"effective n, {modality}: {per}")
+    parts += method_lines(results)
     return "\n".join(parts)
 
 
