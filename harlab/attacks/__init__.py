@@ -55,7 +55,7 @@ register("square", square, title="Square (black box)", norm="linf",
 register("deepfool", deepfool, title="DeepFool (L2, minimal)", norm="l2",
          reference="Moosavi-Dezfooli et al., DeepFool: a simple and accurate method to fool "
                    "deep neural networks, CVPR 2016")
-register("cw_l2", cw_l2, title="Carlini-Wagner L2 (minimal)", norm="l2", aliases=("cw",),
+register("cw_l2", cw_l2, title="Carlini-Wagner L2 (minimal)", norm="l2",
          reference="Carlini & Wagner, Towards evaluating the robustness of neural networks, "
                    "IEEE S&P 2017")
 register("autoattack", autoattack, title="AutoAttack-style (APGD-CE, APGD-T, Square)",

@@ -280,7 +280,7 @@ def test_registry_lookup_and_params():
     assert set(ATTACK_PARAMS) == set(ATTACKS)
     with pytest.raises(InputError, match=r"unknown attack 'fab'; valid attacks: fgsm, bim, pgd"):
         get_attack("fab")
-    assert get_attack("CW") is get_attack("cw-l2") is get_attack("cw_l2")
+    assert get_attack("CW-L2") is get_attack("cw_l2")
     assert check_attack_params("pgd", {"steps": 3, "targeted": True}) == {"steps": 3}
     with pytest.raises(InputError, match=r"attack 'fgsm' has no parameter 'steps'; valid "
                                          r"parameters: none"):

@@ -254,7 +254,7 @@ def test_bad_l2_budget(trained, eps, match):
 
 
 def test_specs_of_the_new_attacks():
-    assert get_spec("deepfool").norm == get_spec("cw").norm == "l2"
+    assert get_spec("deepfool").norm == get_spec("CW-L2").norm == "l2"
     assert get_spec("square").threat == "black-box (scores)"
     assert get_spec("APGD-T").param("n_target_classes").default == 9
     sparse = get_spec("sparse")
