@@ -90,7 +90,8 @@ def square(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: fl
             in_rows = (rows >= top) & (rows < top + side)
             in_cols = (cols >= left) & (cols < left + side)
             window = (in_rows[:, :, None] & in_cols[:, None, :])[:, None]  # (m, 1, H, W)
-            x0, current = clean[active], x_best[active]
+            full = m == n  # no gather / scatter copies while every image is still standing
+            x0, current = (clean, x_best) if full else (clean[active], x_best[active])
             proposal = (x0 + eps * _signs((m, c, 1, 1), gen, clean)).clamp_(0.0, 1.0)
             x_new = torch.where(window, proposal, current)
             new_margin, new_score = _margin_and_loss(model(x_new), labels[active], targeted,
@@ -99,7 +100,11 @@ def square(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: fl
             keep = lower | (new_margin <= 0)
             score[active] = torch.where(lower, new_score, score[active])
             margin[active] = torch.where(keep, new_margin, margin[active])
-            x_best[active] = torch.where(keep[:, None, None, None], x_new, current)
+            kept = torch.where(keep[:, None, None, None], x_new, current)
+            if full:
+                x_best = kept
+            else:
+                x_best[active] = kept
             queries[active] += 1
     if stats is not None:
         stats.queries = queries.cpu()
