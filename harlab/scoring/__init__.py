@@ -15,7 +15,11 @@ Metrics (value range; ``None`` only with a stored reason); each is one spec in t
 * ``semantic_cosine`` in [-1, 1] (in practice about [0, 1]): cosine of the answers'
   sentence-transformers embeddings, all-MiniLM-L6-v2 by default, loaded offline; the scorer is
   the model name. Texts beyond the model's ``max_seq_length`` word pieces are truncated by the
-  model: flagged ``truncated_a/b`` in the details.
+  model: flagged ``truncated_a/b`` in the details. Kept exactly as sentence-transformers
+  computes it, for comparison with the paper.
+* ``semantic_cosine_full`` in [-1, 1]: the same model's cosine of *whole* answers: answers
+  longer than the model's window are embedded in overlapping windows, mean-pooled and
+  normalised (:mod:`.whole_text`); equal to ``semantic_cosine`` when neither answer is cut.
 * ``true_label_mentioned`` in {0, 1}: 1 when the second answer (attacked / re-draw) still names
   the true action (its class name as words, e.g. "baby crawling").
 * ``adv_label_mentioned`` in {0, 1}: 1 when the second answer names the adversarial label. In

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harlab.errors import InputError
-from harlab.scoring import judgments, similarity
+from harlab.scoring import judgments, similarity, whole_text
 
 SIMILARITY = "similarity"  #: how close the two answers are (compared against the noise floor)
 JUDGMENT = "judgment"      #: a fact about the answers (which label they name, the decision)
@@ -60,6 +60,8 @@ class MetricContext:
         rules: the decision rules of the judgments.
         models: the loader of the semantic model (a fresh one when None); loaded on first use.
         embeddings: text -> embedding, kept across batches so each text is embedded once.
+        whole: text -> whole-answer embedding, word pieces and windows (the same, for
+            ``semantic_cosine_full``).
     """
 
     semantic_model: str
@@ -68,6 +70,7 @@ class MetricContext:
     rules: judgments.DecisionRules
     models: similarity.EmbeddingModels | None = None
     embeddings: dict[str, Any] = field(default_factory=dict)
+    whole: dict[str, Any] = field(default_factory=dict)
     _model: Any = None
 
     def model(self) -> Any:
@@ -123,6 +126,12 @@ def _semantic(pairs: Sequence[PairToScore], ctx: MetricContext) -> list[Scored]:
     return [Scored(s.value, s.reason, {**s.details, "model": ctx.semantic_model}) for s in sims]
 
 
+def _semantic_full(pairs: Sequence[PairToScore], ctx: MetricContext) -> list[Scored]:
+    sims = whole_text.compare_semantic_full([(p.a_text, p.b_text) for p in pairs], ctx.model(),
+                                            batch_size=ctx.batch_size, cache=ctx.whole)
+    return [Scored(s.value, s.reason, {**s.details, "model": ctx.semantic_model}) for s in sims]
+
+
 def _label_mentioned(wanted: tuple[str, ...]
                      ) -> Callable[[Sequence[PairToScore], MetricContext], list[Scored]]:
     """1 when the second answer's mention category is one of ``wanted``."""
@@ -168,6 +177,11 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
                (0.0, 1.0), "cosine of the two answers' bag-of-words count vectors"),
     MetricSpec("semantic_cosine", SIMILARITY, lambda _p, ctx: ctx.semantic_model, _semantic,
                (-1.0, 1.0), "cosine of the two answers' sentence-transformers embeddings",
+               needs_model=True, verify_tol=1e-4),
+    MetricSpec("semantic_cosine_full", SIMILARITY, lambda _p, ctx: ctx.semantic_model,
+               _semantic_full, (-1.0, 1.0),
+               "semantic cosine of whole answers: overlapping windows of the model's length, "
+               "mean-pooled and normalised (= semantic_cosine when neither is truncated)",
                needs_model=True, verify_tol=1e-4),
     MetricSpec("true_label_mentioned", JUDGMENT, _fixed(judgments.LABEL_SCORER),
                _label_mentioned(("true", "both")), (0.0, 1.0),

@@ -65,7 +65,8 @@ def test_each_cheap_metric_scores_a_batch_in_its_range(name):
 
 
 def test_kinds_pick_the_similarities_for_the_drift():
-    assert metrics.of_kind(metrics.SIMILARITY) == ("syntactic_cosine", "semantic_cosine")
+    assert metrics.of_kind(metrics.SIMILARITY) == ("syntactic_cosine", "semantic_cosine",
+                                                   "semantic_cosine_full")
     assert metrics.needs_model("semantic_cosine") and not metrics.needs_model("syntactic_cosine")
     with pytest.raises(InputError, match="metric kind must be one of similarity, judgment"):
         metrics.MetricSpec("x", "vibes", lambda p, c: "", lambda ps, c: [], (0, 1), "x")
