@@ -183,14 +183,16 @@ def _cmd_agreement(args: argparse.Namespace) -> int:
                               desc="agreement")
     print(f"annotators: {', '.join(result.annotators) or 'none'}; rubric version "
           f"{rubric.version}; {config.ci:.0%} CIs from {config.n_boot} resamples")
-    print(f"{'item':<26} {'units':>5} {'raters':>6}  {'cohen kappa':<24} "
-          f"{'fleiss kappa':<24} {'krippendorff alpha':<24}")
+    print(f"methods: {result.methods()}")
+    print("units: pairs with any rating; n= after a value: the units it used")
+    print(f"{'item':<26} {'units':>5} {'raters':>6}  {'cohen kappa':<30} "
+          f"{'fleiss kappa':<30} {'krippendorff alpha':<30}")
     notes: list[str] = []
     for row in (*result.items, result.overall):
         cells = [_cell(row.stat(s), f"{row.item} {s}", notes) for s in ("cohen", "fleiss",
                                                                         "alpha")]
         print(f"{row.item:<26} {row.n_units:>5} {row.n_annotators:>6}  " +
-              " ".join(f"{c:<24}" for c in cells))
+              " ".join(f"{c:<30}" for c in cells))
     for note in notes:
         print(f"  {note}")
     from harlab.rating.bias import CI_METHOD, position_bias
@@ -218,9 +220,13 @@ def _cell(stat, label: str, notes: list[str]) -> str:
     if stat.value is None:
         notes.append(f"[{len(notes) + 1}] {label}: {stat.reason}")
         return f"- [{len(notes)}]"
+    n = f" n={stat.n_units}" if stat.n_units is not None else ""
+    if stat.reason and (stat.ci_low is None or stat.ci_dropped):
+        notes.append(f"[{len(notes) + 1}] {label}: {stat.reason}")
+        n += f" [{len(notes)}]"
     if stat.ci_low is None:
-        return f"{stat.value:.3f}"
-    return f"{stat.value:.3f} [{stat.ci_low:.2f}, {stat.ci_high:.2f}]"
+        return f"{stat.value:.3f}{n}"
+    return f"{stat.value:.3f} [{stat.ci_low:.2f}, {stat.ci_high:.2f}]{n}"
 
 
 def _check_int(option: str, value: int, low: int, high: int, note: str = "",

@@ -56,14 +56,33 @@ class AgreementConfig:
             raise InputError(f"top_disagreements must be >= 0, got {self.top_disagreements}")
 
 
+#: How every agreement CI is made (shown with every report).
+CI_METHOD = "percentile bootstrap over rated units (pairs of answers)"
+
+
+def cohen_method(level: str, weights: str) -> str:
+    """Which Cohen's kappa an item gets: weighted for ordinal items, plain for nominal ones."""
+    return f"{weights}-weighted" if level == "ordinal" else "unweighted"
+
+
 @dataclass(frozen=True)
 class Stat:
-    """One agreement value with its CI; ``value`` None means undefined, see ``reason``."""
+    """One agreement value with its CI; ``value`` None means undefined, see ``reason``.
+
+    Attributes:
+        n_units: the units the value was computed on (Cohen: rated by both annotators;
+            Fleiss: rated by every annotator; alpha: rated by two or more).
+        ci_resamples: bootstrap resamples the CI was taken from (those where the value is
+            defined); ``ci_dropped``: resamples left out because it was undefined there.
+    """
 
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
     reason: str = ""
+    n_units: int | None = None
+    ci_resamples: int = 0
+    ci_dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,7 +106,7 @@ class Disagreement:
     sample_id: int
     modality: str
     item: str
-    score: float  # 0 = all agree, 1 = as far apart as the item allows
+    score: float  # 0 = all agree, 1 = as far apart as the item allows (for these annotators)
     values: dict[str, str] = field(default_factory=dict)  # annotator -> stored value
     original_id: int | None = None  # the pair of answers rated, for adjudication
     attacked_id: int | None = None
@@ -99,6 +118,17 @@ class AgreementResult:
     items: tuple[ItemAgreement, ...]
     overall: ItemAgreement
     disagreements: tuple[Disagreement, ...]
+    config: AgreementConfig | None = None
+
+    def methods(self) -> str:
+        """One line naming every method: Cohen's weights, the CI method, resamples, seed."""
+        c = self.config or AgreementConfig()
+        ci = (f"{c.ci:.0%} CIs: {CI_METHOD}, {c.n_boot} resamples, seed {c.seed}"
+              if c.n_boot else "no CIs (n_boot = 0)")
+        return (f"Cohen's kappa: {c.weights}-weighted for ordinal items, unweighted for nominal "
+                f"ones, on units rated by both annotators; Fleiss' kappa on units rated by "
+                f"every annotator; Krippendorff's alpha (ordinal or nominal) with missing "
+                f"ratings; {ci}")
 
 
 # ---------------------------------------------------------------------- the three statistics
