@@ -143,12 +143,17 @@ def iterative(model, images, labels, device, args, repeats) -> None:
         with torch.no_grad():
             model(images)
 
+    def bare_input_grad():
+        x = images.detach().requires_grad_(True)
+        torch.autograd.grad(F.cross_entropy(model(x), labels, reduction="sum"), x)
+
     g = torch.Generator(device=device).manual_seed(1)
     targets = torch.randint(0, args.classes, (batch,), generator=g, device=device)
     square_stats = AttackStats()
     n_queries = max(steps, 2)
     cases = {
         "fwd+backward()": (bare_backward, 1),
+        "fwd+grad(x)": (bare_input_grad, 1),
         "fwd (no_grad)": (bare_forward, 1),
         "bim": (lambda: bim(model, images, labels, eps, steps=steps), steps),
         "pgd": (lambda: pgd(model, images, labels, eps, steps=steps), steps),
@@ -158,7 +163,7 @@ def iterative(model, images, labels, device, args, repeats) -> None:
                                              n_target_classes=1), steps),
         "cw_l2 (1 search)": (lambda: cw_l2(model, images, labels, 1.0, steps=steps,
                                            search_steps=1), steps),
-        "square (queries)": (lambda: square(model, images, targets, 0.5 / 255,
+        "square (queries)": (lambda: square(model, images, targets, 0.1 / 255,
                                             n_queries=n_queries, targeted=True,
                                             stats=square_stats), n_queries),
     }
@@ -176,8 +181,9 @@ def iterative(model, images, labels, device, args, repeats) -> None:
         if name.startswith(("fwd", "square")):
             continue
         ratio = value / base_bwd
-        print(f"  {name:<20} {value * 1e3:8.2f} ms/step = {ratio:.3f}x fwd+backward "
-              f"(threshold <= {STEP_THRESHOLD}) {'PASS' if ratio <= STEP_THRESHOLD else 'FAIL'}")
+        print(f"  {name:<20} {value * 1e3:8.2f} ms/step = {ratio:.3f}x fwd+backward() "
+              f"(threshold <= {STEP_THRESHOLD}) {'PASS' if ratio <= STEP_THRESHOLD else 'FAIL'}"
+              f"; {value / per_step['fwd+grad(x)']:.3f}x fwd+grad(x)")
     used = int(square_stats.queries.sum())
     full = used == batch * n_queries
     rate = used / (statistics.median(results["square (queries)"]) * 1.0)

@@ -77,6 +77,7 @@ def square(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: fl
         check_label_range(labels, logits.shape[1])
         margin, score = _margin_and_loss(logits, labels, targeted, loss)
         queries = torch.ones(n, dtype=torch.long, device=clean.device)
+        low, high = (clean - eps).clamp_(min=0.0), (clean + eps).clamp_(max=1.0)
         rows = torch.arange(h, device=clean.device)
         cols = torch.arange(w, device=clean.device)
         for it in range(n_queries - 1 if eps > 0 else 0):
@@ -91,8 +92,10 @@ def square(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: fl
             in_cols = (cols >= left) & (cols < left + side)
             window = (in_rows[:, :, None] & in_cols[:, None, :])[:, None]  # (m, 1, H, W)
             full = m == n  # no gather / scatter copies while every image is still standing
-            x0, current = (clean, x_best) if full else (clean[active], x_best[active])
-            proposal = (x0 + eps * _signs((m, c, 1, 1), gen, clean)).clamp_(0.0, 1.0)
+            current = x_best if full else x_best[active]
+            up = torch.randint(0, 2, (m, c, 1, 1), generator=gen, device=clean.device) > 0
+            proposal = torch.where(up, high if full else high[active],
+                                   low if full else low[active])
             x_new = torch.where(window, proposal, current)
             new_margin, new_score = _margin_and_loss(model(x_new), labels[active], targeted,
                                                      loss)
