@@ -52,11 +52,10 @@ def verify_job(path: Path) -> Job[Any]:
 
 def info_job(project: Any) -> Job[str]:
     """A project summary like ``harlab project info``, as HTML."""
-    from harlab.study.views import arm_items, rated_items, scored_items
+    from harlab.study.views import arm_items, rated_items, row_counts, scored_items
 
     yield Progress(0, 1, "reading the project")
-    counts = {t: project.query_one(f"SELECT count(*) FROM {t}")[0]
-              for t in ("runs", "samples", "llm_requests", "scores", "annotators", "ratings")}
+    counts = row_counts(project)
     arms = arm_items(project)
     rated, annotators = rated_items(project)
     lines = [f"<b>{html.escape(str(project.root))}</b> (schema {project.schema_version})",

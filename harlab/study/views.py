@@ -233,3 +233,9 @@ def study_overview(project: Project) -> StudyOverview:
                  f"{annotators} annotator(s)",
     }
     return StudyOverview(config, states, holds, problem, llm_used(project))
+
+
+def row_counts(project: Project) -> dict[str, int]:
+    """Rows per table, as ``harlab project info`` prints them."""
+    return {t: project.query_one(f"SELECT count(*) FROM {t}")[0]
+            for t in ("runs", "samples", "llm_requests", "scores", "annotators", "ratings")}
