@@ -357,7 +357,8 @@ class EvaluatePanel(QWidget):
 
         if self.ctx.project is None or self.rubric is None:
             return
-        dialog = RatingsDialog(self.ctx, self.rubric, self)
+        # kept: PySide deletes a dialog with its wrapper; a cancelled job reports back once
+        self.ratings_dialog = dialog = RatingsDialog(self.ctx, self.rubric, self)
         dialog.jump_requested.connect(self._on_dialog_jump_requested)
         dialog.exec()
         self.refresh_items()

@@ -37,9 +37,10 @@ from ui.widgets.job_controls import JobControls
 STATS = (("cohen", "Cohen κ"), ("fleiss", "Fleiss κ"), ("alpha", "Krippendorff α"))
 
 
-def stat_text(stat: Stat) -> str:
+def stat_text(stat: Stat) -> str | tuple[str, str]:
+    """The value with its CI; an undefined value is a dash with the reason as its tooltip."""
     if stat.value is None:
-        return f"– ({stat.reason})"
+        return "–", stat.reason
     if stat.ci_low is None:
         return f"{stat.value:.3f}"
     return f"{stat.value:.3f} [{stat.ci_low:.2f}, {stat.ci_high:.2f}]"
@@ -59,7 +60,10 @@ def _fill(table: QTableWidget, rows: list[list[Any]]) -> None:
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            table.setItem(r, c, QTableWidgetItem(str(value)))
+            text, tip = value if isinstance(value, tuple) else (value, "")
+            cell = QTableWidgetItem(str(text))
+            cell.setToolTip(tip)
+            table.setItem(r, c, cell)
     table.resizeColumnsToContents()
 
 
@@ -150,6 +154,8 @@ class AgreementView(QWidget):
                                 ", ".join(f"{a}={v}" for a, v in d.values.items())]
                                for d in self.disagreements])
         self.jobs.show_message(f"annotators: {', '.join(result.annotators) or 'none'} · "
+                               f"95% percentile bootstrap CIs over rated pairs "
+                               f"({self.boot_spin.value()} resamples) · "
                                f"{len(self.disagreements)} disagreement(s) listed")
         if self.disagreements:
             self.dis_table.selectRow(0)

@@ -85,7 +85,7 @@ class AnswerSaver(QObject):
         if self.queue.pending:
             self.timer.start()
             n = len(self.queue.pending)
-            self.mark.emit(f"<span style='color:{PENDING}'>⏳ {n} pending, not saved yet"
+            self.mark.emit(f"<span style='color:{PENDING}'>{n} pending, not saved yet"
                            "</span>", (str(busy[0]) if busy else "waiting for the database")
                            + " Retrying every second; the answer is journalled on disk.")
         else:

@@ -137,7 +137,7 @@ class RatingsDialog(QDialog):
     def __init__(self, ctx: AppContext, rubric: rating.Rubric, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Ratings: exchange, agreement, adjudication")
-        self.resize(1000, 640)
+        self.resize(1180, 760)
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         self.exchange = ExchangeView(ctx, rubric)
@@ -153,6 +153,11 @@ class RatingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def done(self, result: int) -> None:  # noqa: D102 - Qt override
+        if self.agreement.jobs.busy:  # closing mid-computation: stop the bootstrap
+            self.agreement.jobs.runner.cancel()
+        super().done(result)
 
     @Slot(int, str)
     def _on_agreement_jump_requested(self, sample_id: int, modality: str) -> None:
