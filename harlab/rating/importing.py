@@ -84,6 +84,7 @@ class _Row:
     rubric_version: str
     created_at: float
     updated_at: float
+    unblinded: bool = False  # given with the A/B order shown (kept across copies)
 
 
 def _check(label: str, raw: Any, rubric: Rubric, index: _AnswerIndex) -> _Row | RowNote:
@@ -123,7 +124,8 @@ def _check(label: str, raw: Any, rubric: Rubric, index: _AnswerIndex) -> _Row | 
     a_is = raw.get("a_is") if raw.get("a_is") in ("original", "attacked") else None
     return _Row(label, name, found[0], raw["modality"], raw["item"], value, found[1],
                 found[2], a_is, rubric.version, _time(raw.get("created_at")),
-                _time(raw.get("updated_at")))
+                _time(raw.get("updated_at")),
+                raw.get("unblinded") in (True, 1, "1", "True", "true"))
 
 
 # ---------------------------------------------------------------------- the shape of a row
@@ -301,10 +303,10 @@ def _write(project: Project, rows: list[_Row], report: ImportReport, on_conflict
                 conn.execute(
                     "INSERT INTO ratings (sample_id, modality, annotator_id, item, value, "
                     "original_response_id, attacked_response_id, rubric_version, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "updated_at, unblinded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row.sample_id, row.modality, annotator_id, row.item, row.value,
                      row.original_id, row.attacked_id, row.rubric_version, row.created_at,
-                     row.updated_at))
+                     row.updated_at, int(row.unblinded)))
                 report.imported += 1
             elif here["value"] == row.value:
                 report.duplicates.append(RowNote(row.label, "duplicate",
@@ -316,8 +318,9 @@ def _write(project: Project, rows: list[_Row], report: ImportReport, on_conflict
                     f"{row.sample_id} {row.modality}: here {here['value']!r}, imported "
                     f"{row.value!r}; {verb} the value here"))
                 if on_conflict == "replace":
-                    conn.execute("UPDATE ratings SET value = ?, updated_at = ? WHERE id = ?",
-                                 (row.value, row.updated_at, here["id"]))
+                    conn.execute("UPDATE ratings SET value = ?, updated_at = ?, unblinded = ? "
+                                 "WHERE id = ?", (row.value, row.updated_at,
+                                                  int(row.unblinded), here["id"]))
                     report.replaced += 1
 
 

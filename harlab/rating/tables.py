@@ -46,12 +46,16 @@ def text_sha256(text: str | None) -> str:
     return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
 
 
-def ratings_long(project: Project, annotator: str | None = None) -> list[dict[str, Any]]:
+def ratings_long(project: Project, annotator: str | None = None, *,
+                 schema: int | None = None) -> list[dict[str, Any]]:
     """Every rating, one row per sample, modality, annotator and item (:data:`LONG_COLUMNS`).
 
-    ``a_is`` reveals the blind order (which answer the annotator saw as A).
+    ``a_is`` reveals the blind order (which answer the annotator saw as A). ``schema``: the
+    version of a project copy read without migrating it (before 5 no rating is unblinded).
     """
     sql, params = _LONG, []
+    if schema is not None and schema < 5:
+        sql = sql.replace("r.updated_at, r.unblinded", "r.updated_at, 0 AS unblinded")
     if annotator is not None:
         sql += " WHERE n.name = ?"
         params.append(annotator)

@@ -263,7 +263,8 @@ def _project_rows(path: Path) -> list[tuple[str, Any]]:
                              f"this HARLab understands ({SCHEMA_VERSION}); update HARLab, or "
                              "import an export file made there with `harlab rate export`")
         try:
-            rows = ratings_long(_ReadOnlySource(conn))  # type: ignore[arg-type]
+            rows = ratings_long(_ReadOnlySource(conn),  # type: ignore[arg-type]
+                                schema=version)
         except sqlite3.Error as exc:
             raise InputError(f"cannot read the ratings of project {str(path)!r} (schema "
                              f"version {version}, this HARLab uses {SCHEMA_VERSION}: {exc}); "

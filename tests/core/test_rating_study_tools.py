@@ -150,3 +150,15 @@ def test_a_held_lock_keeps_the_answer_pending_then_stores_it(project):
     assert len(stored) == 1 and not failed
     assert project.query_one("SELECT value FROM ratings")["value"] == "3"
     assert not AnswerQueue(project).pending
+
+
+def test_unblinded_marks_travel_with_an_export(project, tmp_path):
+    from harlab.rating import import_ratings
+
+    ada = get_annotator(project, "Ada")
+    record_answer(project, ada, items(project)[0], "meaning_change", "3", unblinded=True)
+    export_ratings(project, tmp_path / "ada.csv")
+    with make_project(tmp_path / "other", n_samples=3) as other:
+        report = import_ratings(other, tmp_path / "ada.csv", load_rubric())
+        assert report.imported == 1
+        assert [r["unblinded"] for r in ratings_long(other)] == [True]
