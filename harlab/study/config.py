@@ -25,6 +25,9 @@ from harlab.validation import check_positive_int, check_range
 from harlab.yamlio import clip, load_yaml, read_yaml_text, short_repr
 
 TRAIN_PRESETS = ("demo", "paper")
+#: Extra clean draws per sample unless a study says otherwise: two give the drift test a
+#: baseline (a spread needs two values); the paper preset asks none unless set.
+DEFAULT_NOISE_FLOOR = 2
 
 
 class StudyConfigError(InputError):
@@ -57,7 +60,9 @@ class StudyConfig:
         attack, eps: the attack and its L-inf budget (``"8/255"`` accepted).
         unimodal, multimodal: each arm's language model, as :class:`~harlab.llm.LLMConfig`
             settings (``provider``, ``model``, ``temperature``...).
-        noise_floor: extra clean draws per sample (clean vs clean spread).
+        noise_floor: extra clean draws per sample (clean vs clean spread), the baseline of the
+            drift test; 2 by default (the fewest that give a spread), 0 in the paper preset
+            unless set (the paper reports no noise floor).
         similarity_model: the sentence-transformers model of the semantic cosine.
         seed: the study seed (sample order, request seeds, blind orders).
     """
@@ -79,7 +84,7 @@ class StudyConfig:
     eps: Any = "8/255"
     unimodal: dict[str, Any] = field(default_factory=lambda: {"provider": "builtin"})
     multimodal: dict[str, Any] = field(default_factory=lambda: {"provider": "builtin"})
-    noise_floor: int = 0
+    noise_floor: int = DEFAULT_NOISE_FLOOR
     similarity_model: str = "all-MiniLM-L6-v2"
     seed: int = 0
 
@@ -189,23 +194,34 @@ class StudyConfig:
             "temperature": f"unimodal {temp(uni)}, multimodal {temp(multi)}",
             "max_tokens": f"unimodal {uni.max_tokens}, multimodal {multi.max_tokens}",
             "decision rule": "keyword rules in resources/decision_rules.yaml (per scenario)",
-            "noise floor": f"{self.noise_floor} extra clean draw(s) per sample",
+            "noise floor": self._noise_floor_text(),
             "similarity model": self.similarity_model,
         }
+
+    def _noise_floor_text(self) -> str:
+        if self.noise_floor == 0:
+            return ("0 extra clean draws per sample: no drift-vs-noise-floor test (the paper "
+                    "preset asks none unless noise_floor is set; the paper reports none)")
+        note = "" if self.noise_floor >= 2 else "; the drift z needs at least 2"
+        return (f"{self.noise_floor} extra clean draw(s) per sample, the baseline of the drift "
+                f"z (z uses a std of {self.noise_floor} values{note})")
 
     # ------------------------------------------------------------------ presets and files
     @classmethod
     def demo(cls, **overrides: Any) -> StudyConfig:
-        """The paper's protocol on the generated demo data, offline (built-in SmolLM2)."""
+        """The paper's protocol on the generated demo data, offline (built-in SmolLM2), with
+        2 noise-floor draws per sample so the drift test has a baseline."""
         return cls(**overrides)
 
     @classmethod
     def paper(cls, dataset: str, **overrides: Any) -> StudyConfig:
-        """The paper's protocol: UCF-101, ImageNet ResNet-18 fine-tuned, GPT-4o in both arms."""
+        """The paper's protocol: UCF-101, ImageNet ResNet-18 fine-tuned, GPT-4o in both arms,
+        no noise floor unless ``noise_floor`` is given (the paper has none)."""
         gpt4o = {"provider": "openai", "model": "gpt-4o", "temperature": "default",
                  "max_tokens": 1024}
         values = dict(name="paper study", dataset=dataset, train_preset="paper",
-                      weights="imagenet", unimodal=dict(gpt4o), multimodal=dict(gpt4o))
+                      weights="imagenet", unimodal=dict(gpt4o), multimodal=dict(gpt4o),
+                      noise_floor=0)
         values.update(overrides)
         return cls(**values)
 

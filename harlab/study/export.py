@@ -26,7 +26,7 @@ from harlab.rating.rubric_file import load_rubric
 from harlab.rating.tables import rating_summary, summary_column, superseded_ratings
 from harlab.scoring import tables as score_tables
 from harlab.scoring.metrics import METRICS
-from harlab.scoring.results import pair_scores, results_table
+from harlab.scoring.results import pair_scores, results_table, truncated_sides
 from harlab.store import Project
 from harlab.study.config import StudyConfig
 from harlab.vocab import MODALITIES
@@ -36,6 +36,10 @@ BASE_COLUMNS = ("sample_id", "video", "true_label", "keyframes", "attack", "eps"
                 "original_response", "attacked_response", "syntactic_cosine", "semantic_cosine")
 # Every registered metric has a column: the contract's two among BASE_COLUMNS, the rest after.
 EXTRA_SCORES = tuple(m for m in METRICS if m not in BASE_COLUMNS)
+# The semantic cosine's truncation, per side: whether the model cut the answer at its
+# max_seq_length, and then the answer's length in word pieces (with the 2 special tokens).
+TRUNCATION = ("semantic_truncated_original", "semantic_tokens_original",
+              "semantic_truncated_attacked", "semantic_tokens_attacked")
 PROVENANCE = ("model", "original_model_snapshot", "attacked_model_snapshot", "temperature",
               "original_seed", "attacked_seed", "original_finish_reason",
               "attacked_finish_reason", "original_response_id", "attacked_response_id")
@@ -74,7 +78,7 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
     rating_columns += ["rating_adjudicated", "rating_status", "superseded_ratings"]
     ratings = rating_summary(project, rubric)
     old = superseded_ratings(project)
-    columns = [*BASE_COLUMNS, *EXTRA_SCORES, *PROVENANCE, *rating_columns]
+    columns = [*BASE_COLUMNS, *EXTRA_SCORES, *TRUNCATION, *PROVENANCE, *rating_columns]
     rows = []
     for s in list_samples(project, selected=True):
         for modality in MODALITIES:
@@ -93,6 +97,7 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
                 "attacked_response": att["response_text"] if status == "ok" else None}
             for metric in METRICS:
                 row[metric] = pair.values.get(metric) if pair else None
+            row.update(_truncation(pair))
             if orig is not None and att is not None:
                 row.update(model=att["model"], original_model_snapshot=orig["response_model"],
                            attacked_model_snapshot=att["response_model"],
@@ -105,6 +110,18 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
             row.update(_rating_status(row, old.get((s.id, modality))))
             rows.append({c: row.get(c) for c in columns})
     return columns, rows
+
+
+def _truncation(pair: Any) -> dict[str, Any]:
+    """The :data:`TRUNCATION` cells of a pair with a semantic cosine (else empty)."""
+    if pair is None or pair.values.get("semantic_cosine") is None:
+        return {}
+    cut = truncated_sides(pair.details.get("semantic_cosine", {}))
+    out: dict[str, Any] = {}
+    for side, name in (("a", "original"), ("b", "attacked")):
+        out[f"semantic_truncated_{name}"] = side in cut
+        out[f"semantic_tokens_{name}"] = cut.get(side)
+    return out
 
 
 def _rating_status(row: dict[str, Any], old: list[dict[str, Any]] | None) -> dict[str, Any]:
@@ -240,6 +257,38 @@ def summary_markdown(project: Project, config: StudyConfig | None, rows: list[di
                   f"- SHA-256 root `{root.sha256}` over {root.n_keys} committed A/B keys "
                   "(revealed in the rating export's blind_key.json; check with "
                   "`harlab rate verify-key`)", f"- method: {root.method}"]
+    lines += _method_lines(config, results)
     lines += ["", "## Table 3 (ours, with the paper's figures beside)", "",
               score_tables.to_markdown(results)]
     return "\n".join(lines) + "\n"
+
+
+def _method_lines(config: StudyConfig | None, results: Any) -> list[str]:
+    """summary.md's account of the semantic truncation and the noise floor."""
+    cut = results.truncation.values()
+    pairs, truncated = sum(t.pairs for t in cut), sum(t.truncated for t in cut)
+    limits = {t.max_seq_length for t in cut} - {None}
+    limit = f"{max(limits)} word pieces" if limits else "its word-piece limit"
+    lines = ["", "## Semantic cosine: truncation", ""]
+    if pairs:
+        lines.append(f"- {truncated} of {pairs} semantic cosines ({truncated / pairs:.0%}) were "
+                     f"computed on truncated answers: {results.semantic_model} reads at most "
+                     f"{limit} and drops the rest. `semantic_cosine` keeps that value (as "
+                     "sentence-transformers computes it, comparable with the paper); "
+                     "`semantic_cosine_full` embeds whole answers in overlapping windows. "
+                     "evaluation.csv flags each truncated side (semantic_truncated_*, "
+                     "semantic_tokens_*).")
+    else:
+        lines.append("- no semantic cosine yet")
+    drift = [d for d in results.drift if d.metric == "semantic_cosine"]
+    filled = [d for d in drift if d.n]
+    lines += ["", "## Noise floor", ""]
+    if config is not None:
+        lines.append(f"- asked: {config.chosen_settings()['noise floor']}")
+    lines += [f"- drift vs noise floor, {d.modality}: {d.n} samples, {d.noise_draws} draws "
+              f"(median); share of z < -2 {d.share_below_minus2:.3f}, expected "
+              f"{d.expected_share_null:.3f} with no effect" for d in filled]
+    if not filled:
+        lines.append("- the drift-vs-noise-floor table is empty: no sample has 2 or more "
+                     "noise draws")
+    return lines
