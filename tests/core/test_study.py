@@ -49,6 +49,7 @@ def test_study_runs_resumes_and_exports(tiny_root, tmp_path):
         sent = len(server.requests)
         again = jobs.run(run_study(project, config))  # resumes: nothing is asked again
         assert len(server.requests) == sent and "classifier" in again.skipped_stages
+        assert {"query", "score"} <= set(again.skipped_stages)  # done: no work at all
         paths = export_study(project, tmp_path / "out", config)
     with open(paths["evaluation.csv"], newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
