@@ -8,8 +8,8 @@ the seconds to add later.
 
 The blind policy is a project setting (meta ``rating/blind``): ``locked`` (the default: every
 annotator rates blind) or ``optional`` (an annotator may unblind; every rating they then give
-is stored with ``unblinded = 1``). Whoever sets up the study chooses it
-(``harlab rate setup --blind``).
+is stored with ``unblinded = 1``, even after they switch blind mode back on, since they have
+seen the key). Whoever sets up the study chooses it (``harlab rate setup --blind``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from harlab.errors import InputError
-from harlab.rating.pending import RatingNotSaved, no_wait
+from harlab.rating.busy import RatingNotSaved, no_wait
 from harlab.rating.session import Annotator, RatingItem
 from harlab.store import Project
 
@@ -98,6 +98,21 @@ def set_flag(project: Project, annotator: Annotator, item: RatingItem, reason: s
     project.execute("UPDATE item_log SET flag = ?, updated_at = ? WHERE annotator_id = ? AND "
                     "original_response_id = ? AND attacked_response_id = ?",
                     (text, time.time(), annotator.id, item.original_id, item.attacked_id))
+
+
+def mark_unblinded(project: Project, annotator: Annotator) -> bool:
+    """Remember that ``annotator`` unblinded: every rating they give from now on is marked.
+    False (nothing written) while the store is busy."""
+    try:
+        with no_wait(project):
+            project.set_meta(f"rating/unblinded/{annotator.id}", "1")
+    except RatingNotSaved:
+        return False
+    return True
+
+
+def was_unblinded(project: Project, annotator: Annotator) -> bool:
+    return project.get_meta(f"rating/unblinded/{annotator.id}") == "1"
 
 
 def item_log(project: Project, annotator: Annotator, item: RatingItem) -> ItemLog:

@@ -14,19 +14,17 @@ An answer leaves the journal only once its write has committed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from harlab.errors import HarlabError, InputError, StoreError
 from harlab.rating.answers import Answer, record_answer
+from harlab.rating.busy import RatingNotSaved, no_wait  # noqa: F401 - re-exported
 from harlab.rating.rubric import Rubric
 from harlab.rating.session import Annotator, RatingItem, item_by_pair
 from harlab.store import Project
@@ -34,10 +32,6 @@ from harlab.store import Project
 log = logging.getLogger(__name__)
 
 JOURNAL = "ratings.pending.jsonl"
-
-
-class RatingNotSaved(StoreError):
-    """The store was busy (another process holds the write lock); the answer stays pending."""
 
 
 @dataclass(frozen=True)
@@ -60,24 +54,6 @@ class PendingAnswer:
     def slot(self) -> tuple[int, int, int, str]:
         """What a later answer to the same question replaces."""
         return self.annotator_id, self.original_id, self.attacked_id, self.key
-
-
-@contextlib.contextmanager
-def no_wait(project: Project) -> Iterator[None]:
-    """Writes on this thread's connection fail at once instead of waiting for a lock."""
-    conn = project.conn()
-    before = conn.execute("PRAGMA busy_timeout").fetchone()[0]
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
-        raise RatingNotSaved(f"the project database is busy ({exc}): another program is "
-                             "writing to it. The answer is kept and saved as soon as the "
-                             "database is free.") from exc
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(before)}")
 
 
 class AnswerQueue:

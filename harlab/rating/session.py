@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from harlab.errors import InputError
 from harlab.rating import commitment
+from harlab.rating.busy import RatingNotSaved, no_wait
 from harlab.store import Project
 from harlab.vocab import MODALITIES
 
@@ -275,7 +276,11 @@ def blind_order(project: Project, annotator: Annotator, item: RatingItem) -> str
     row = project.query_one(_ORDER, (annotator.id, item.sample_id, item.modality))
     if row is not None:
         return row["a_is"]
-    commit_orders(project, annotator, [item])
+    try:
+        with no_wait(project):
+            commit_orders(project, annotator, [item])
+    except RatingNotSaved:  # another process is writing: the same draw is stored next time
+        return draw_order(study_seed(project), annotator.name, *item.key)[0]
     return project.query_one(_ORDER, (annotator.id, item.sample_id, item.modality))["a_is"]
 
 

@@ -57,6 +57,20 @@ def test_a_held_lock_never_blocks_and_the_answer_is_retried(qtbot, ctx, panel):
     assert stored["action_correct.B"] == "no"
 
 
+def test_start_under_a_held_lock_says_so_at_once(qtbot, ctx, panel):
+    other = sqlite3.connect(ctx.project.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    panel.annotator_combo.setEditText("Ada")
+    panel.start_button.click()
+    assert time.monotonic() - started < 2.0 and panel.annotator is None
+    assert "busy" in panel.message_label.text()
+    other.execute("COMMIT")
+    other.close()
+    panel.start_button.click()
+    assert panel.annotator is not None and panel.current_item() is not None
+
+
 def test_the_note_field_never_traps_the_keyboard(qtbot, ctx, panel):
     start(qtbot, panel)
     first = panel.current_item()
@@ -116,7 +130,11 @@ def test_blind_mode_shows_identical_clean_frames_on_both_sides(qtbot, ctx, panel
     assert shown[-1][0] != shown[-1][1]
     keys(qtbot, panel, "1")
     qtbot.waitUntil(lambda: "saved" in panel.saved_label.text(), timeout=3000)
-    assert [r["unblinded"] for r in ratings_long(ctx.project)] == [True]
+    panel.blind_check.setChecked(True)  # blind again, but the key has been seen
+    panel.setFocus()
+    keys(qtbot, panel, "2")
+    qtbot.waitUntil(lambda: len(ratings_long(ctx.project)) == 2, timeout=3000)
+    assert [r["unblinded"] for r in ratings_long(ctx.project)] == [True, True]
 
 
 def test_skip_and_flag_need_a_reason_and_are_stored(qtbot, ctx, panel):

@@ -19,11 +19,12 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from harlab import rating
 from harlab.errors import HarlabError
 from harlab.rating import itemlog
+from harlab.rating.busy import no_wait
 from harlab.rating.session import commit_orders
 from ui.context import AppContext
 from ui.prefs import RatingPrefs
+from ui.widgets import rating_details as view
 from ui.widgets.rating_bars import ALL, RatingTopBar, info_row, nav_button
-from ui.widgets.rating_details import details_html, position_html, shown_frames
 from ui.widgets.rating_form import RatingForm
 from ui.widgets.rating_guide import RatingGuide
 from ui.widgets.rating_pair import ResponsePairView
@@ -143,8 +144,10 @@ class EvaluatePanel(QWidget):
         if project is None or self.rubric is None:
             return
         try:
-            self.annotator = rating.get_annotator(project, self.annotator_combo.currentText())
-            commit_orders(project, self.annotator, rating.items(project))
+            with no_wait(project):  # never freeze on another process's lock
+                self.annotator = rating.get_annotator(project,
+                                                      self.annotator_combo.currentText())
+                commit_orders(project, self.annotator, rating.items(project))
         except HarlabError as exc:
             self._show_error(str(exc))
             return
@@ -176,14 +179,7 @@ class EvaluatePanel(QWidget):
             return
         current = self.current_item()
         self._load_items()
-        pairs = [(i.original_id, i.attacked_id, i.superseded) for i in self.items]
-        keys = [i.key for i in self.items]
-        index = 0 if self.items else -1
-        if current is not None and (current.original_id, current.attacked_id, True) in pairs:
-            index = pairs.index((current.original_id, current.attacked_id, True))
-        elif current is not None and current.key in keys:
-            index = keys.index(current.key)
-        self._go(index)
+        self._go(view.index_after_reload(self.items, current))
 
     @Slot(str)
     def _on_filter_changed(self, _text: str) -> None:
@@ -192,6 +188,9 @@ class EvaluatePanel(QWidget):
 
     @Slot(bool)
     def _on_display_toggled(self, _on: bool) -> None:
+        if not self.blind_check.isChecked() and self.annotator is not None and not (
+                itemlog.mark_unblinded(self.ctx.project, self.annotator)):
+            self._show_error("the database is busy: unblinding is marked on each answer")
         self.ctx.save_prefs(replace(self.ctx.prefs(RatingPrefs),
                                     show_frames=self.frames_check.isChecked()))
         self._show_current()
@@ -277,12 +276,12 @@ class EvaluatePanel(QWidget):
         blind = self.blind_check.isChecked()
         titles = tuple(f"{ab}" if blind else f"{ab} · {side}" for ab, side in zip(
             "AB", sides, strict=True))
-        frames = (shown_frames(project, item, sides, blind) if self.frames_check.isChecked()
+        frames = (view.shown_frames(project, item, sides, blind) if self.frames_check.isChecked()
                   else ([], []))
         self.pair_view.show_pair(titles, (item.text(sides[0]), item.text(sides[1])), frames)
         self.form.set_answers(rating.answers_for(project, self.annotator, item, self.rubric))
         self.form.go_to_first_unanswered()
-        self.position_label.setText(position_html(
+        self.position_label.setText(view.position_html(
             item, self.index, len(self.items), itemlog.item_log(project, self.annotator, item)))
         self._show_details()
         self._show_progress()
@@ -292,7 +291,7 @@ class EvaluatePanel(QWidget):
         if item is None or project is None or self.annotator is None:
             return
         status = rating.item_status(project, self.annotator, item, self.rubric)
-        self.details_label.setText(details_html(project, item, status,
+        self.details_label.setText(view.details_html(project, item, status,
                                                 self.blind_check.isChecked()))
 
     def _show_progress(self) -> None:
@@ -307,7 +306,8 @@ class EvaluatePanel(QWidget):
     def _save(self, item: rating.RatingItem, key: str, value: object) -> None:
         self.saved_label.setText("<span style='color:#a06000'>saving…</span>")
         self.saver.save(self.annotator, item, key, value, self.a_is,
-                        unblinded=not self.blind_check.isChecked())
+                        unblinded=not self.blind_check.isChecked() or itemlog.was_unblinded(
+                            self.ctx.project, self.annotator))
 
     @Slot(str, object)
     def _on_form_answered(self, key: str, value: object) -> None:
@@ -332,15 +332,13 @@ class EvaluatePanel(QWidget):
             return
         try:
             setter = itemlog.set_skip if action == "skip" else itemlog.set_flag
-            setter(self.ctx.project, self.annotator, item, reason)
+            with no_wait(self.ctx.project):
+                setter(self.ctx.project, self.annotator, item, reason)
         except HarlabError as exc:
             self._show_error(str(exc))
             return
         self._set_message(f"{action}ped: {reason}" if action == "skip" else f"flagged: {reason}")
-        if action == "skip":
-            self.next_unrated()
-        else:
-            self._show_current()
+        self.next_unrated() if action == "skip" else self._show_current()
 
     @Slot(str, str)
     def _on_saver_mark(self, text: str, tip: str) -> None:

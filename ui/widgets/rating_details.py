@@ -42,3 +42,17 @@ def position_html(item: rating.RatingItem, index: int, total: int, log: ItemLog)
     marks += " · skipped" if log.skipped else ""
     marks += f" · flagged: {html.escape(log.flag)}" if log.flag else ""
     return f"Item {index + 1} of {total} · sample #{item.sample_id} · {item.modality}{marks}"
+
+
+def index_after_reload(listed: list[rating.RatingItem], current: rating.RatingItem | None
+                       ) -> int:
+    """Where to stand after re-listing: on the same pair (superseded since, if a re-ask
+    replaced it), else on the same (sample, modality), else the first item."""
+    if current is not None:
+        for n, i in enumerate(listed):
+            if (i.original_id, i.attacked_id) == (current.original_id, current.attacked_id):
+                return n
+        for n, i in enumerate(listed):
+            if i.key == current.key:
+                return n
+    return 0 if listed else -1
