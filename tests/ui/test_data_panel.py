@@ -127,6 +127,6 @@ def test_keyframes_and_cache_start_from_the_projects_study(qtbot, tmp_path):
     ctx.set_project(project)
     assert (panel.frames_spin.value(), panel.size_spin.value()) == (3, 64)
     assert panel.k_spin.value() == 5 and panel.method_combo.currentText() == "uniform"
-    assert "as the study" in panel.keyframe_source.text()
+    assert "Study settings: 5 keyframes" in panel.keyframe_source.text()
     ctx.runner.shutdown()
     project.close()

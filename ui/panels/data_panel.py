@@ -155,6 +155,10 @@ class DataPanel(QWidget):
         split.setStretchFactor(2, 4)
 
         bottom = QHBoxLayout()
+        self.keyframe_source = QLabel("")
+        self.keyframe_source.setToolTip("the keyframe strip and the cache start from the open "
+                                        "project's study settings")
+        bottom.addWidget(self.keyframe_source)
         bottom.addWidget(QLabel("Frame cache:"))
         self.frames_spin = QSpinBox()
         self.frames_spin.setRange(1, 1000)
@@ -164,10 +168,6 @@ class DataPanel(QWidget):
         self.size_spin.setRange(8, 1024)
         self.size_spin.setValue(TrainConfig().image_size)
         self.size_spin.setSuffix(" px")
-        self.keyframe_source = QLabel("")
-        self.keyframe_source.setToolTip("the keyframe strip and the cache start from the open "
-                                        "project's study settings")
-        bottom.addWidget(self.keyframe_source)
         self.cache_button = QPushButton("Build frame cache")
         self.cache_button.clicked.connect(self._on_cache_clicked)
         self.jobs = JobControls(self.ctx.runner)
@@ -244,8 +244,8 @@ class DataPanel(QWidget):
                 widget.blockSignals(True)  # not a preference the user set
                 set_value()
                 widget.blockSignals(False)
-            self.keyframe_source.setText(f"as the study: {study.keyframes} keyframes, "
-                                         f"{study.keyframe_method}")
+            self.keyframe_source.setText(f"Study settings: {study.keyframes} keyframes "
+                                         f"({study.keyframe_method}), cache as its recipe ·")
         else:
             self.keyframe_source.setText("")
 
