@@ -162,3 +162,29 @@ def test_unblinded_marks_travel_with_an_export(project, tmp_path):
         report = import_ratings(other, tmp_path / "ada.csv", load_rubric())
         assert report.imported == 1
         assert [r["unblinded"] for r in ratings_long(other)] == [True]
+
+
+def test_cli_setup_plan_and_verify_key(project, tmp_path, capsys):
+    from harlab.cli import main
+
+    root = str(project.root)
+    ada = get_annotator(project, "Ada")
+    commit_orders(project, ada, items(project))
+    record_answer(project, ada, items(project)[0], "better_fit", "A")
+    export_ratings(project, tmp_path / "r.jsonl")
+    published = commitment_root(project).sha256
+    assert main(["rate", "setup", "--project", root, "--blind", "optional"]) == 0
+    assert main(["rate", "verify-key", str(key_path(tmp_path / "r.jsonl")), "--root",
+                 published]) == 0
+    assert main(["rate", "agreement", "--project", root, "--boot", "0"]) == 0
+    assert "position bias" in capsys.readouterr().out
+    revealed = json.loads(key_path(tmp_path / "r.jsonl").read_text(encoding="utf-8"))
+    revealed["keys"][1]["a_is"] = ("attacked" if revealed["keys"][1]["a_is"] == "original"
+                                   else "original")
+    key_path(tmp_path / "t.jsonl").write_text(json.dumps(revealed), encoding="utf-8")
+    assert main(["rate", "verify-key", str(key_path(tmp_path / "t.jsonl")), "--root",
+                 published]) == 1
+    assert "does not match its commitment" in capsys.readouterr().out
+    assert main(["rate", "plan", "--target", "difference", "--half-width", "0.25"]) == 0
+    out = capsys.readouterr().out
+    assert "t(0.975" in out and "104" in out
