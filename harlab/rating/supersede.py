@@ -60,8 +60,9 @@ def reask_warning(project: Project, sample_id: int, modality: str) -> str | None
     if not rated:
         return None
     p = rated[0]
-    return (f"The current {modality} answers of sample #{sample_id} have {p.n_ratings} "
-            f"rating(s) by {', '.join(p.annotators)}. Asking again makes a new draw (new seed); "
+    return (f"The current {modality} answers of sample #{sample_id} are rated: "
+            f"{p.n_ratings} rubric answer(s) by {', '.join(p.annotators)}. Asking again "
+            "makes a new draw (new seed); "
             "the rated answers, their ratings and scores are kept and exported, marked "
             "superseded if the study uses the new answers.")
 

@@ -47,7 +47,7 @@ def test_ask_again_after_rating_confirms_and_keeps_ratings(qtbot, ctx, server, t
         assert len(server.requests) == n_requests + 2
         seeds = {b["seed"] for b in server.requests[-2:]}
         assert not seeds & {b["seed"] for b in server.requests[:n_requests]}  # new draw
-    assert "1 rating(s) by Ada" in asked[0]
+    assert "1 rubric answer(s) by Ada" in asked[0]
     (rating_row,) = ratings_long(project)  # the rating is never lost
     current = [i for i in items(project) if i.modality == "unimodal" and not i.superseded][0]
     if choice == reask_dialog.USE_NEW:
