@@ -74,3 +74,16 @@ def test_loading_a_study_config_marks_what_it_changes(qtbot, ctx, tmp_path):
     bad.write_text("per_class: lots\n")
     board.load_config(bad)
     assert "Not loaded" in board.status.text() and "per_class" in board.status.text()
+
+
+def test_estimate_says_what_the_llm_stage_would_send(qtbot, ctx, tmp_path):
+    project, _ids = make_project(tmp_path / "p")
+    project.set_meta("study/config", json.dumps(StudyConfig.demo(per_class=2).to_dict()))
+    board = StudyDashboard(ctx)
+    qtbot.addWidget(board)
+    with qtbot.waitSignal(board.loaded, timeout=20000):
+        ctx.set_project(project)
+    with qtbot.waitSignal(ctx.runner.finished, timeout=60000):
+        board.estimate_button.click()
+    text = board.status.text()
+    assert "<b>unimodal</b>" in text and "requests to send" in text, text

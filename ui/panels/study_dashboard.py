@@ -92,6 +92,12 @@ class StudyDashboard(QWidget):
         row.addWidget(self.load_button)
         row.addWidget(self.save_button)
         row.addWidget(self.run_button)
+        self.estimate_button = QPushButton("Estimate LLM cost")
+        self.estimate_button.setToolTip("What the language-model stage would send and cost "
+                                        "with the study's settings (like harlab query "
+                                        "--estimate); asks nothing")
+        self.estimate_button.clicked.connect(self._on_estimate_clicked)
+        row.addWidget(self.estimate_button)
         for title in ("Responses", "Evaluate", "Results"):
             button = QPushButton(f"{title} →")
             button.clicked.connect(lambda _=False, t=title: self.open_tab.emit(t))
@@ -141,7 +147,8 @@ class StudyDashboard(QWidget):
                 "&rarr; attack &rarr; ask an LLM &rarr; score &rarr; rate &rarr; export.</p>")
 
     def _set_buttons(self, enabled: bool) -> None:
-        for button in (self.run_button, self.load_button, self.save_button):
+        for button in (self.run_button, self.load_button, self.save_button,
+                       self.estimate_button):
             button.setEnabled(enabled)
 
     def refresh(self) -> None:
@@ -258,6 +265,16 @@ class StudyDashboard(QWidget):
         self.refresh()
 
 
+    @Slot()
+    def _on_estimate_clicked(self) -> None:
+        project = self._ctx.project
+        if project is not None:
+            self.jobs.run(_estimate_job(project, self._config()), "Estimate LLM cost",
+                          self._on_estimated, exclusive=True)
+
+    def _on_estimated(self, text: str) -> None:
+        self.status.setText(text)
+
     # ------------------------------------------------------------------ missing dataset
     @Slot()
     def _on_regenerate_clicked(self) -> None:
@@ -296,6 +313,19 @@ def _overview_job(project: Any) -> Job[Any]:
 
     yield Progress(0, 0, "")  # the header says it is loading; the status keeps its message
     return study_overview(project)
+
+
+def _estimate_job(project: Any, config: Any) -> Job[str]:
+    """Per arm: what the study's language-model stage would send and cost (HTML)."""
+    from harlab.llm.estimate import estimate_query
+
+    parts = []
+    for i, arm in enumerate(("unimodal", "multimodal")):
+        yield Progress(i, 2, f"estimating the {arm} arm")
+        estimate = estimate_query(project, config.llm(arm), modalities=(arm,),
+                                  noise_floor=config.noise_floor)
+        parts.append(f"<b>{arm}</b>: " + html.escape(str(estimate)).replace("\n", "<br>"))
+    return "<br>".join(parts)
 
 
 def _study_job(project: Any, config: Any, run_study: Any):
