@@ -43,8 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "results", help="print Table 3 with the paper's figures and the paired tests",
         description="Table 3 from the stored scores: per modality and metric n, mean, var, "
                     "std (ddof stated), median and a bootstrap CI, beside the paper's "
-                    "figures; then unimodal vs multimodal (Wilcoxon signed-rank, rank-biserial, "
-                    "Holm) and the drift against the noise floor.")
+                    "figures; then unimodal vs multimodal (McNemar's exact test for 0/1 "
+                    "metrics, Wilcoxon signed-rank with an exact or permutation p otherwise; "
+                    "rank-biserial, Holm) and the drift against the noise floor, with the "
+                    "share of z < -2 expected by chance. Each table names its methods.")
     r.add_argument("--project", required=True, help="project folder")
     r.add_argument("--format", choices=FORMATS, default="table",
                    help="table (terminal, default), csv (Table 3 only), md or latex")
@@ -61,6 +63,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from harlab.errors import InputError
     from harlab.scoring import EmbeddingModels, ScoreConfig
     from harlab.scoring.metrics import METRIC_SPECS
+    from harlab.scoring.results import pair_scores, truncation_counts
     from harlab.stages import score
     from harlab.store import Project
 
@@ -78,9 +81,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         job = score(project, config, models=EmbeddingModels())
         result = jobs.run_cli(job, desc="score")
+        cut = (truncation_counts(pair_scores(project, semantic_model=config.semantic_model))
+               if "semantic_cosine" in config.metrics else {})
     per = ", ".join(f"{m} +{n}" for m, n in result.by_metric.items())
     print(f"score run {result.run_id}: {result.pairs} pairs, {result.added} scores added, "
           f"{result.existing} already stored ({per or 'nothing new'}) in {result.seconds:.1f} s")
+    # HARLab's own words for the tokenizer's "sequence length is longer" warning (quieted).
+    for modality, t in cut.items():
+        if t.truncated:
+            print(f"note: semantic_cosine, {modality}: {t.describe()}")
     if not result.pairs:
         print("no pair has two ok answers yet: run `harlab query` first")
     return 0

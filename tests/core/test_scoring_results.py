@@ -116,7 +116,9 @@ def test_results_job_and_an_empty_project(tmp_path):
     assert out["scores"] and all(not s.values for s in out["scores"])  # answers, no scores yet
     rows = out["table"].rows
     assert all(r.n == 0 and "no values" in r.note for r in rows)
-    assert format_results(out["table"], "csv").count("\n") == 11
+    from harlab.scoring.metrics import METRICS
+
+    assert format_results(out["table"], "csv").count("\n") == 1 + 2 * len(METRICS)
 
 
 def test_cli_score_and_results(tmp_path, capsys):
