@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,12 +179,24 @@ def load_split_data(dataset_root: str | Path, fold: int, frames_per_video: int, 
 def default_loader_workers(data: TrainData, device: torch.device) -> int:
     """DataLoader workers for reading ``data``: 0 (in-process) unless frames are JPEG.
 
-    Raw frames are a memmap slice away, and JPEG decoded on CUDA needs only its bytes read;
-    JPEG decoded on the CPU gets up to 2 worker processes (they run beside the training step).
+    Raw frames are a memmap slice away. JPEG frames are decoded by worker processes: up to 2
+    on the CPU (they run beside the training step), and on CUDA all cores but two, up to 8
+    (on an H200 with 16 cores, 8 workers decoded 9,500 frames/s against nvJPEG's 2,200-3,000;
+    benchmarks/bench_gpu_train.py). With fewer than 6 cores a CUDA machine reads the bytes in
+    2 workers and decodes them on the GPU (:func:`gpu_decodes`).
     """
     if not data.compressed:
         return 0
-    return min(2, os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    if device.type == "cuda" and not gpu_decodes(device):
+        return min(8, cores - 2)
+    return min(2, cores)
+
+
+def gpu_decodes(device: torch.device) -> bool:
+    """Whether JPEG frames for ``device`` are decoded there (nvJPEG): on CUDA machines with
+    fewer than 6 cores, where CPU workers would starve the GPU less than they slow the host."""
+    return device.type == "cuda" and (os.cpu_count() or 1) < 6
 
 
 class _Batches(Dataset):
@@ -204,13 +218,16 @@ class _Batches(Dataset):
 
 def iter_frame_batches(data: TrainData, batches: Sequence[np.ndarray],
                        device: torch.device | str = "cpu", *, workers: int | None = None,
-                       prefetch: int = 2) -> Iterator[torch.Tensor]:
+                       prefetch: int = 2, gpu_decode: bool | None = None
+                       ) -> Iterator[torch.Tensor]:
     """The frames at each batch of positions of ``data``, read ahead of the consumer.
 
     Raw frames with ``workers=0`` are read in-process, exactly as ``data.take(batch)``. JPEG
     frames are decoded in ``workers`` DataLoader processes (``prefetch`` batches ahead each,
-    in pinned memory when ``device`` is CUDA) or, on CUDA, only read there and decoded on the
-    GPU in one batched nvJPEG call. Close the iterator (or exhaust it) to stop the workers.
+    in pinned memory when ``device`` is CUDA) or, on CUDA with ``gpu_decode`` (the default on
+    machines with few cores, :func:`gpu_decodes`), only read there and decoded on the GPU in
+    one batched nvJPEG call per batch, ``prefetch`` batches ahead on a side stream, so decoding
+    overlaps the training step. Close the iterator (or exhaust it) to stop the workers.
 
     Shape:
         each result: ``(len(batch), S, S, 3)`` uint8, on ``device`` for GPU-decoded JPEG,
@@ -221,7 +238,9 @@ def iter_frame_batches(data: TrainData, batches: Sequence[np.ndarray],
         workers = default_loader_workers(data, device)
     if workers < 0:
         raise InputError(f"workers must be >= 0 DataLoader processes, got {workers}")
-    gpu_decode = data.compressed and device.type == "cuda"
+    if gpu_decode is None:
+        gpu_decode = gpu_decodes(device)
+    gpu_decode = gpu_decode and data.compressed and device.type == "cuda"
     if workers == 0 and not gpu_decode:
         for idx in batches:
             yield torch.from_numpy(np.ascontiguousarray(data.take(idx)))
@@ -232,7 +251,57 @@ def iter_frame_batches(data: TrainData, batches: Sequence[np.ndarray],
                         prefetch_factor=prefetch if workers else None)
     it = iter(loader)
     try:
-        for item in it:
-            yield decode_batch(item, device) if gpu_decode else item
+        if gpu_decode:
+            yield from _decoded_ahead(it, device, prefetch)
+        else:
+            yield from it
     finally:
         del it  # shuts the worker processes down now, also when the consumer stops early
+
+
+def _decoded_ahead(encoded: Iterator[list[torch.Tensor]], device: torch.device,
+                   depth: int) -> Iterator[torch.Tensor]:
+    """nvJPEG-decode each batch of ``encoded`` in a thread on its own CUDA stream, ``depth``
+    batches ahead, handing each over with an event the consumer's stream waits on.
+
+    The decode call holds no GIL while the GPU works, and its stream is not the training
+    step's, so the two overlap instead of taking turns (measured on an H200: see
+    benchmarks/bench_gpu_train.py).
+    """
+    stream = torch.cuda.Stream(device)
+    ready: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            with torch.cuda.stream(stream):
+                for item in encoded:
+                    if stop.is_set():
+                        return
+                    frames = decode_batch(item, device)
+                    done = torch.cuda.Event()
+                    done.record(stream)
+                    ready.put((frames, done))
+            ready.put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put(exc)
+
+    thread = threading.Thread(target=work, name="nvjpeg-decode", daemon=True)
+    thread.start()
+    try:
+        while (got := ready.get()) is not None:
+            if isinstance(got, BaseException):
+                raise got
+            frames, done = got
+            current = torch.cuda.current_stream(device)
+            current.wait_event(done)
+            frames.record_stream(current)  # the allocator keeps it until the step is done
+            yield frames
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()

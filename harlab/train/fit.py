@@ -296,7 +296,10 @@ def setup(config: TrainConfig, train_data: TrainData,
     if device.type == "cuda" and distributed:
         device = torch.device("cuda", torch.cuda.current_device())
     on_cuda = device.type == "cuda"
-    use_amp, channels_last = config.amp and on_cuda, config.channels_last and on_cuda
+    # torch.compile picks convolution layouts itself; channels-last weights under it broke the
+    # backward pass on torch 2.11 + H200 (an inductor stride assertion in convolution_backward).
+    use_amp = config.amp and on_cuda
+    channels_last = config.channels_last and on_cuda and not config.compile
     # bf16 keeps float32's range, so it needs no loss scaling; fp16 on older GPUs does.
     amp_dtype = (torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported()
                  else torch.float16)
