@@ -135,7 +135,8 @@ def adjudicated_current(project: Project, rubric: Rubric) -> dict[tuple[int, str
 
 def superseded_ratings(project: Project) -> dict[tuple[int, str], list[dict[str, Any]]]:
     """Ratings of pairs no longer current, per (sample_id, modality): one entry per pair
-    with its response ids and every rating (``{annotator: {item: value}}``)."""
+    with its response ids, every rating (``{annotator: {item: value}}``) and the pair's
+    automatic scores (``{metric: value}``)."""
     out: dict[tuple[int, str], dict[tuple[int, int], dict[str, Any]]] = {}
     for row in ratings_long(project):
         if row["current"]:
@@ -145,6 +146,11 @@ def superseded_ratings(project: Project) -> dict[tuple[int, str], list[dict[str,
             "original_response_id": row["original_response_id"],
             "attacked_response_id": row["attacked_response_id"], "ratings": {}})
         pair["ratings"].setdefault(row["annotator"], {})[row["item"]] = row["value"]
+    for pairs in out.values():
+        for (o, a), pair in pairs.items():
+            pair["scores"] = {r["metric"]: r["value"] for r in project.query(
+                "SELECT metric, value FROM scores WHERE response_a_id = ? AND "
+                "response_b_id = ? ORDER BY metric", (o, a))}
     return {key: list(pairs.values()) for key, pairs in out.items()}
 
 

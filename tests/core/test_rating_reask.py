@@ -51,6 +51,10 @@ def test_reask_after_rating_keeps_ratings_and_makes_a_new_draw(project, tmp_path
         jobs.run(query_samples(project, _config(server), modalities="unimodal"))
         first = items(project)[0]
         ada = rate_fully(project, "Ada", first, rubric)
+        project.insert("scores", sample_id=first.sample_id, modality="unimodal",
+                       pair="attacked", metric="semantic_cosine", scorer="test", value=0.5,
+                       response_a_id=first.original_id, response_b_id=first.attacked_id,
+                       created_at=0.0)
         assert "1 rating(s)" not in (reask_warning(project, first.sample_id, "unimodal") or "x")
         assert "Ada" in reask_warning(project, first.sample_id, "unimodal")
         jobs.run(query_samples(project, _config(server), modalities="unimodal", refresh=True))
@@ -72,6 +76,7 @@ def test_reask_after_rating_keeps_ratings_and_makes_a_new_draw(project, tmp_path
     old = json.loads(row["superseded_ratings"])
     assert old[0]["original_response_id"] == first.original_id
     assert old[0]["ratings"]["Ada"]["meaning_change"] == "4"
+    assert old[0]["scores"] == {"semantic_cosine": 0.5}  # the old pair's score, kept
     # the study may go back to the rated pair: it is current again, with its ratings
     keep = first
     choose_pair(project, keep.sample_id, "unimodal", keep.original_id, keep.attacked_id)
