@@ -80,3 +80,10 @@ def test_evaluate_panel_survives_thousands_of_key_presses(tmp_path):
     assert proc.returncode == 0, (f"rating session aborted (rc {proc.returncode}): "
                                   f"{proc.stderr[-800:]}")
     assert "survived 3200" in proc.stdout
+
+
+def test_a_broken_qt_release_is_refused_with_the_fix():
+    from ui.app import qt_problem
+
+    assert "pip install 'PySide6-Essentials>=6.6,<6.12'" in qt_problem("6.12.0", (3, 11))
+    assert qt_problem("6.12.0", (3, 12)) == "" and qt_problem("6.11.3", (3, 11)) == ""
