@@ -112,3 +112,37 @@ def test_choose_pair_refuses_foreign_ids(project):
         choose_pair(project, sid, "unimodal", 999, 998)
     with pytest.raises(InputError, match="no current pair"):
         keep_current(project, sid, "unimodal")
+
+
+def test_a_schema_4_project_with_ratings_opens_and_keeps_them(tmp_path):
+    import sqlite3
+
+    from harlab.schema import MIGRATIONS
+    from harlab.store import DB_NAME, SCHEMA_VERSION
+
+    root = tmp_path / "old"
+    root.mkdir()
+    conn = sqlite3.connect(root / DB_NAME)
+    conn.executescript("BEGIN; " + "; ".join(MIGRATIONS[:4]) + "; PRAGMA user_version = 4; "
+                       f"PRAGMA application_id = {0x4841524C}; COMMIT;")
+    conn.execute("INSERT INTO samples (id, video, true_label, true_index, keyframes_json, "
+                 "timestamps_json, attack, eps, clean_pred, clean_conf, adv_pred, adv_conf, "
+                 "clean_top5_json, adv_top5_json, clean_frames_json, adv_frames_json, "
+                 "created_at) VALUES (1, 'v', 'A', 0, '[]', '[]', 'fgsm', 0.03, 'A', 0.9, "
+                 "'B', 0.8, '[]', '[]', '[]', '[]', 0)")
+    for rid, variant in ((1, "original"), (2, "attacked")):
+        conn.execute("INSERT INTO llm_requests (id, cache_key, sample_id, modality, variant, "
+                     "provider, model, request_json, response_text, status, created_at) "
+                     "VALUES (?, ?, 1, 'unimodal', ?, 't', 'm', '{}', 'x', 'ok', 0)",
+                     (rid, f"k{rid}", variant))
+    conn.execute("INSERT INTO annotators (id, name, created_at) VALUES (1, 'Ada', 0)")
+    conn.execute("INSERT INTO ratings (sample_id, modality, annotator_id, item, value, "
+                 "original_response_id, attacked_response_id, rubric_version, created_at, "
+                 "updated_at) VALUES (1, 'unimodal', 1, 'meaning_change', '3', 1, 2, '1', 0, 0)")
+    conn.commit()
+    conn.close()
+    with Project.open(root) as project:
+        assert project.schema_version == SCHEMA_VERSION
+        (row,) = project.query("SELECT item, value, unblinded FROM ratings")
+        assert tuple(row) == ("meaning_change", "3", 0)
+        assert [i.original_id for i in items(project)] == [1]
