@@ -27,7 +27,9 @@ import krippendorff
 import numpy as np
 from scipy.stats import t as student_t
 
+from harlab import jobs
 from harlab.errors import InputError
+from harlab.jobs import Job, Progress
 
 ITEM_GRID = (10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500)
 ANNOTATOR_GRID = (2, 3, 4, 5)
@@ -76,19 +78,29 @@ def simulated_half_width(alpha: float, n_items: int, n_annotators: int, n_sim: i
 def plan_alpha(alpha: float, half_width: float, *, annotators: tuple[int, ...] = ANNOTATOR_GRID,
                n_sim: int = 200, seed: int = 0) -> list[PlanRow]:
     """Per annotator count, the fewest grid items whose simulated CI half-width <= target."""
+    return jobs.run(plan_alpha_job(alpha, half_width, annotators=annotators, n_sim=n_sim,
+                                   seed=seed))
+
+
+def plan_alpha_job(alpha: float, half_width: float, *,
+                   annotators: tuple[int, ...] = ANNOTATOR_GRID, n_sim: int = 200,
+                   seed: int = 0) -> Job[list[PlanRow]]:
+    """:func:`plan_alpha` as a job: yields Progress per grid point (for the GUI's runner)."""
     alpha = _check("expected alpha", alpha, 0.0, 1.0)
     target = _check("target half-width", half_width, 0.0, 1.0)
     if not 20 <= n_sim <= 5000:
         raise InputError(f"n_sim must be in [20, 5000], got {n_sim}")
     rows = []
-    for k in annotators:
+    for step, k in enumerate(annotators):
         found, width = None, None
         for n in ITEM_GRID:
+            yield Progress(step, len(annotators), f"{k} annotators, {n} items: simulating")
             width = simulated_half_width(alpha, n, k, n_sim, seed)
             if width <= target:
                 found = n
                 break
         rows.append(PlanRow(k, found, width, ALPHA_METHOD))
+    yield Progress(len(annotators), len(annotators), "plan done")
     return rows
 
 

@@ -230,3 +230,19 @@ def test_two_annotators_exchange_see_agreement_and_adjudicate(qtbot, ctx, panel,
     row = rows[(first.sample_id, first.modality)]
     assert row["rating_status"] == "adjudicated" and row["rating_meaning_change"] == "4"
     assert row["rating_n_annotators"] == "2"
+
+
+def test_the_planner_runs_off_the_gui_thread_and_says_its_method(qtbot, ctx):
+    from ui.widgets.study_planner import StudyPlannerDialog
+
+    dialog = StudyPlannerDialog(ctx)
+    qtbot.addWidget(dialog)
+    dialog.half_width_spin.setValue(0.2)
+    with qtbot.waitSignal(ctx.runner.finished, timeout=60000):
+        qtbot.keyClick(dialog.plan_button, Qt.Key.Key_Space)
+    assert "simulation" in dialog.result.toPlainText()
+    dialog.target_combo.setCurrentIndex(1)
+    dialog.half_width_spin.setValue(0.25)
+    qtbot.keyClick(dialog.plan_button, Qt.Key.Key_Space)
+    text = dialog.result.toPlainText()
+    assert "t(0.975" in text and "104" in text

@@ -365,7 +365,8 @@ class EvaluatePanel(QWidget):
     def open_planner(self) -> None:
         from ui.widgets.study_planner import StudyPlannerDialog  # a window-first entry point
 
-        StudyPlannerDialog(self).exec()
+        self.planner_dialog = StudyPlannerDialog(self.ctx, self)  # kept, like ratings
+        self.planner_dialog.exec()
         self.setFocus()
 
     @Slot(int, str)

@@ -6,6 +6,8 @@ paired difference in meaning change by the t-based formula); each result says wh
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,7 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from harlab.errors import HarlabError
-from harlab.rating.planner import plan_alpha, plan_difference
+from harlab.rating.planner import plan_alpha_job, plan_difference
+from ui.context import AppContext
+from ui.widgets.job_controls import JobControls
 
 TARGETS = {"Krippendorff's alpha": "alpha", "Paired difference in meaning change": "difference"}
 
@@ -35,7 +39,7 @@ def _spin(value: float, low: float, high: float, step: float) -> QDoubleSpinBox:
 class StudyPlannerDialog(QDialog):
     """A small form and the plan, one row per annotator count."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Plan the rating study")
         self.resize(620, 460)
@@ -57,6 +61,8 @@ class StudyPlannerDialog(QDialog):
         self.plan_button.setDefault(True)
         self.plan_button.clicked.connect(self._on_plan_clicked)
         layout.addWidget(self.plan_button)
+        self.jobs = JobControls(ctx.runner)  # the simulation runs off the GUI thread
+        layout.addWidget(self.jobs)
         self.result = QTextBrowser()
         layout.addWidget(self.result, 1)
         layout.addWidget(QLabel("Also: harlab rate plan --help"))
@@ -64,18 +70,27 @@ class StudyPlannerDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
+    def done(self, result: int) -> None:  # noqa: D102 - Qt override
+        if self.jobs.busy:
+            self.jobs.runner.cancel()
+        super().done(result)
+
     @Slot()
     def _on_plan_clicked(self) -> None:
         try:
             if TARGETS[self.target_combo.currentText()] == "alpha":
-                rows = plan_alpha(self.alpha_spin.value(), self.half_width_spin.value(),
-                                  n_sim=100)
-            else:
-                rows = plan_difference(self.half_width_spin.value(), self.sd_item_spin.value(),
-                                       self.sd_rater_spin.value())
+                job = plan_alpha_job(self.alpha_spin.value(), self.half_width_spin.value(),
+                                     n_sim=100)
+                self.jobs.run(job, "plan rating study", self.show_plan)
+                return
+            rows = plan_difference(self.half_width_spin.value(), self.sd_item_spin.value(),
+                                   self.sd_rater_spin.value())
         except HarlabError as exc:
             self.result.setHtml(f"<span style='color:#a01010'>{exc}</span>")
             return
+        self.show_plan(rows)
+
+    def show_plan(self, rows: Any) -> None:
         body = "".join(f"<tr><td>{r.annotators}</td><td>{r.items or '&gt; 500'}</td>"
                        f"<td>{r.half_width:.3f}</td></tr>" for r in rows)
         self.result.setHtml(f"<table cellpadding=4><tr><th>annotators</th><th>items</th>"
