@@ -7,6 +7,7 @@ import pytest
 from harlab import jobs
 from harlab.errors import InputError
 from harlab.scoring import ScoreConfig, score_project
+from harlab.scoring.metrics import METRICS
 from tests.core.test_scoring_fixtures import make_project
 from ui.panels.results_panel import ResultsPanel
 
@@ -38,11 +39,11 @@ def _open(qtbot, ctx, tmp_path, scores=True):
 
 def test_stored_scores_show_without_scoring(qtbot, ctx, tmp_path):
     panel, _ids = _open(qtbot, ctx, tmp_path)
-    assert panel.table_view.rowCount() == 10
+    assert panel.table_view.rowCount() == 2 * len(METRICS)
     assert panel.table_view.cell_text(0, "modality") == "unimodal"
     assert panel.table_view.cell_text(0, "paper_mean") == "0.7019"
     assert panel.table_view.cell_text(0, "n") == "3"
-    assert panel.paired_view.rowCount() == 5
+    assert panel.paired_view.rowCount() == len(METRICS)
     assert panel.scatter_plot.point_count() == 6
     assert panel.distribution_plot.point_count() == 6
     panel.metric_combo.setCurrentText("syntactic_cosine")
