@@ -32,6 +32,7 @@ from harlab.store import Project
 log = logging.getLogger(__name__)
 
 JOURNAL = "ratings.pending.jsonl"
+REJECTED = "ratings.rejected.jsonl"  # answers the store refused, kept with the reason
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ class AnswerQueue:
         """Try to store every pending answer without waiting; returns (stored, failed).
 
         A busy (or closed, or full) store keeps the answer pending; an answer the rubric
-        refuses is dropped from the journal (it can never be stored) and reported as failed.
+        refuses leaves the journal for ``ratings.rejected.jsonl`` (with the reason: it can
+        never be stored, and is still not lost) and is reported as failed.
         """
         stored: list[tuple[PendingAnswer, Answer]] = []
         failed: list[tuple[PendingAnswer, HarlabError]] = []
@@ -95,7 +97,9 @@ class AnswerQueue:
                                          unblinded=p.unblinded)
                 stored.append((p, done))
             except InputError as exc:  # the rubric or the pair refuses it: it never will fit
-                log.warning("dropping an answer the store refuses: %s", exc)
+                log.warning("an answer the store refuses is set aside in %s: %s",
+                            REJECTED, exc)
+                self._set_aside(p, str(exc))
                 failed.append((p, exc))
             except HarlabError as exc:  # busy, closed, full: kept for the next try
                 keep.append(p)
@@ -110,6 +114,17 @@ class AnswerQueue:
                    == (annotator_id, original_id, attacked_id) for p in self.pending)
 
     # ------------------------------------------------------------------ the journal
+    def _set_aside(self, answer: PendingAnswer, reason: str) -> None:
+        try:
+            with open(self.path.with_name(REJECTED), "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({**asdict(answer), "reason": reason},
+                                    ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise StoreError(f"cannot set aside a refused answer in {REJECTED}: "
+                             f"{exc.strerror}. Free some disk space.") from exc
+
     def _read(self) -> list[PendingAnswer]:
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()

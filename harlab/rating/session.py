@@ -219,10 +219,10 @@ def _superseded(project: Project, annotator: Annotator | None, filters: ItemFilt
 def item_by_pair(project: Project, sample_id: int, modality: str, original_id: int,
                  attacked_id: int) -> RatingItem:
     """The item of one exact pair of answers, current or not; raises InputError if unknown."""
-    row = project.query_one(
-        _RATED_PAIRS.replace("FROM ratings r", "FROM (SELECT ? AS sample_id, ? AS modality, "
-                             "? AS original_response_id, ? AS attacked_response_id) r"),
-        (sample_id, modality, original_id, attacked_id))
+    one = (_RATED_PAIRS.replace("FROM ratings r", "FROM (SELECT ? AS sample_id, ? AS modality, "
+                                "? AS original_response_id, ? AS attacked_response_id) r")
+           .replace("WHERE s.selected = 1", ""))  # a deselected sample's pair still exists
+    row = project.query_one(one, (sample_id, modality, original_id, attacked_id))
     if row is None:
         raise InputError(f"no answers {original_id} / {attacked_id} for sample {sample_id} "
                          f"{modality} in this project")

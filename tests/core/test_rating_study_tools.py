@@ -188,3 +188,17 @@ def test_cli_setup_plan_and_verify_key(project, tmp_path, capsys):
     assert main(["rate", "plan", "--target", "difference", "--half-width", "0.25"]) == 0
     out = capsys.readouterr().out
     assert "t(0.975" in out and "104" in out
+
+
+def test_a_refused_pending_answer_is_set_aside_not_lost(project):
+    from harlab.rating.pending import REJECTED
+
+    ada = get_annotator(project, "Ada")
+    item = items(project)[0]
+    queue = AnswerQueue(project)
+    queue.put(ada, item, "meaning_change", "9", "original")  # not a point of the scale
+    stored, failed = queue.flush(load_rubric())
+    assert not stored and len(failed) == 1 and not queue.pending
+    kept = [json.loads(line) for line in
+            (project.root / REJECTED).read_text(encoding="utf-8").splitlines()]
+    assert kept[0]["value"] == "9" and "is not an answer" in kept[0]["reason"]
