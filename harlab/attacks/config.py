@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from harlab.attacks import ATTACK_TITLES, canonical_name, check_attack_params, parse_eps
+from harlab.attacks import ATTACK_TITLES, get_spec, parse_eps
+from harlab.attacks._checks import check_l2_eps
 from harlab.errors import InputError
 from harlab.fields import setting
 from harlab.validation import check_positive_int
@@ -20,7 +23,9 @@ class AttackConfig:
 
     Attributes:
         attack: a name from :data:`harlab.attacks.ATTACKS`.
-        eps: L-inf budget on the ``[0, 1]`` scale (``"8/255"`` strings are accepted). The paper
+        eps: the budget on the ``[0, 1]`` scale (``"8/255"`` strings are accepted): an L-inf
+            budget in ``[0, 1]`` for L-inf attacks, an L2 radius ``>= 0`` (``inf``: unbounded)
+            for the L2 ones (``deepfool``, ``cw_l2``; see ``spec.norm``). The paper
             does not state its eps; 8/255 is the standard ImageNet-scale L-inf budget (Madry et
             al.; RobustBench), invisible at a glance and a multiple of 1/255, so the uint8 PNG
             holds the FGSM image exactly. Use the eps sweep to see how success grows with eps.
@@ -39,7 +44,8 @@ class AttackConfig:
 
     attack: str = setting("fgsm", label="Attack", choices=ATTACK_TITLES)
     eps: float = setting(8 / 255, label="eps", low=0.0, high=1.0,
-                         help="L-inf budget on the [0, 1] scale")
+                         help="L-inf budget on the [0, 1] scale (an L2 radius for the L2 "
+                              "attacks)")
     params: dict[str, Any] = setting(label="Attack parameters", default_factory=dict)
     keyframes: int = setting(5, label="Keyframes", low=1, high=32)
     keyframe_method: str = setting("uniform", label="Keyframe method", choices=KEYFRAME_METHODS)
@@ -54,12 +60,13 @@ class AttackConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "attack", canonical_name(self.attack))
-        set_(self, "eps", parse_eps(self.eps))
+        spec = get_spec(self.attack)
+        set_(self, "attack", spec.name)
+        set_(self, "eps", parse_budget(self.eps, spec.norm))
         if not isinstance(self.params, dict):
             raise InputError(f"params must be a dict of the attack's keyword arguments, got "
                              f"{type(self.params).__name__}")
-        set_(self, "params", check_attack_params(self.attack, dict(self.params)))
+        set_(self, "params", spec.check_params(dict(self.params)))
         check_positive_int(self.keyframes, "keyframes")
         check_positive_int(self.per_class, "per_class")
         check_positive_int(self.batch_size, "batch_size")
@@ -79,9 +86,42 @@ class AttackConfig:
             raise InputError(f"seed must be an integer, got {self.seed!r}")
 
     @property
+    def norm(self) -> str:
+        """``linf`` or ``l2``: what ``eps`` bounds (the attack's spec says)."""
+        return get_spec(self.attack).norm
+
+    @property
     def eps_255(self) -> float:
         return self.eps * 255.0
 
     def describe(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.attack} eps={self.eps_255:.4g}/255{extra}"
+        return f"{self.attack} {describe_eps(self.eps, self.norm)}{extra}"
+
+
+def parse_budget(value: object, norm: str) -> float:
+    """``eps`` for an attack of ``norm``: an L-inf budget in [0, 1], or an L2 radius >= 0.
+
+    Strings such as ``"8/255"``, ``"0.5"`` or (L2 only) ``"inf"`` are accepted.
+
+    Raises:
+        InputError: not a number, or out of range for the norm (the message says which).
+    """
+    if norm != "l2":
+        return parse_eps(value)
+    name = "eps (an L2 radius on the [0, 1] pixel scale)"
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        try:
+            value = math.inf if text in ("inf", "infinity") else float(Fraction(text))
+        except (ValueError, ZeroDivisionError) as exc:
+            raise InputError(f"{name} must be a number such as 0.5, 2 or inf, got "
+                             f"{value!r}") from exc
+    return check_l2_eps(value, name=name)
+
+
+def describe_eps(eps: float, norm: str) -> str:
+    """``eps=8/255`` for an L-inf budget, ``L2 radius=0.5`` for an L2 one."""
+    if norm == "l2":
+        return f"L2 radius={eps:.4g}"
+    return f"eps={eps * 255:.4g}/255"

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from harlab.attacks import get_attack
+from harlab.attacks import get_attack, get_spec
 from harlab.attacks.config import AttackConfig
 from harlab.attacks.heatmaps import frame_delta
 from harlab.data.ucf101 import VideoItem
@@ -159,17 +159,33 @@ def attack_batch(loaded: LoadedClassifier, batch: Batch, rows: np.ndarray,
     r, k = clean.shape[:2]
     flat = clean.reshape(r * k, *clean.shape[2:])
     labels = np.repeat([batch.items[i].label for i in rows], k)
+    params = video_params(config, k)
+    # whole videos per chunk: a sparse-frame attack picks k of each video's K keyframes
+    step = max(k, config.batch_size // k * k)
     advs, probs = [], []
-    for i in range(0, len(flat), config.batch_size):
-        x = to_images(flat[i:i + config.batch_size], device)
-        y = torch.as_tensor(labels[i:i + config.batch_size], device=device)
-        adv = attack(loaded.model, x, y, config.eps, **config.params)
+    for i in range(0, len(flat), step):
+        x = to_images(flat[i:i + step], device)
+        y = torch.as_tensor(labels[i:i + step], device=device)
+        adv = attack(loaded.model, x, y, config.eps, **params)
         q = adv.mul(255.0).round_().to(torch.uint8)
         probs.append(predict_probs(loaded.model, q.float().div_(255.0) if quantised else adv,
                             config.batch_size))
         advs.append(q.permute(0, 2, 3, 1).cpu().numpy())
     return (np.concatenate(advs).reshape(r, k, *flat.shape[1:]),
             np.concatenate(probs).reshape(r, k, -1))
+
+
+def video_params(config: AttackConfig, keyframes: int) -> dict[str, Any]:
+    """The attack's keyword arguments for batches of whole videos of ``keyframes`` frames.
+
+    A parameter named ``frames_per_video`` (the sparse-frame attack's) that the config leaves
+    unset is the video's keyframe count, so ``k`` frames are chosen per video, not per batch.
+    """
+    params = dict(config.params)
+    names = {p.name for p in get_spec(config.attack).params}
+    if "frames_per_video" in names and params.get("frames_per_video") is None:
+        params["frames_per_video"] = keyframes
+    return params
 
 
 def batches(items: Sequence[Any], config: AttackConfig):

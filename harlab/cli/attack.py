@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harlab.errors import InputError
@@ -11,7 +12,8 @@ from harlab.jobs import run_cli
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "attack", help="attack keyframes and keep videos classified correctly before and "
+        "attack", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=attack_list(),
+        help="attack keyframes and keep videos classified correctly before and "
                        "wrongly after (the study's samples)",
         description="Attack every keyframe of test videos against the video's true label, keep "
                     "the videos correct before and wrong after the attack (up to --per-class "
@@ -25,14 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "(default: the project's dataset, else the demo)")
     data.add_argument("--demo", action="store_true", help="use the bundled demo dataset")
     p.add_argument("--attack", default="fgsm",
-                   help="fgsm (default; the paper's), bim, pgd or mifgsm: the names of "
-                        "harlab.attacks.ATTACKS, checked when the stage runs")
+                   help="attack name (default fgsm, the paper's); see the list below")
     p.add_argument("--eps", default="8/255",
-                   help="L-inf budget on the [0, 1] scale: 8/255 or 0.0314 (default 8/255)")
-    p.add_argument("--steps", type=int, help="iterations (bim, pgd, mifgsm)")
-    p.add_argument("--alpha", help="step size (bim, pgd, mifgsm), e.g. 2/255")
-    p.add_argument("--decay", type=float, help="momentum decay (mifgsm)")
-    p.add_argument("--no-random-start", action="store_true", help="pgd without random start")
+                   help="budget on the [0, 1] scale: an L-inf eps such as 8/255 or 0.0314 "
+                        "(default 8/255), or an L2 radius such as 0.5 for the L2 attacks")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="one of the attack's parameters, e.g. --param steps=20 --param "
+                        "alpha=2/255 (repeatable; the list below names them)")
+    old = p.add_argument_group("deprecated (use --param NAME=VALUE)")
+    old.add_argument("--steps", help=argparse.SUPPRESS)
+    old.add_argument("--alpha", help=argparse.SUPPRESS)
+    old.add_argument("--decay", help=argparse.SUPPRESS)
+    old.add_argument("--no-random-start", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--classes", default="BabyCrawling,Biking",
                    help="comma-separated true classes to select (default BabyCrawling,Biking)")
     p.add_argument("--per-class", type=int, default=25, help="samples per class (default 25)")
@@ -50,20 +56,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_attack)
 
 
+def attack_list() -> str:
+    """Every registered attack with its norm and parameters, for ``--help``."""
+    from harlab.attacks import specs
+
+    lines = ["attacks and their parameters (--param NAME=VALUE):"]
+    for spec in specs().values():
+        params = ", ".join(f"{p.name}={p.default}" for p in spec.params) or "none"
+        lines.append(f"  {spec.name:<11} {spec.norm:<5} {params}")
+    return "\n".join(lines)
+
+
+#: Old per-attack flags, read as --param NAME=VALUE with a deprecation warning.
+DEPRECATED_FLAGS = {"steps": "steps", "alpha": "alpha", "decay": "decay"}
+
+
+def parse_params(attack: str, pairs: list[str]) -> dict:
+    """``["steps=20", "alpha=2/255"]`` as the attack's typed parameters.
+
+    Raises:
+        InputError: unknown attack or parameter (listing the valid ones), a pair without
+            ``=``, or a value of the wrong type.
+    """
+    from harlab.attacks import get_spec
+
+    spec = get_spec(attack)
+    params: dict = {}
+    for pair in pairs:
+        name, sep, text = str(pair).partition("=")
+        if not sep or not name.strip():
+            valid = ", ".join(p.name for p in spec.params) or "none"
+            raise InputError(f"--param must be NAME=VALUE such as steps=20, got {pair!r}; "
+                             f"{spec.name}'s parameters: {valid}")
+        params[name.strip()] = spec.param(name.strip()).parse(text, spec.name)
+    return params
+
+
+def _deprecated_params(args: argparse.Namespace) -> list[str]:
+    pairs = [f"{name}={getattr(args, flag)}" for flag, name in DEPRECATED_FLAGS.items()
+             if getattr(args, flag, None) is not None]
+    if getattr(args, "no_random_start", False):
+        pairs.append("random_start=false")
+    for pair in pairs:
+        print(f"warning: --{pair.split('=')[0].replace('_', '-')} is deprecated; use --param "
+              f"{pair}", file=sys.stderr)
+    return pairs
+
+
 def config_from_args(args: argparse.Namespace):
     """The AttackConfig a ``harlab attack`` command line asks for."""
-    from harlab.attacks import parse_eps
     from harlab.attacks.selection import AttackConfig
 
-    params: dict = {}
-    if args.steps is not None:
-        params["steps"] = args.steps
-    if args.alpha is not None:
-        params["alpha"] = parse_eps(args.alpha, name="alpha")
-    if args.decay is not None:
-        params["decay"] = args.decay
-    if args.no_random_start:
-        params["random_start"] = False
+    params = parse_params(args.attack, _deprecated_params(args) + list(args.param))
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
     return AttackConfig(attack=args.attack, eps=args.eps, params=params,
                         keyframes=args.keyframes, keyframe_method=args.keyframe_method,

@@ -44,6 +44,7 @@ from ui.panels import attack_jobs
 from ui.panels.attack_jobs import AttackView
 from ui.widgets.attack_labels import frame_titles, parse_eps_255, verdict_text
 from ui.widgets.attack_lists import SamplesTable, VideoBrowser
+from ui.widgets.attack_params import AttackParamsForm
 from ui.widgets.attack_views import KeyframeGrid, SweepPlot, Top5Bars
 from ui.widgets.config_form import ConfigForm
 from ui.widgets.frame_strip import FrameStrip
@@ -82,6 +83,8 @@ class AttackPanel(QWidget):
         self.attack_form.changed.connect(self._on_params_changed)
         self.attack_combo = self.attack_form.editors["attack"]
         self.keyframes_spin = self.attack_form.editors["keyframes"]
+        self.attack_params = AttackParamsForm(self.attack_combo)
+        self.attack_params.changed.connect(self._on_params_changed)
         self.eps_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=32, value=8)
         self.eps_slider.setTickInterval(4)
         self.eps_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
@@ -168,6 +171,7 @@ class AttackPanel(QWidget):
         split.setSizes([430, 850])
         outer = QVBoxLayout(self)
         outer.addLayout(top)
+        outer.addWidget(self.attack_params)
         outer.addWidget(split, 1)
         outer.addWidget(self.jobs)
         self._on_eps_changed(self.eps_slider.value())
@@ -180,7 +184,8 @@ class AttackPanel(QWidget):
     def config(self, **overrides: Any) -> AttackConfig:
         """The AttackConfig the controls describe (raises InputError on bad entries)."""
         values = dict(**self.attack_form.values(), **self.samples_form.values(), eps=self.eps,
-                      fold=self.ctx.fold, device=self.ctx.device)
+                      params=self.attack_params.params(), fold=self.ctx.fold,
+                      device=self.ctx.device)
         return AttackConfig(**{**values, **overrides})
 
     def _checkpoint(self) -> str:
