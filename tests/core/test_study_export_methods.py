@@ -80,3 +80,32 @@ def test_the_demo_study_asks_two_noise_draws_and_the_paper_preset_none():
         paper.chosen_settings()["noise floor"])
     assert StudyConfig.paper("/data/ucf", noise_floor=3).noise_floor == 3
     assert "z uses a std of 2 values" in StudyConfig.demo().chosen_settings()["noise floor"]
+
+
+@pytest.mark.slow
+def test_the_demo_default_fills_the_drift_table_from_two_draws(tmp_path):
+    from harlab.data.demo_data import generate_demo_dataset
+    from harlab.store import Project
+    from harlab.study.runner import run_study
+    from tests.core.test_study import _config
+    from tests.llm_server import FakeLLMServer, default_reply
+
+    words = ["calm", "safe", "normal", "fine", "quiet", "usual", "ordinary", "steady"]
+
+    def reply(body):  # each draw (its own seed) words its answer a little differently
+        seed = int(body.get("seed") or 0)
+        return (f"{default_reply(body)} The scene looks {words[seed % 8]} and "
+                f"{words[(seed // 8) % 8]}; nothing else.")
+
+    root = str(jobs.run(generate_demo_dataset(tmp_path / "demo", classes=["BabyCrawling",
+                                                                         "Biking"],
+                                              groups=4, clips_per_group=2, seconds=0.4)))
+    with FakeLLMServer(reply=reply) as server, Project.create(tmp_path / "p") as project:
+        config = _config(root, server)
+        assert config.noise_floor == 2
+        jobs.run(run_study(project, config))
+        variants = {r["variant"] for r in project.query("SELECT variant FROM llm_requests")}
+        assert {"noise-1", "noise-2"} <= variants
+        text = export_study(project, tmp_path / "out", config)["summary.md"].read_text()
+    assert "2 draws (median); share of z < -2" in text
+    assert "- asked: 2 extra clean draw(s) per sample" in text
