@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from harlab.errors import InputError
 from harlab.scoring.similarity import (
     Pair,
     Similarity,
@@ -44,6 +45,11 @@ METHOD = (f"whole-answer embedding: windows of max_seq_length - 2 word pieces at
 def windows(model: Any, text: str) -> list[tuple[str, int]]:
     """The text's windows as ``(slice of the text, word pieces)``; ``[(text, n)]`` if it fits."""
     size = int(model.max_seq_length) - 2
+    if not getattr(model.tokenizer, "is_fast", False):
+        raise InputError("semantic_cosine_full needs a model with a fast (Rust) tokenizer, "
+                         "which gives the word offsets of its windows; this model has "
+                         f"{type(model.tokenizer).__name__}. Leave the metric out with "
+                         "--metrics, or use a model saved with its tokenizer.json")
     enc = model.tokenizer(text, add_special_tokens=False, truncation=False,
                           return_offsets_mapping=True)
     n = len(enc["input_ids"])

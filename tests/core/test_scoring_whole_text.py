@@ -67,3 +67,13 @@ def test_semantic_cosine_full_is_a_registered_model_metric(model, minilm):  # no
     assert scored.value < 0.999 and scored.details["model"] == "all-MiniLM-L6-v2"
     assert spec.scorer(pair, ctx) == "all-MiniLM-L6-v2"
     assert np.isfinite(scored.value)
+
+
+def test_a_model_without_a_fast_tokenizer_is_refused_with_the_fix():
+    from types import SimpleNamespace
+
+    from harlab.errors import InputError
+
+    slow = SimpleNamespace(max_seq_length=256, tokenizer=SimpleNamespace(is_fast=False))
+    with pytest.raises(InputError, match="needs a model with a fast .* tokenizer.*--metrics"):
+        windows(slow, "some text")
