@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample", type=int, action="append", dest="samples", metavar="ID",
                    help="only this sample id (repeatable; default: all selected samples)")
     p.add_argument("--refresh", action="store_true",
-                   help="ask again even when the store holds an identical answer")
+                   help="ask again as a new draw (a new draw index, so a new seed): the old "
+                        "answers, their scores and ratings are kept, marked superseded")
     p.add_argument("--noise-floor", type=int, default=0, metavar="K",
                    help="also ask each clean request K more times (variation with no attack)")
     p.add_argument("--estimate", action="store_true",
