@@ -23,6 +23,7 @@ stage               config                                          run kind rec
 ``evaluate``        :class:`~harlab.train.evaluate.EvalConfig`      ``evaluate``
 ``find_samples``    :class:`~harlab.attacks.config.AttackConfig`    ``attack``
 ``sweep_eps``       :class:`~harlab.attacks.selection.SweepConfig`  ``sweep``
+``attack_report``   :class:`~harlab.attacks.report.ReportConfig`    ``attack_report``
 ``query``           :class:`QueryConfig`                            ``query``
 ``score``           :class:`~harlab.scoring.job.ScoreConfig`        ``score``
 ``agreement``       :class:`~harlab.rating.agreement.AgreementConfig` (none: reads only)
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harlab.attacks.config import AttackConfig
+from harlab.attacks.report import ReportConfig, run_report
 from harlab.attacks.selection import SweepConfig, SweepResult, find_samples, run_sweep
 from harlab.data.framecache import CacheConfig, FrameCache
 from harlab.data.framecache import build_cache as _build_cache
@@ -231,6 +233,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("find_samples", AttackConfig, find_samples, "attack",
           "attack keyframes and keep the correct-to-wrong samples", study_step="samples"),
     Stage("sweep_eps", SweepConfig, sweep_eps, "sweep", "attack success rate against eps"),
+    Stage("attack_report", ReportConfig, run_report, "attack_report",
+          "clean and robust top-1 per attack and eps, with Wilson CIs"),
     Stage("query", QueryConfig, query, "query", "ask the language model about the samples",
           study_step="query"),
     Stage("score", ScoreConfig, score, "score", "score every current answer pair",

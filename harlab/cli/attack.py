@@ -53,6 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "report the success rate per eps instead of selecting")
     p.add_argument("--sweep-videos", type=int, default=20,
                    help="videos per class in the sweep (default 20)")
+    p.add_argument("--report", action="store_true",
+                   help="accuracy under attack: clean and robust top-1 with 95%% Wilson CIs on "
+                        "the split's videos of every class, for each attack in --attack "
+                        "(comma-separated) at each eps in --eps (comma-separated)")
+    p.add_argument("--report-videos", type=int,
+                   help="videos per class in the report (default: every video of the split)")
+    p.add_argument("--csv", help="with --report: also write the table to this CSV file")
     p.set_defaults(func=_cmd_attack)
 
 
@@ -119,9 +126,10 @@ def config_from_args(args: argparse.Namespace):
 def _cmd_attack(args: argparse.Namespace) -> int:
     from harlab import stages
     from harlab.attacks.samples import list_samples
-    from harlab.attacks.selection import default_checkpoint, default_dataset_root
     from harlab.store import Project
 
+    if args.report:
+        return _cmd_report(args)
     config = config_from_args(args)
     sweep = None
     if args.sweep is not None:
@@ -132,13 +140,7 @@ def _cmd_attack(args: argparse.Namespace) -> int:
             raise InputError(f"--sweep needs eps values such as 0,2/255,8/255, got "
                              f"{args.sweep!r}")
     with Project.open_or_create(args.project) as project:
-        checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(project)
-        if args.demo:
-            from harlab.data.demo_data import ensure_demo_dataset
-
-            root = ensure_demo_dataset()
-        else:
-            root = Path(args.dataset) if args.dataset else default_dataset_root(project)
+        checkpoint, root = _sources(args, project)
         if sweep is not None:
             sweep_config = stages.SweepConfig(config, tuple(sweep), args.sweep_videos,
                                               str(checkpoint), str(root))
@@ -153,6 +155,49 @@ def _cmd_attack(args: argparse.Namespace) -> int:
         for r in list_samples(project, ids=result.sample_ids):
             print(f"  #{r.id:<4} {r.video:<40} {r.clean_pred} ({r.clean_conf:.0%}) -> "
                   f"{r.adv_pred} ({r.adv_conf:.0%})")
+    return 0
+
+
+def _sources(args: argparse.Namespace, project) -> tuple[Path, Path]:
+    """The checkpoint and dataset root a command line names, else the project's."""
+    from harlab.attacks.selection import default_checkpoint, default_dataset_root
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(project)
+    if args.demo:
+        from harlab.data.demo_data import ensure_demo_dataset
+
+        return checkpoint, ensure_demo_dataset()
+    return checkpoint, Path(args.dataset) if args.dataset else default_dataset_root(project)
+
+
+def report_config_from_args(args: argparse.Namespace, checkpoint: Path, root: Path):
+    """The ReportConfig of ``harlab attack --report``: attacks and eps are comma lists."""
+    from harlab.attacks.report import ReportConfig
+
+    attacks = [a.strip() for a in args.attack.split(",") if a.strip()]
+    eps = [e.strip() for e in args.eps.split(",") if e.strip()]
+    base_args = argparse.Namespace(**{**vars(args), "attack": attacks[0] if attacks else "",
+                                      "eps": eps[0] if eps else "", "param": []})
+    base = config_from_args(base_args)
+    pairs = _deprecated_params(args) + list(args.param)
+    params = {a: parse_params(a, pairs) for a in attacks} if pairs else {}
+    return ReportConfig(base, tuple(attacks), tuple(eps), str(checkpoint), str(root),
+                        params=params, videos_per_class=args.report_videos)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harlab.attacks.report import REPORT_COLUMNS, format_report, run_report
+    from harlab.store import Project
+    from harlab.tabular import write_records
+
+    with Project.open_or_create(args.project) as project:
+        checkpoint, root = _sources(args, project)
+        config = report_config_from_args(args, checkpoint, root)
+        report = run_cli(run_report(project, config), "accuracy under attack")
+    print("\n".join(format_report(report)))
+    if args.csv:
+        write_records(args.csv, REPORT_COLUMNS, report.rows)
+        print(f"wrote {args.csv}")
     return 0
 
 
