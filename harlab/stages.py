@@ -63,7 +63,7 @@ from harlab.train.evaluate import EvalConfig, EvalResult
 from harlab.train.evaluate import evaluate as _evaluate
 from harlab.train.fit import TrainResult
 from harlab.train.fit import train as _train
-from harlab.vocab import MODALITIES
+from harlab.vocab import DEFAULT_NOISE_FLOOR, MODALITIES
 
 __all__ = ["STAGES", "STUDY_STEPS", "DatasetConfig", "QueryConfig", "Stage", "SweepConfig",
            "agreement", "build_cache", "evaluate", "find_samples", "index_data", "query",
@@ -158,7 +158,7 @@ class QueryConfig:
 
     llm: LLMConfig = field(default_factory=LLMConfig)
     modalities: tuple[str, ...] = MODALITIES
-    noise_floor: int = 0
+    noise_floor: int = DEFAULT_NOISE_FLOOR
     refresh: bool = False
     sample_ids: tuple[int, ...] | None = None
     batch_api: bool = False

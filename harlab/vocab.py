@@ -26,5 +26,10 @@ SCORER_DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 #: How keyframes are chosen from a video.
 KEYFRAME_METHODS = ("uniform", "content")
 
+#: Extra clean draws per sample that the study, the query stage, ``harlab query`` and the GUI's
+#: Ask model ask unless told otherwise: two give the drift test a baseline (a spread needs two
+#: values). The paper preset asks none unless set.
+DEFAULT_NOISE_FLOOR = 2
+
 #: The provider name of the built-in local model (llama.cpp's server, started by HARLab).
 BUILTIN_PROVIDER = "builtin"

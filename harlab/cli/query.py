@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from harlab.llm.config import IMAGE_DETAILS, PROVIDER_PRESETS, LLMConfig
-from harlab.vocab import BUILTIN_PROVIDER, MODALITIES
+from harlab.vocab import BUILTIN_PROVIDER, DEFAULT_NOISE_FLOOR, MODALITIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,8 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refresh", action="store_true",
                    help="ask again as a new draw (a new draw index, so a new seed): the old "
                         "answers, their scores and ratings are kept, marked superseded")
-    p.add_argument("--noise-floor", type=int, default=0, metavar="K",
-                   help="also ask each clean request K more times (variation with no attack)")
+    p.add_argument("--noise-floor", type=int, default=DEFAULT_NOISE_FLOOR, metavar="K",
+                   help="also ask each clean request K more times, the variation with no "
+                        f"attack that drift is judged against (default {DEFAULT_NOISE_FLOOR}; "
+                        "0 asks none)")
     p.add_argument("--estimate", action="store_true",
                    help="print the requests, tokens, cost (direct and Batch API) and time "
                         "this run would take, and send nothing")

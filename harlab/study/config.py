@@ -22,12 +22,10 @@ from harlab.attacks.config import KEYFRAME_METHODS
 from harlab.errors import InputError
 from harlab.llm.config import LLMConfig
 from harlab.validation import check_positive_int, check_range
+from harlab.vocab import DEFAULT_NOISE_FLOOR
 from harlab.yamlio import clip, load_yaml, read_yaml_text, short_repr
 
 TRAIN_PRESETS = ("demo", "paper")
-#: Extra clean draws per sample unless a study says otherwise: two give the drift test a
-#: baseline (a spread needs two values); the paper preset asks none unless set.
-DEFAULT_NOISE_FLOOR = 2
 
 
 class StudyConfigError(InputError):

@@ -19,9 +19,7 @@ from harlab.store import Project
 from harlab.study.config import StudyConfig
 from harlab.study.export import study_config
 from harlab.study.runner import current_samples, stage_state
-from harlab.vocab import MODALITIES
-
-ANSWER_VARIANTS = ("original", "attacked")
+from harlab.vocab import MODALITIES, SIDES
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def arm_items(project: Project) -> dict[str, ArmItems]:
     reasons: dict[str, Counter] = {m: Counter() for m in MODALITIES}
     for (_sample, modality), rows in pairs.items():
         status = next((s for s in ("failed", "skipped") if any(r["status"] == s for r in rows)),
-                      "ok" if len(rows) == len(ANSWER_VARIANTS) else "")
+                      "ok" if len(rows) == len(SIDES) else "")
         if not status:
             continue  # half asked: counted as neither
         counts.setdefault(modality, Counter())[status] += 1

@@ -19,7 +19,7 @@ def test_query_then_rerun_from_the_store(tmp_path, capsys):
     path = _project(tmp_path)
     with FakeLLMServer() as server:
         args = ["query", "--project", path, "--provider", "vllm", "--base-url",
-                server.base_url, "--model", "text-model", "--seed", "3"]
+                server.base_url, "--model", "text-model", "--seed", "3", "--noise-floor", "0"]
         assert main(args) == 0
         out = capsys.readouterr().out
         assert "2 asked, 0 from the store, 0 failed, 2 skipped" in out

@@ -46,6 +46,8 @@ def test_ask_fills_the_four_cells_with_a_word_diff(qtbot, ctx, server, tmp_path)
     _point_at(ctx, server)
     panel = _panel(qtbot, ctx, tmp_path)
     assert panel.cells[("unimodal", "original")].status == "missing"
+    assert panel.noise_spin.value() == 2  # the noise floor is asked by default (issue 20)
+    panel.noise_spin.setValue(0)
     with qtbot.waitSignal(ctx.runner.finished, timeout=20000):
         panel.ask_button.click()
     cells = panel.cells

@@ -36,7 +36,7 @@ from harlab.llm.runner import usage_summary
 from harlab.rating.supersede import follow_newest, keep_current, rated_pairs, reask_warning
 from harlab.scoring.results import sample_scores
 from harlab.stages import QueryConfig, query
-from harlab.vocab import MODALITIES, SIDES
+from harlab.vocab import DEFAULT_NOISE_FLOOR, MODALITIES, SIDES
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
 from ui.widgets.reask_dialog import KEEP_RATED, confirm_reask, superseded_text
@@ -72,6 +72,7 @@ class ResponsesPanel(QWidget):
         controls.addWidget(QLabel("Noise floor"))
         self.noise_spin = QSpinBox()
         self.noise_spin.setRange(0, 20)
+        self.noise_spin.setValue(DEFAULT_NOISE_FLOOR)
         self.noise_spin.setToolTip("Ask each clean request this many more times, to measure how "
                                    "much answers vary with no attack at all")
         controls.addWidget(self.noise_spin)
