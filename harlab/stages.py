@@ -190,9 +190,11 @@ def score(project: Project, config: ScoreConfig, *, models: EmbeddingModels | No
     return (yield from score_project(project, config, models=models))
 
 
-def agreement(project: Project, config: AgreementConfig) -> Job[AgreementResult]:
-    """Inter-annotator agreement of the project's ratings with bootstrap CIs."""
-    return (yield from agreement_job(project, load_rubric(project.root), config))
+def agreement(project: Project, config: AgreementConfig, item: str | None = None
+              ) -> Job[AgreementResult]:
+    """Inter-annotator agreement of the project's ratings (its own rubric) with bootstrap CIs;
+    ``item``: one rubric item only."""
+    return (yield from agreement_job(project, load_rubric(project.root), config, item))
 
 
 # ---------------------------------------------------------------------------- the index

@@ -169,7 +169,7 @@ def _cmd_agreement(args: argparse.Namespace) -> int:
     from harlab import jobs
     from harlab.rating import load_rubric
     from harlab.rating.agreement import AgreementConfig
-    from harlab.rating.reliability import agreement_job
+    from harlab.stages import agreement
     from harlab.store import Project
 
     _check_int("--boot", args.boot, 0, MAX_BOOT, " (0: no CI)")
@@ -179,7 +179,7 @@ def _cmd_agreement(args: argparse.Namespace) -> int:
                              top_disagreements=args.top)
     with Project.open(args.project) as project:
         rubric = load_rubric(project.root)
-        result = jobs.run_cli(agreement_job(project, rubric, config, args.item),
+        result = jobs.run_cli(agreement(project, config, args.item),
                               desc="agreement")
     print(f"annotators: {', '.join(result.annotators) or 'none'}; rubric version "
           f"{rubric.version}; {config.ci:.0%} CIs from {config.n_boot} resamples")

@@ -30,7 +30,7 @@ from harlab.errors import HarlabError
 from harlab.rating.adjudication import adjudicate
 from harlab.rating.agreement import AgreementConfig, Disagreement, Stat
 from harlab.rating.bias import CI_METHOD, position_bias
-from harlab.rating.reliability import agreement_job
+from harlab.stages import agreement
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
 
@@ -132,7 +132,7 @@ class AgreementView(QWidget):
     def _on_compute_clicked(self) -> None:
         try:
             config = AgreementConfig(n_boot=self.boot_spin.value())
-            job = agreement_job(self.ctx.project, self.rubric, config)
+            job = agreement(self.ctx.project, config)
         except HarlabError as exc:
             self.jobs.show_error(str(exc))
             return
