@@ -94,6 +94,9 @@ fi
 # unlike llama-cpp-python's server. Built once from the llama.cpp sources vendored in the same
 # llama-cpp-python sdist, portable (-DGGML_NATIVE=OFF) and static, into the cache where
 # harlab/llm/local_server.py finds it. Without it the built-in model answers one at a time.
+# -DGGML_LLAMAFILE=OFF: llamafile's matrix kernels take over from ggml's own only for batches
+# of several tokens, and round differently, so a seeded answer would depend on what the other
+# slots were doing (benchmarks/bench_llm_parallel.py --repro measures it).
 LLAMA_SERVER_DIR="${HARLAB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/harlab}/llama-server/$LLAMA_CPP_VERSION"
 # (Each step is chained with &&: errexit does not apply inside an `if !` condition.)
 build_llama_server() (
@@ -103,10 +106,10 @@ build_llama_server() (
         "llama-cpp-python==$LLAMA_CPP_VERSION" &&
     tar -xzf "$src"/llama_cpp_python-"$LLAMA_CPP_VERSION".tar.gz -C "$src" &&
     cmake -S "$src/llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp" -B "$src/build" \
-        -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF \
-        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
-        -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF \
-        -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF >/dev/null &&
+        -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DGGML_LLAMAFILE=OFF \
+        -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF \
+        -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF >/dev/null &&
     cmake --build "$src/build" --target llama-server -j "$(nproc)" >/dev/null &&
     mkdir -p "$LLAMA_SERVER_DIR" &&
     install -m 755 "$src/build/bin/llama-server" "$LLAMA_SERVER_DIR/llama-server"

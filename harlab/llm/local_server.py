@@ -183,7 +183,7 @@ class LocalServer:
         self.slots = 1
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = cache_dir() / f"llama_server-{re.sub(r'[^A-Za-z0-9_.-]', '_', alias)}.log"
+        self.log_path = cache_dir() / "llama_server.log"  # per engine and model once started
 
     @property
     def base_url(self) -> str:
@@ -200,6 +200,8 @@ class LocalServer:
         if self.running:
             return self.base_url
         binary = self._pick_engine()
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{self.engine}-{self.alias}")
+        self.log_path = cache_dir() / f"{name}.log"
         model = self.model_path or find_gguf()
         if not model.is_file():
             raise LLMError(f"model file {str(model)!r} does not exist; expected a .gguf file. "
@@ -243,14 +245,22 @@ class LocalServer:
         return binary
 
     def _llama_server_command(self, binary: Path, model: Path) -> list[str]:
-        # --no-kv-unified: each slot has its own n_ctx cache, so a long answer in one slot
-        # cannot crowd out another. --no-cache-prompt: a slot re-reads every prompt rather
-        # than reusing the KV of its previous request, so an answer depends on its own
-        # request and seed only (a reused prefix was computed in a different batch).
+        # Each flag keeps an answer a function of its own request and seed, whatever the other
+        # slots are doing (measured by benchmarks/bench_llm_parallel.py --repro; the binary is
+        # built with -DGGML_LLAMAFILE=OFF for the same reason, see scripts/setup.sh):
+        # --flash-attn off: the CPU flash-attention kernel picks its path (tiled, split-KV or
+        # plain) by how many tokens and sequences share a batch, and the paths round
+        # differently; with it on, one seeded request gave a different answer depending on
+        # when the other requests arrived. Plain attention gave the same text every time.
+        # --no-kv-unified: each slot has its own n_ctx cache (attention never spans another
+        # slot's cells, and a long answer cannot crowd out another slot).
+        # --no-cache-prompt: every prompt is read afresh, never reused from a slot's previous
+        # request (a reused prefix was computed in a different batch).
         cmd = [str(binary), "--model", str(model), "--alias", self.alias,
                "--host", "127.0.0.1", "--port", str(self.port),
                "--ctx-size", str(self.n_ctx * self.slots), "--parallel", str(self.slots),
-               "--cont-batching", "--no-kv-unified", "--no-cache-prompt", "--cache-ram", "0",
+               "--cont-batching", "--flash-attn", "off", "--no-kv-unified", "--no-cache-prompt",
+               "--cache-ram", "0",
                "--jinja", "--no-webui", "--offline", "--no-warmup"]
         if self.mmproj_path:
             cmd += ["--mmproj", str(self.mmproj_path)]

@@ -159,6 +159,8 @@ def test_llama_server_command_has_slots_and_no_prompt_cache(tmp_path):
     assert cmd[cmd.index("--parallel") + 1] == "3"
     assert cmd[cmd.index("--ctx-size") + 1] == str(3 * local_server.N_CTX)
     assert {"--cont-batching", "--no-cache-prompt", "--no-kv-unified"} <= set(cmd)
+    # flash attention's CPU paths depend on the batch: off keeps answers per-seed (issue 20)
+    assert cmd[cmd.index("--flash-attn") + 1] == "off"
     assert cmd[cmd.index("--mmproj") + 1] == str(tmp_path / "p.gguf")
 
 
