@@ -26,6 +26,7 @@ stage               config                                          run kind rec
 ``attack_report``   :class:`~harlab.attacks.report.ReportConfig`    ``attack_report``
 ``query``           :class:`QueryConfig`                            ``query``
 ``score``           :class:`~harlab.scoring.job.ScoreConfig`        ``score``
+``curve``           :class:`~harlab.study.curves.CurveConfig`       ``curve``
 ``agreement``       :class:`~harlab.rating.agreement.AgreementConfig` (none: reads only)
 ==================  ==============================================  ===========================
 
@@ -57,6 +58,7 @@ from harlab.rating.rubric_file import load_rubric
 from harlab.scoring.job import ScoreConfig, ScoreResult, score_project
 from harlab.scoring.similarity import EmbeddingModels
 from harlab.store import Project
+from harlab.study.curves import CurveConfig, run_curve
 from harlab.train.checkpoint import LoadedClassifier
 from harlab.train.config import TrainConfig
 from harlab.train.evaluate import EvalConfig, EvalResult
@@ -241,6 +243,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           study_step="query"),
     Stage("score", ScoreConfig, score, "score", "score every current answer pair",
           study_step="score"),
+    Stage("curve", CurveConfig, run_curve, "curve",
+          "robustness curve through the LLM: flip rate and LLM outcomes per attack and eps"),
     Stage("agreement", AgreementConfig, agreement, None,
           "inter-annotator agreement of the ratings"),
 )}

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "harlab.cli.data",
     "harlab.cli.train",
     "harlab.cli.attack",
+    "harlab.cli.curve",
     "harlab.cli.query",
     "harlab.cli.llm",
     "harlab.cli.score",

@@ -9,10 +9,20 @@ from pathlib import Path
 from harlab.errors import InputError
 from harlab.jobs import run_cli
 
+#: The epilog's placeholder: the attack list is built when help is shown (it imports torch).
+ATTACK_LIST = "@attack-list"
+
+
+class AttackHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's lines and fills in the attack list only when help is shown."""
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(attack_list() if text == ATTACK_LIST else text)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "attack", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=attack_list(),
+        "attack", formatter_class=AttackHelpFormatter, epilog=ATTACK_LIST,
         help="attack keyframes and keep videos classified correctly before and "
                        "wrongly after (the study's samples)",
         description="Attack every keyframe of test videos against the video's true label, keep "
@@ -140,7 +150,7 @@ def _cmd_attack(args: argparse.Namespace) -> int:
             raise InputError(f"--sweep needs eps values such as 0,2/255,8/255, got "
                              f"{args.sweep!r}")
     with Project.open_or_create(args.project) as project:
-        checkpoint, root = _sources(args, project)
+        checkpoint, root = sources(args, project)
         if sweep is not None:
             sweep_config = stages.SweepConfig(config, tuple(sweep), args.sweep_videos,
                                               str(checkpoint), str(root))
@@ -158,7 +168,7 @@ def _cmd_attack(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sources(args: argparse.Namespace, project) -> tuple[Path, Path]:
+def sources(args: argparse.Namespace, project) -> tuple[Path, Path]:
     """The checkpoint and dataset root a command line names, else the project's."""
     from harlab.attacks.selection import default_checkpoint, default_dataset_root
 
@@ -177,12 +187,33 @@ def report_config_from_args(args: argparse.Namespace, checkpoint: Path, root: Pa
     attacks = [a.strip() for a in args.attack.split(",") if a.strip()]
     eps = [e.strip() for e in args.eps.split(",") if e.strip()]
     base_args = argparse.Namespace(**{**vars(args), "attack": attacks[0] if attacks else "",
-                                      "eps": eps[0] if eps else "", "param": []})
+                                      "eps": eps[0] if eps else "", "param": [],
+                                      "steps": None, "alpha": None, "decay": None,
+                                      "no_random_start": False})
     base = config_from_args(base_args)
     pairs = _deprecated_params(args) + list(args.param)
-    params = {a: parse_params(a, pairs) for a in attacks} if pairs else {}
     return ReportConfig(base, tuple(attacks), tuple(eps), str(checkpoint), str(root),
-                        params=params, videos_per_class=args.report_videos)
+                        params=params_per_attack(attacks, pairs),
+                        videos_per_class=args.report_videos)
+
+
+def params_per_attack(attacks: list[str], pairs: list[str]) -> dict[str, dict]:
+    """``--param`` pairs given to each listed attack that has the parameter.
+
+    Raises:
+        InputError: a parameter none of the attacks has (the first's valid ones are listed).
+    """
+    from harlab.attacks import get_spec
+
+    out: dict[str, dict] = {}
+    for pair in pairs:
+        name = str(pair).partition("=")[0].strip()
+        takers = [a for a in attacks if name in {p.name for p in get_spec(a).params}]
+        if not takers:
+            parse_params(attacks[0] if attacks else "", [pair])  # raises, listing the valid
+        for a in takers:
+            out.setdefault(get_spec(a).name, {}).update(parse_params(a, [pair]))
+    return out
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -191,7 +222,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from harlab.tabular import write_records
 
     with Project.open_or_create(args.project) as project:
-        checkpoint, root = _sources(args, project)
+        checkpoint, root = sources(args, project)
         config = report_config_from_args(args, checkpoint, root)
         report = run_cli(run_report(project, config), "accuracy under attack")
     print("\n".join(format_report(report)))

@@ -106,10 +106,14 @@ def test_cli_report_takes_lists_of_attacks_and_eps():
     args = build_parser().parse_args(["attack", "--project", "P", "--report", "--attack",
                                       "fgsm,pgd,deepfool", "--eps", "2/255,8/255",
                                       "--report-videos", "3"])
-    with pytest.raises(InputError, match="deepfool.*|no parameter"):
+    with pytest.raises(InputError, match="attack 'fgsm' has no parameter 'decay'"):
         report_config_from_args(build_parser().parse_args(
             ["attack", "--project", "P", "--report", "--attack", "fgsm,pgd", "--param",
-             "steps=2"]), Path("c.pt"), Path("d"))
+             "decay=1"]), Path("c.pt"), Path("d"))
+    given = report_config_from_args(build_parser().parse_args(
+        ["attack", "--project", "P", "--report", "--attack", "fgsm,pgd,bim", "--steps", "3"]),
+        Path("c.pt"), Path("d"))
+    assert given.params == {"pgd": {"steps": 3}, "bim": {"steps": 3}}
     config = report_config_from_args(args, Path("c.pt"), Path("d"))
     assert config.attacks == ("fgsm", "pgd", "deepfool") and config.videos_per_class == 3
     assert config.point("deepfool", "8/255").describe() == "deepfool L2 radius=0.03137"
