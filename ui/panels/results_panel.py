@@ -36,6 +36,7 @@ from harlab.tabular import TABLE_FORMATS
 from harlab.vocab import SCORER_DEVICE_CHOICES
 from ui.context import AppContext
 from ui.file_actions import evaluation_job
+from ui.widgets.curve_plot import CurveView
 from ui.widgets.export_menu import build_export_menu
 from ui.widgets.job_controls import JobControls
 from ui.widgets.results_plots import DistributionPlot, DriftPlot, ScoreScatter, export_plot
@@ -97,6 +98,8 @@ class ResultsPanel(QWidget):
         self.plot_tabs.addTab(self.distribution_plot, "Distributions")
         self.plot_tabs.addTab(self.scatter_plot, "Syntactic vs semantic")
         self.plot_tabs.addTab(self.drift_plot, "Drift vs noise floor")
+        self.curve_view = CurveView(ctx)
+        self.plot_tabs.addTab(self.curve_view, "Robustness curve")
         right_layout.addWidget(self.plot_tabs, 1)
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
