@@ -3,6 +3,7 @@
 The public API, by module:
 
 - :mod:`~harlab.rating.rubric`, :mod:`~harlab.rating.rubric_file`: the rubric and its file.
+- :mod:`~harlab.rating.item_types`: the registry of item types (``item.kind``), one spec each.
 - :mod:`~harlab.rating.session`: annotators, items to rate, sealed blind A/B orders.
 - :mod:`~harlab.rating.answers`: answers, committed the moment they are given; progress.
 - :mod:`~harlab.rating.transfer`, :mod:`~harlab.rating.importing`: export and import.

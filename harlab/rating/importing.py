@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harlab.errors import InputError
-from harlab.rating.rubric import MAX_TEXT, Rubric, RubricError
+from harlab.rating.item_types import MAX_TEXT
+from harlab.rating.rubric import Rubric, RubricError
 from harlab.rating.session import validate_name
 from harlab.rating.tables import text_sha256
 from harlab.rating.transfer import MAX_NUMBER_CHARS, GarbageRow, LongNumber, read_rows
@@ -112,7 +113,7 @@ def _check(label: str, raw: Any, rubric: Rubric, index: _AnswerIndex) -> _Row | 
         if raw["item"] not in rubric.keys():
             raise RubricError(f"item {_short(raw['item'])} is in A/B terms; exports use "
                               "original/attacked")
-        value = item.normalise(raw["value"] if item.type == "free_text" else str(raw["value"]))
+        value = item.normalise(raw["value"] if item.kind.free_text else str(raw["value"]))
     except (InputError, ValueError, TypeError) as exc:
         return RowNote(label, "garbage", str(exc))
     found = index.find(raw["video"], raw["attack"], eps, raw["modality"],

@@ -1,9 +1,9 @@
 """The rating rubric: the questions an annotator answers about one pair of responses.
 
 The rubric lives in ``resources/rubric.yaml`` (a project may hold its own ``rubric.yaml``);
-its header comment documents the fields. Items come in five types (Likert with anchors, yes/no,
-categorical, pairwise, free text), each required or optional; ``per_response`` items are asked
-for A and for B.
+its header comment documents the fields. Each item has a type, whose spec in
+:data:`harlab.rating.item_types.ITEM_TYPES` (``item.kind``) holds all that differs by type;
+items are required or optional, and ``per_response`` items are asked for A and for B.
 
 Two vocabularies exist. On screen, responses are **A** and **B** (blind). In the store and in
 every analysis, they are **original** and **attacked**: a per-response item ``hazard`` is kept
@@ -19,18 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from harlab.errors import InputError
+from harlab.rating.item_types import ItemType, RubricError, item_type
 from harlab.vocab import SHOWN_SIDES, SIDES
 
-ITEM_TYPES = ("likert", "yes_no", "categorical", "pairwise", "free_text")
-PAIRWISE_VALUES = ("original", "attacked", "tie", "both_bad")
-PAIRWISE_SHOWN = ("A", "B", "tie", "both_bad")
-YES_NO = ("yes", "no")
-MAX_TEXT = 10_000
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-
-
-class RubricError(InputError):
-    """A rubric file or a rating value does not fit; file errors name the line at fault."""
 
 
 @dataclass(frozen=True)
@@ -47,20 +39,23 @@ class RubricItem:
     choices: tuple[str, ...] = ()
     ordered: bool = False
 
+    def __post_init__(self) -> None:
+        item_type(self.type)  # an unknown type raises, listing the valid ones
+
+    @property
+    def kind(self) -> ItemType:
+        """The spec of this item's type: everything that differs by type."""
+        return item_type(self.type)
+
     @property
     def values(self) -> tuple[str, ...]:
         """The stored answers in their order; empty for free text."""
-        if self.type == "likert":
-            return tuple(str(v) for v in range(self.scale[0], self.scale[1] + 1))
-        return {"yes_no": YES_NO, "categorical": self.choices,
-                "pairwise": PAIRWISE_VALUES}.get(self.type, ())
+        return self.kind.values(self)
 
     @property
     def level(self) -> str | None:
-        """Agreement level: ``ordinal``, ``nominal``, or None (free text is not compared)."""
-        if self.type == "free_text":
-            return None
-        return "ordinal" if self.type == "likert" or self.ordered else "nominal"
+        """Agreement level (``ordinal``, ``nominal``...), or None: free text is not compared."""
+        return self.kind.level(self)
 
     def keys(self) -> tuple[str, ...]:
         """Stored item keys: ``id`` or ``id.original`` and ``id.attacked``."""
@@ -68,22 +63,7 @@ class RubricItem:
 
     def normalise(self, value: Any) -> str:
         """The stored form of ``value`` (original/attacked terms); raises :class:`RubricError`."""
-        if self.type == "free_text":
-            if not isinstance(value, str) or len(value) > MAX_TEXT:
-                raise RubricError(f"{self.id}: expected text of at most {MAX_TEXT} characters, "
-                                  f"got {_short(value)}")
-            return value
-        text = str(value).strip().lower().replace(" ", "_") if value is not None else ""
-        if isinstance(value, bool):
-            text = "yes" if value else "no"
-        if self.type == "likert" and isinstance(value, float) and value.is_integer():
-            text = str(int(value))
-        allowed = {v.lower(): v for v in self.values}
-        if text not in allowed:
-            hint = " (A and B are mapped by record_answer)" if text in ("a", "b") else ""
-            raise RubricError(f"{self.id}: {_short(value)} is not an answer; expected one of "
-                              f"{', '.join(self.values)}{hint}")
-        return allowed[text]
+        return self.kind.normalise(self, value)
 
 
 @dataclass(frozen=True)
@@ -137,22 +117,12 @@ class Rubric:
             for key, side in zip(_shown_keys(item), SHOWN_SIDES if item.per_response else
                                  (None,), strict=True):
                 prompt = item.prompt.replace("{response}", side or "")
-                out.append(Question(key, item, side, prompt, _choices(item)))
+                out.append(Question(key, item, side, prompt, item.kind.shown(item)))
         return out
 
 
 def _shown_keys(item: RubricItem) -> tuple[str, ...]:
     return tuple(f"{item.id}.{s}" for s in SHOWN_SIDES) if item.per_response else (item.id,)
-
-
-def _choices(item: RubricItem) -> tuple[tuple[str, str], ...]:
-    if item.type == "likert":
-        anchors = dict(item.anchors)
-        return tuple((v, f"{v} · {anchors[int(v)]}" if int(v) in anchors else v)
-                     for v in item.values)
-    if item.type == "pairwise":
-        return tuple((v, v.replace("_", " ")) for v in PAIRWISE_SHOWN)
-    return tuple((v, v) for v in item.values)
 
 
 def unblind(rubric: Rubric, key: str, value: Any, a_is: str) -> tuple[str, Any]:
@@ -166,7 +136,7 @@ def unblind(rubric: Rubric, key: str, value: Any, a_is: str) -> tuple[str, Any]:
     item = rubric.item_for(key)
     if item.per_response and key.rsplit(".", 1)[1] in side:
         key = f"{item.id}.{side[key.rsplit('.', 1)[1]]}"
-    if item.type == "pairwise" and isinstance(value, str) and value.strip() in side:
+    if item.kind.names_sides and isinstance(value, str) and value.strip() in side:
         value = side[value.strip()]
     return key, value
 
@@ -177,11 +147,7 @@ def blind(rubric: Rubric, key: str, value: str | None, a_is: str) -> tuple[str, 
     item = rubric.item_for(key)
     if item.per_response:
         key = f"{item.id}.{shown[key.rsplit('.', 1)[1]]}"
-    if item.type == "pairwise" and value in shown:
+    if item.kind.names_sides and value in shown:
         value = shown[value]
     return key, value
 
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -8,13 +8,16 @@ from typing import Any
 import yaml
 
 from harlab.paths import RESOURCES
-from harlab.rating.rubric import _ID, ITEM_TYPES, Rubric, RubricError, RubricItem
+from harlab.rating.item_types import ITEM_TYPES, ItemSource, type_fields
+from harlab.rating.rubric import _ID, Rubric, RubricError, RubricItem
 from harlab.yamlio import compose_yaml, construct_yaml, read_yaml_text, short_repr
 
 BUNDLED_RUBRIC = RESOURCES / "rubric.yaml"
 TOP_FIELDS = ("version", "title", "items")
-ITEM_FIELDS = ("id", "type", "prompt", "required", "per_response", "scale", "anchors",
-               "choices", "ordered")
+COMMON_FIELDS = ("id", "type", "prompt", "required", "per_response")
+ITEM_FIELDS = (*COMMON_FIELDS, *type_fields())
+BOOL_FIELDS = ("required", "per_response",
+               *dict.fromkeys(k for t in ITEM_TYPES.values() for k in t.bool_keys))
 
 
 def load_rubric(project_root: str | Path | None = None) -> Rubric:
@@ -90,62 +93,52 @@ def _parse_item(node: Any, fail: Any) -> RubricItem:
         if not isinstance(values.get(key), str) or not values[key].strip():
             raise fail(f.get(key, node), f"item needs a text {key!r}, got "
                                          f"{short_repr(values.get(key))}")
-    item_id, kind = values["id"].strip(), values["type"].strip()
+    item_id, name = values["id"].strip(), values["type"].strip()
     if not _ID.match(item_id):
         raise fail(f["id"], f"item id {item_id!r} must start with a letter and hold only "
                             "letters, digits and _ (at most 40)")
-    if kind not in ITEM_TYPES:
-        raise fail(f["type"], f"unknown item type {kind!r}; valid types: "
+    if name not in ITEM_TYPES:
+        raise fail(f["type"], f"unknown item type {name!r}; valid types: "
                               f"{', '.join(ITEM_TYPES)}")
-    for key in ("required", "per_response", "ordered"):
+    kind = ITEM_TYPES[name]
+    for key in BOOL_FIELDS:
         if key in values and not isinstance(values[key], bool):
             raise fail(f[key], f"{key} must be true or false, got {short_repr(values[key])}")
-    for key, only in (("scale", "likert"), ("anchors", "likert"), ("choices", "categorical"),
-                      ("ordered", "categorical")):
-        if key in values and kind != only:
-            raise fail(f[key], f"{key!r} applies to {only} items only, not {kind}")
-    if values.get("per_response") and kind == "pairwise":
-        raise fail(f["per_response"], "a pairwise item compares A and B; it cannot be "
-                                      "per_response")
-    extra: dict[str, Any] = {}
-    if kind == "likert":
-        extra = _likert(values, f, node, fail)
-    elif kind == "categorical":
-        choices = values.get("choices")
-        if (not isinstance(choices, list) or len(choices) < 2
-                or not all(isinstance(c, str) and c.strip() for c in choices)
-                or len({c.strip().lower() for c in choices}) != len(choices)):
-            raise fail(f.get("choices", node), f"categorical item {item_id!r} needs 'choices':"
-                                               " a list of at least two distinct names")
-        extra = {"choices": tuple(c.strip() for c in choices),
-                 "ordered": values.get("ordered", False)}
-    return RubricItem(id=item_id, type=kind, prompt=values["prompt"].strip(),
+    for key in type_fields():
+        if key in values and key not in kind.yaml_keys:
+            owners = " and ".join(t.name for t in ITEM_TYPES.values() if key in t.yaml_keys)
+            raise fail(f[key], f"{key!r} applies to {owners} items only, not {name}")
+    if values.get("per_response") and not kind.per_response:
+        why = "compares A and B" if kind.names_sides else "is asked once per pair"
+        raise fail(f["per_response"], f"a {name} item {why}; it cannot be per_response")
+
+    def fail_at(field: str, message: str) -> RubricError:
+        return fail(f.get(field, node), message)
+
+    def fail_key(field: str, key: Any, message: str) -> RubricError:
+        return fail({_scalar(k): k for k, _ in f[field].value}.get(key), message)
+
+    extra = kind.build(ItemSource(item_id, values, fail_at, fail_key))
+    return RubricItem(id=item_id, type=name, prompt=values["prompt"].strip(),
                       required=values.get("required", True),
                       per_response=values.get("per_response", False), **extra)
 
 
-def _likert(values: dict[str, Any], f: dict[str, Any], node: Any, fail: Any) -> dict[str, Any]:
-    scale = values.get("scale")
-    if (not isinstance(scale, list) or len(scale) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in scale)
-            or not 0 <= scale[0] < scale[1] <= scale[0] + 9):
-        raise fail(f.get("scale", node), f"likert 'scale' must be [min, max] with integers, "
-                                         f"min < max and at most 10 points (one key each), "
-                                         f"got {short_repr(scale)}")
-    anchors = values.get("anchors")
-    if not isinstance(anchors, dict) or not anchors:
-        raise fail(f.get("anchors", node), "likert items need 'anchors': {value: meaning}, "
-                                           "at least for both ends of the scale")
-    nodes = {_scalar(k): k for k, _ in f["anchors"].value}
-    for key, label in anchors.items():
-        if not isinstance(key, int) or not scale[0] <= key <= scale[1]:
-            raise fail(nodes.get(key), f"anchor {key!r} is not a point of the scale "
-                                       f"{scale[0]}..{scale[1]}")
-        if not isinstance(label, str) or not label.strip():
-            raise fail(nodes.get(key), f"anchor {key} needs a text meaning, got "
-                                       f"{short_repr(label)}")
-    if scale[0] not in anchors or scale[1] not in anchors:
-        raise fail(f["anchors"], f"anchors must name both ends of the scale ({scale[0]} and "
-                                 f"{scale[1]})")
-    return {"scale": (scale[0], scale[1]),
-            "anchors": tuple(sorted((k, v.strip()) for k, v in anchors.items()))}
+def rubric_yaml(rubric: Rubric) -> str:
+    """``rubric`` as ``rubric.yaml`` text: :func:`parse_rubric` reads it back equal."""
+    items = []
+    for item in rubric.items:
+        entry: dict[str, Any] = {"id": item.id, "type": item.type, "prompt": item.prompt,
+                                 "required": item.required, "per_response": item.per_response}
+        entry.update({k: _plain(getattr(item, k)) for k in item.kind.yaml_keys})
+        items.append(entry)
+    return yaml.safe_dump({"version": rubric.version, "title": rubric.title, "items": items},
+                          sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    # RubricItem keeps tuples (hashable); YAML wants lists, and pairs as a mapping
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) and len(v) == 2
+                                                  for v in value):
+        return dict(value)
+    return list(value) if isinstance(value, tuple) else value
