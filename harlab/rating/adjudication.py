@@ -53,7 +53,7 @@ def adjudicate(project: Project, rubric: Rubric, *, sample_id: int, modality: st
         raise InputError(f"adjudicate a stored item key such as {rubric.keys()[0]!r}, got "
                          f"{item!r}; valid: {', '.join(rubric.keys())}")
     rubric_item = rubric.item_for(item)
-    if rubric_item.type == "free_text":
+    if rubric_item.kind.free_text:
         raise InputError(f"{item} is free text; there is nothing to adjudicate")
     stored = rubric_item.normalise(value)
     found = project.query_one("SELECT count(*) FROM llm_requests WHERE sample_id = ? AND "

@@ -86,7 +86,7 @@ def record_answer(project: Project, annotator: Annotator, item: RatingItem, key:
     a_is = a_is or blind_order(project, annotator, item)
     stored_key, stored_value = unblind(rubric, key, value, a_is)
     rubric_item = rubric.item_for(stored_key)
-    if value is None or (rubric_item.type == "free_text" and value == ""):
+    if value is None or (rubric_item.kind.free_text and value == ""):
         project.execute("DELETE FROM ratings WHERE annotator_id = ? AND item = ? AND "
                         "original_response_id = ? AND attacked_response_id = ?",
                         (annotator.id, stored_key, item.original_id, item.attacked_id))

@@ -34,7 +34,7 @@ class PositionBias:
 def position_bias(project: Project, rubric: Rubric, item: str | None = None
                   ) -> list[PositionBias]:
     """One row per annotator for the rubric's (first) pairwise item, or ``item``."""
-    pairwise = [i.id for i in rubric.items if i.type == "pairwise"]
+    pairwise = [i.id for i in rubric.items if i.kind.names_sides]
     item = item or (pairwise[0] if pairwise else None)
     if item is None:
         return []

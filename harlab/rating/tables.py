@@ -8,11 +8,10 @@ only ratings of the *current* answers (the ones the cosine scores of ``evaluatio
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from statistics import fmean
 from typing import Any
 
 from harlab.errors import InputError
+from harlab.rating.item_types import ITEM_TYPES
 from harlab.rating.rubric import Rubric
 from harlab.rating.rubric_file import load_rubric
 from harlab.store import Project
@@ -104,16 +103,15 @@ def rating_summary(project: Project, rubric: Rubric | None = None
         for item_key in rubric.keys():
             item = rubric.item_for(item_key)
             values = by_item.get(item_key)
-            if item.type == "free_text":
+            if not item.kind.aggregated:
                 continue
-            summary[summary_column(item_key)] = None if not values else (
-                fmean(int(v) for v in values) if item.type == "likert" else _majority(values))
+            summary[summary_column(item_key)] = item.kind.aggregate(values) if values else None
         out[key] = summary
     for key, resolved in adjudicated_current(project, rubric).items():
         summary = out.setdefault(key, {"rating_n_annotators": 0})
         for item_key, value in resolved.items():
             item = rubric.item_for(item_key)
-            summary[summary_column(item_key)] = int(value) if item.type == "likert" else value
+            summary[summary_column(item_key)] = item.kind.parse(value)
         summary["rating_adjudicated"] = " ".join(sorted(resolved))
     return out
 
@@ -154,19 +152,14 @@ def superseded_ratings(project: Project) -> dict[tuple[int, str], list[dict[str,
     return {key: list(pairs.values()) for key, pairs in out.items()}
 
 
-def _majority(values: list[str]) -> str:
-    counts = Counter(values).most_common()
-    top = [v for v, n in counts if n == counts[0][1]]
-    return "|".join(sorted(top))
-
-
 def meaning_change(project: Project, rubric: Rubric | None = None
                    ) -> dict[tuple[int, str], float]:
     """Per (sample_id, modality): the mean human "overall meaning change" rating."""
     rubric = rubric or load_rubric(project.root)
     if MEANING_CHANGE_ITEM not in rubric.keys() or (
-            rubric.item_for(MEANING_CHANGE_ITEM).type != "likert"):
-        raise InputError(f"rubric version {rubric.version} has no likert item "
+            not rubric.item_for(MEANING_CHANGE_ITEM).kind.numeric):
+        numeric = " or ".join(t.name for t in ITEM_TYPES.values() if t.numeric)
+        raise InputError(f"rubric version {rubric.version} has no {numeric} item "
                          f"{MEANING_CHANGE_ITEM!r}; add one to compare the metrics with human "
                          "judgement")
     column = summary_column(MEANING_CHANGE_ITEM)

@@ -74,7 +74,7 @@ def evaluation_rows(project: Project, semantic_model: str = "all-MiniLM-L6-v2"
     requests = current_requests(project)
     rubric = load_rubric(project.root)
     rating_columns = ["rating_n_annotators"] + [summary_column(k) for k in rubric.keys()
-                                                if rubric.item_for(k).type != "free_text"]
+                                                if rubric.item_for(k).kind.aggregated]
     rating_columns += ["rating_adjudicated", "rating_status", "superseded_ratings"]
     ratings = rating_summary(project, rubric)
     old = superseded_ratings(project)
