@@ -68,7 +68,7 @@ class RatingForm(QFrame):
             holder = QWidget()
             line = QHBoxLayout(holder)
             line.setContentsMargins(0, 0, 0, 0)
-            if q.item.type == "free_text":
+            if q.item.kind.free_text:
                 edit = QLineEdit()
                 edit.setPlaceholderText("Enter: type a note, Enter again to save")
                 edit.returnPressed.connect(lambda k=q.key: self._on_text_entered(k))
@@ -78,7 +78,8 @@ class RatingForm(QFrame):
             else:
                 self.buttons[q.key] = []
                 for n, (value, text) in enumerate(q.choices, start=1):
-                    button = QPushButton(text if q.item.type == "likert" else f"{n}  {text}")
+                    button = QPushButton(text if q.item.kind.keys_are_values
+                                         else f"{q.item.kind.key_for(n, value)}  {text}")
                     button.setStyleSheet(CHECKED_STYLE)
                     button.setCheckable(True)
                     button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the panel
@@ -121,10 +122,10 @@ class RatingForm(QFrame):
     def press_digit(self, digit: int) -> bool:
         """Answer the current question with the answer numbered ``digit``; True if it did."""
         q = self.current_question()
-        if q is None or q.item.type == "free_text":
+        if q is None or q.item.kind.free_text:
             return False
         for n, (value, _) in enumerate(q.choices, start=1):
-            if _digit(q, n, value) == str(digit):
+            if q.item.kind.key_for(n, value) == str(digit):
                 self._answer(q.key, value)
                 return True
         return False
@@ -169,8 +170,3 @@ class RatingForm(QFrame):
     def _show_current(self) -> None:
         for n, q in enumerate(self.questions):
             self._rows[q.key].setStyleSheet(CURRENT_STYLE if n == self.current else "")
-
-
-def _digit(q: Question, n: int, value: str) -> str:
-    """The key that picks an answer: a Likert point is its own number, others count from 1."""
-    return value if q.item.type == "likert" else str(n)

@@ -1,6 +1,7 @@
 """Rater instructions: the rubric's questions with what each answer means, collapsible.
 
-Built from the rubric itself (prompt, type, anchors, choices), so it always matches the form.
+Built from the rubric itself (prompt, the type's help line, anchors, choices), so it always
+matches the form.
 Toggle with the "Instructions" button or the ``i`` key.
 """
 
@@ -13,16 +14,6 @@ from PySide6.QtWidgets import QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
 from harlab.rating.rubric import Rubric
 
-TYPE_HELP = {
-    "yes_no": "Answer 1 for yes, 2 for no.",
-    "likert": "Press the number of the point that fits best; the anchors say what the ends "
-              "(and the labelled points) mean.",
-    "categorical": "Press the number of the choice.",
-    "pairwise": "1: A is better, 2: B is better, 3: tie (equally good), 4: both bad. Judge "
-                "against what really happened: the true action in the frames shown on both "
-                "sides.",
-    "free_text": "Optional. Enter to type, Enter (or Esc, Tab) to save and go back.",
-}
 GENERAL = ("Rate each answer on its own merits; A and B are in a random order that stays "
            "sealed until export. The frames (the clean keyframes, the same on both sides) "
            "show what really happened: judge 'identifies the action' and 'fits the true "
@@ -35,7 +26,7 @@ def guide_html(rubric: Rubric) -> str:
     for item in rubric.items:
         prompt = html.escape(item.prompt.replace("{response}", "A / B"))
         extra = " <i>(asked for A and for B)</i>" if item.per_response else ""
-        parts.append(f"<li><b>{prompt}</b>{extra}<br>{html.escape(TYPE_HELP[item.type])}")
+        parts.append(f"<li><b>{prompt}</b>{extra}<br>{html.escape(item.kind.help)}")
         if item.anchors:
             parts.append("<br>" + " · ".join(f"<b>{v}</b> = {html.escape(t)}"
                                              for v, t in item.anchors))
