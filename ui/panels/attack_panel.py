@@ -42,6 +42,7 @@ from harlab.train.runs import best_checkpoint
 from ui.context import AppContext
 from ui.panels import attack_jobs
 from ui.panels.attack_jobs import AttackView
+from ui.widgets.accuracy_report import AccuracyReportView
 from ui.widgets.attack_labels import frame_titles, parse_eps_255, verdict_text
 from ui.widgets.attack_lists import SamplesTable, VideoBrowser
 from ui.widgets.attack_params import AttackParamsForm
@@ -163,6 +164,8 @@ class AttackPanel(QWidget):
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(inspect, "Inspect")
         self.right_tabs.addTab(sweep, "eps sweep")
+        self.report_view = AccuracyReportView(self.ctx, self.config, self._checkpoint)
+        self.right_tabs.addTab(self.report_view, "Accuracy under attack")
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.left_tabs)
