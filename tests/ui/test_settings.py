@@ -17,7 +17,10 @@ from ui.settings_dialog import SettingsDialog
 CUSTOM_LLM = LLMConfig(provider="vllm", base_url="http://127.0.0.1:9000/v1", model="qwen-vl",
                        api_key_env="MY_KEY_VAR", temperature=1.25, seed=1234, max_tokens=777,
                        timeout_s=33.5, max_retries=7, backoff_s=2.5, max_backoff_s=40.0,
-                       concurrency=9, image_detail="high", supports_images=True)
+                       concurrency=9, image_detail="high", supports_images=True,
+                       vlm_model="/m/SmolVLM-256M-Instruct-Q8_0.gguf",
+                       vlm_mmproj="/m/mmproj-SmolVLM-256M-Instruct-Q8_0.gguf",
+                       vlm_chat_format="llava-1-5")
 CUSTOM_APP = AppSettings(dataset_root="/data/ucf", weights_file="/w/resnet18.pth",
                          device="cpu")
 
