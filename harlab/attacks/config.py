@@ -40,6 +40,9 @@ class AttackConfig:
         seed: order in which candidate videos are tried.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         batch_size: keyframes per forward/backward pass (videos are never split).
+        surrogate: the transfer threat model: craft the attack on this classifier checkpoint
+            (another seed or architecture trained on the same data) and classify the result
+            with the target; None: white-box on the target.
     """
 
     attack: str = setting("fgsm", label="Attack", choices=ATTACK_TITLES)
@@ -57,6 +60,10 @@ class AttackConfig:
     seed: int = setting(0, label="Seed")
     device: str = setting("auto", label="Device", choices=DEVICE_CHOICES, kind="editable")
     batch_size: int = setting(64, label="Batch size", low=1, high=4096)
+    surrogate: str | None = setting(None, label="Surrogate checkpoint", kind="file",
+                                    blank_is_none=True,
+                                    help="transfer: craft on this classifier, evaluate on the "
+                                         "target (empty: white-box on the target)")
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -84,6 +91,11 @@ class AttackConfig:
         set_(self, "classes", tuple(c.strip() for c in classes))
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise InputError(f"seed must be an integer, got {self.seed!r}")
+        if self.surrogate is not None:
+            if not isinstance(self.surrogate, str) or not self.surrogate.strip():
+                raise InputError(f"surrogate must be a checkpoint path or None, got "
+                                 f"{self.surrogate!r}")
+            set_(self, "surrogate", self.surrogate.strip())
 
     @property
     def norm(self) -> str:
@@ -96,7 +108,8 @@ class AttackConfig:
 
     def describe(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.attack} {describe_eps(self.eps, self.norm)}{extra}"
+        transfer = f", crafted on {self.surrogate}" if self.surrogate else ""
+        return f"{self.attack} {describe_eps(self.eps, self.norm)}{extra}{transfer}"
 
 
 def parse_budget(value: object, norm: str) -> float:

@@ -21,7 +21,13 @@ from statsmodels.stats.proportion import proportion_confint
 from harlab.attacks import get_spec
 from harlab.attacks.config import AttackConfig, describe_eps, parse_budget
 from harlab.attacks.selection import check_classes_known, sweep_items
-from harlab.attacks.video import attack_batch, batches, check_label, load_batch
+from harlab.attacks.video import (
+    attack_batch,
+    batches,
+    check_label,
+    load_batch,
+    load_surrogate,
+)
 from harlab.data.ucf101 import UCF101, VideoItem
 from harlab.errors import InputError
 from harlab.jobs import Job, Progress
@@ -36,9 +42,10 @@ ROBUST_DEFINITION = ("robust top-1: correct before and after the attack (AutoAtt
 
 
 #: The columns of the report's table and CSV.
-REPORT_COLUMNS = ("attack", "norm", "eps", "budget", "params", "n", "clean_correct",
-                  "clean_top1", "clean_ci_low", "clean_ci_high", "robust_correct",
-                  "robust_top1", "robust_ci_low", "robust_ci_high", "ci_method")
+REPORT_COLUMNS = ("attack", "norm", "eps", "budget", "params", "surrogate", "n",
+                  "clean_correct", "clean_top1", "clean_ci_low", "clean_ci_high",
+                  "robust_correct", "robust_top1", "robust_ci_low", "robust_ci_high",
+                  "success_rate", "success_ci_low", "success_ci_high", "ci_method")
 
 
 def wilson(k: int, n: int, alpha: float = 0.05) -> tuple[float | None, float | None]:
@@ -123,6 +130,7 @@ def accuracy_under_attack(loaded: LoadedClassifier, items: Sequence[VideoItem],
     robust = np.zeros(len(points), dtype=np.int64)
     clean_correct, done = 0, 0
     chunks = list(batches(items, config.base))
+    crafter = load_surrogate(loaded, config.base)
     for chunk in chunks:
         batch = load_batch(loaded, list(chunk), config.base)
         labels = np.array([int(it.label) for it in chunk])
@@ -131,7 +139,7 @@ def accuracy_under_attack(loaded: LoadedClassifier, items: Sequence[VideoItem],
         for j, (attack, eps) in enumerate(points):
             if len(rows):
                 _, probs = attack_batch(loaded, batch, rows, config.point(attack, eps),
-                                        quantised=False)
+                                        quantised=False, crafter=crafter)
                 robust[j] += int((probs.mean(1).argmax(1) == labels[rows]).sum())
             done += 1
             yield Progress(done, len(points) * len(chunks),
@@ -151,11 +159,21 @@ def _rows(config: ReportConfig, points: list[tuple[str, float]], robust: np.ndar
                     "budget": describe_eps(point.eps, point.norm), "n": n,
                     "clean_correct": clean_correct, "clean_top1": clean_correct / n,
                     "clean_ci_low": clean_low, "clean_ci_high": clean_high,
+                    "surrogate": point.surrogate or "",
+                    **_success(clean_correct, int(k)),
                     "robust_correct": int(k), "robust_top1": int(k) / n,
                     "robust_ci_low": low, "robust_ci_high": high,
                     "ci_method": "wilson 95%", "params": json.dumps(point.params,
                                                                   sort_keys=True)})
     return out
+
+
+def _success(clean_correct: int, still_correct: int) -> dict[str, Any]:
+    """Attack success among the videos correct before: the transfer success with a surrogate."""
+    flipped = clean_correct - still_correct
+    low, high = wilson(flipped, clean_correct)
+    return {"success_rate": flipped / clean_correct if clean_correct else None,
+            "success_ci_low": low, "success_ci_high": high}
 
 
 def run_report(project: Project, config: ReportConfig, *,
@@ -188,11 +206,19 @@ def format_report(report: AccuracyReport) -> list[str]:
     lines = [f"accuracy under attack on {report.n_videos} {report.split} videos "
              f"({report.clean_correct} correct before the attack)",
              f"  {'attack':<11} {'budget':<18} {'n':>4}  {'clean':>6} {'95% CI':>16}  "
-             f"{'robust':>6} {'95% CI':>16}"]
+             f"{'robust':>6} {'95% CI':>16}  {'success':>7} {'95% CI':>16}"]
     for r in report.rows:
         lines.append(f"  {r['attack']:<11} {r['budget']:<18} {r['n']:>4}  "
                      f"{pct(r['clean_top1'])} [{pct(r['clean_ci_low'])}, "
                      f"{pct(r['clean_ci_high'])}]  {pct(r['robust_top1'])} "
-                     f"[{pct(r['robust_ci_low'])}, {pct(r['robust_ci_high'])}]")
+                     f"[{pct(r['robust_ci_low'])}, {pct(r['robust_ci_high'])}]  "
+                     f" {pct(r['success_rate'])} [{pct(r['success_ci_low'])}, "
+                     f"{pct(r['success_ci_high'])}]")
+    surrogates = {r["surrogate"] for r in report.rows if r["surrogate"]}
+    if surrogates:
+        lines.append(f"  transfer: crafted on {', '.join(sorted(surrogates))}, classified by "
+                     "the target; success = transfer success among the target's correct videos")
+    else:
+        lines.append("  success: flipped among the videos correct before the attack")
     lines += [f"  CI: {report.ci_method}", f"  {report.definition}"]
     return lines

@@ -36,6 +36,7 @@ from harlab.attacks.video import (
     batches,
     check_label,
     load_batch,
+    load_surrogate,
     top5,
 )
 from harlab.data.demo_data import ensure_demo_dataset
@@ -146,6 +147,7 @@ def select_samples(project: Project, loaded: LoadedClassifier, items: Sequence[V
     stats = {"examined": 0, "clean_correct": 0, "flipped": 0, "not_surviving": 0}
     sample_ids: list[int] = []
     per = max(1, config.batch_size // config.keyframes)
+    crafter = load_surrogate(loaded, config)
     with project.run("attack", {"config": config, **(provenance or {})},
                      name=config.describe()) as record:
 
@@ -166,7 +168,7 @@ def select_samples(project: Project, loaded: LoadedClassifier, items: Sequence[V
             if not chunk:
                 break
             new_rows = _select_chunk(project, record.id, loaded, chunk, config,
-                                   by_label, counts, stats, sample_ids)
+                                     by_label, counts, stats, sample_ids, crafter=crafter)
             result()
             found = ", ".join(f"{c} {n}/{config.per_class}" for c, n in counts.items())
             yield Progress(pos, len(candidates), f"{found} ({stats['examined']} examined)",
@@ -176,7 +178,8 @@ def select_samples(project: Project, loaded: LoadedClassifier, items: Sequence[V
 
 def _select_chunk(project: Project, run_id: int, loaded: LoadedClassifier, chunk: list[Any],
                   config: AttackConfig, by_label: dict[int, str], counts: dict[str, int],
-                  stats: dict[str, int], sample_ids: list[int]) -> list[dict[str, Any]]:
+                  stats: dict[str, int], sample_ids: list[int], *, crafter: Any = None
+                  ) -> list[dict[str, Any]]:
     """Classify, attack and store one chunk of videos; updates the tallies in place."""
     batch = load_batch(loaded, chunk, config)
     labels = np.array([int(it.label) for it in chunk])
@@ -186,7 +189,8 @@ def _select_chunk(project: Project, run_id: int, loaded: LoadedClassifier, chunk
     new_rows: list[dict[str, Any]] = []
     if not len(rows):
         return new_rows
-    adv, adv_probs = attack_batch(loaded, batch, rows, config, quantised=False)
+    adv, adv_probs = attack_batch(loaded, batch, rows, config, quantised=False,
+                                  crafter=crafter)
     for j, row in enumerate(rows):
         name = by_label[int(labels[row])]
         if adv_probs[j].mean(0).argmax() == labels[row]:
@@ -277,6 +281,7 @@ def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Se
         class_counts.setdefault(loaded.classes[int(it.label)], [0, 0])[0] += 1
     n_correct, done = 0, 0
     total = len(items) * len(eps_values)
+    crafter = load_surrogate(loaded, config)
     for chunk in batches(items, config):
         batch = load_batch(loaded, list(chunk), config)
         labels = np.array([int(it.label) for it in chunk])
@@ -290,7 +295,7 @@ def eps_sweep(loaded: LoadedClassifier, items: Sequence[VideoItem], eps_list: Se
         for j, eps in enumerate(eps_values):
             if len(rows):
                 _, probs = attack_batch(loaded, batch, rows, replace(config, eps=eps),
-                                         quantised=False)
+                                        quantised=False, crafter=crafter)
                 wrong = probs.mean(1).argmax(1) != labels[rows]
                 flipped[j] += int(wrong.sum())
                 for name, w in zip(names, wrong, strict=True):

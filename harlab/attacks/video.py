@@ -21,7 +21,7 @@ from harlab.attacks.heatmaps import frame_delta
 from harlab.data.ucf101 import VideoItem
 from harlab.data.video import extract_keyframes
 from harlab.errors import InputError
-from harlab.train.checkpoint import LoadedClassifier
+from harlab.train.checkpoint import LoadedClassifier, check_classes, load_classifier
 from harlab.train.inference import device_of, predict_probs, to_images
 
 TOPK = 5
@@ -109,7 +109,8 @@ def attack_video(loaded: LoadedClassifier, item: VideoItem,
         config = AttackConfig()
     check_label(item.label, loaded.classes)
     batch = load_batch(loaded, [item], config)
-    adv, adv_probs = attack_batch(loaded, batch, np.array([0]), config, quantised=True)
+    adv, adv_probs = attack_batch(loaded, batch, np.array([0]), config, quantised=True,
+                                  crafter=load_surrogate(loaded, config))
     return VideoAttack(
         video=item.relpath, true_index=int(item.label), true_label=loaded.classes[item.label],
         keyframe_indices=batch.indices[0], timestamps_s=batch.stamps[0],
@@ -145,12 +146,27 @@ def load_batch(loaded: LoadedClassifier, items: list[Any], config: AttackConfig)
                   clean, probs.reshape(v, k, -1))
 
 
+def load_surrogate(loaded: LoadedClassifier, config: AttackConfig) -> Any | None:
+    """The model ``config.surrogate`` names, on the target's device; None without one.
+
+    Raises:
+        CheckpointError: the surrogate is missing or was trained on other classes.
+    """
+    if config.surrogate is None:
+        return None
+    surrogate = load_classifier(config.surrogate, device=str(device_of(loaded.model)))
+    check_classes(config.surrogate, surrogate.classes, list(loaded.classes))
+    return surrogate.model
+
+
 def attack_batch(loaded: LoadedClassifier, batch: Batch, rows: np.ndarray,
-                  config: AttackConfig, *, quantised: bool) -> tuple[np.ndarray, np.ndarray]:
+                  config: AttackConfig, *, quantised: bool, crafter: Any | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Attack the videos at ``rows``; return (adv frames uint8 (R, K, S, S, 3), probs (R, K, C)).
 
     ``quantised=False`` classifies the attack's float output (the method as published);
-    ``True`` classifies the uint8 frames.
+    ``True`` classifies the uint8 frames. ``crafter`` (the transfer threat model's surrogate,
+    from :func:`load_surrogate`) is attacked instead of the target; the target classifies.
     """
 
     device = device_of(loaded.model)
@@ -166,7 +182,7 @@ def attack_batch(loaded: LoadedClassifier, batch: Batch, rows: np.ndarray,
     for i in range(0, len(flat), step):
         x = to_images(flat[i:i + step], device)
         y = torch.as_tensor(labels[i:i + step], device=device)
-        adv = attack(loaded.model, x, y, config.eps, **params)
+        adv = attack(loaded.model if crafter is None else crafter, x, y, config.eps, **params)
         q = adv.mul(255.0).round_().to(torch.uint8)
         probs.append(predict_probs(loaded.model, q.float().div_(255.0) if quantised else adv,
                             config.batch_size))

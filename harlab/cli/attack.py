@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="one of the attack's parameters, e.g. --param steps=20 --param "
                         "alpha=2/255 (repeatable; the list below names them)")
+    p.add_argument("--surrogate", metavar="CHECKPOINT",
+                   help="transfer threat model: craft the attack on this classifier (another "
+                        "seed or architecture trained on the same data) and classify with the "
+                        "target (--checkpoint); --report then reports the transfer success")
     old = p.add_argument_group("deprecated (use --param NAME=VALUE)")
     old.add_argument("--steps", help=argparse.SUPPRESS)
     old.add_argument("--alpha", help=argparse.SUPPRESS)
@@ -130,7 +134,7 @@ def config_from_args(args: argparse.Namespace):
                         keyframes=args.keyframes, keyframe_method=args.keyframe_method,
                         classes=classes, per_class=args.per_class, split=args.split,
                         fold=args.fold, seed=args.seed, device=args.device,
-                        batch_size=args.batch_size)
+                        batch_size=args.batch_size, surrogate=getattr(args, "surrogate", None))
 
 
 def _cmd_attack(args: argparse.Namespace) -> int:

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated budgets (default 2/255,4/255,8/255)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="an attack parameter for every attack listed (repeatable)")
+    p.add_argument("--surrogate", metavar="CHECKPOINT",
+                   help="transfer threat model: craft on this classifier, classify with the "
+                        "target")
     p.add_argument("--classes", default="BabyCrawling,Biking",
                    help="comma-separated true classes (default BabyCrawling,Biking)")
     p.add_argument("--videos-per-class", type=int,
@@ -67,7 +70,8 @@ def curve_config_from_args(args: argparse.Namespace, checkpoint, root):
         attack=args.attack, eps=args.eps, param=args.param, steps=None, alpha=None, decay=None,
         no_random_start=False, classes=args.classes, per_class=1, keyframes=args.keyframes,
         keyframe_method="uniform", split=args.split, fold=args.fold, seed=args.seed,
-        device=args.device, batch_size=args.batch_size, report_videos=args.videos_per_class)
+        device=args.device, batch_size=args.batch_size, report_videos=args.videos_per_class,
+        surrogate=args.surrogate)
     points = report_config_from_args(attack_args, checkpoint, root)
     llm = LLMConfig(provider=args.provider, base_url=args.base_url, model=args.model,
                     api_key_env=args.api_key_env)

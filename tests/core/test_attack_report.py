@@ -55,10 +55,10 @@ def videos(monkeypatch):
 
 
 def _config(**kw) -> ReportConfig:
-    base = AttackConfig(keyframes=2, classes=CLASSES, batch_size=4)
-    values = dict(attacks=("fgsm",), eps_list=("4/255", 20 / 255), checkpoint="c.pt",
+    values = dict(base=AttackConfig(keyframes=2, classes=CLASSES, batch_size=4),
+                  attacks=("fgsm",), eps_list=("4/255", 20 / 255), checkpoint="c.pt",
                   dataset_root="d")
-    return ReportConfig(base, **{**values, **kw})
+    return ReportConfig(**{**values, **kw})
 
 
 def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -117,3 +117,46 @@ def test_cli_report_takes_lists_of_attacks_and_eps():
     config = report_config_from_args(args, Path("c.pt"), Path("d"))
     assert config.attacks == ("fgsm", "pgd", "deepfool") and config.videos_per_class == 3
     assert config.point("deepfool", "8/255").describe() == "deepfool L2 radius=0.03137"
+
+
+class Reversed(nn.Module):
+    """A surrogate whose Mid logit grows with brightness: attacking Mid makes frames darker."""
+
+    def forward(self, x):
+        m = x.mean(dim=(1, 2, 3))
+        return torch.stack([0 * m, 10 * m, 0 * m], 1)
+
+
+def test_transfer_crafts_on_the_surrogate_and_the_target_classifies(videos, monkeypatch):
+    target = LoadedClassifier(Brightness(), list(CLASSES), 8, {})
+    surrogates = {"same.pt": Brightness(), "reversed.pt": Reversed()}
+    monkeypatch.setattr(video_attack, "load_classifier", lambda path, device="auto": (
+        LoadedClassifier(surrogates[str(path)], list(CLASSES), 8, {})))
+    white = jobs.run(accuracy_under_attack(target, videos, _config(eps_list=(20 / 255,))))
+    same = jobs.run(accuracy_under_attack(target, videos, _config(
+        eps_list=(20 / 255,), base=AttackConfig(keyframes=2, classes=CLASSES, batch_size=4,
+                                                surrogate="same.pt"))))
+    rev = jobs.run(accuracy_under_attack(target, videos, _config(
+        eps_list=(20 / 255,), base=AttackConfig(keyframes=2, classes=CLASSES, batch_size=4,
+                                                surrogate="reversed.pt"))))
+    # a surrogate with the target's gradients transfers fully; the reversed one pushes the
+    # Mid videos darker (160 -> 140, 150 -> 130, 130 -> 110: all still Mid) and Low brighter
+    # (51 -> 71: still Low), so nothing transfers
+    assert same.rows[0]["robust_correct"] == white.rows[0]["robust_correct"] == 2
+    assert same.rows[0]["surrogate"] == "same.pt"
+    assert same.rows[0]["success_rate"] == pytest.approx(0.5)
+    assert rev.rows[0]["robust_correct"] == 4 and rev.rows[0]["success_rate"] == 0.0
+    assert "transfer: crafted on reversed.pt" in "\n".join(format_report(rev))
+
+
+def test_surrogate_of_other_classes_is_refused(videos, monkeypatch):
+    from harlab.train.checkpoint import CheckpointError
+
+    target = LoadedClassifier(Brightness(), list(CLASSES), 8, {})
+    monkeypatch.setattr(video_attack, "load_classifier", lambda path, device="auto": (
+        LoadedClassifier(Brightness(), ["A", "B", "C"], 8, {})))
+    config = _config(base=AttackConfig(keyframes=2, classes=CLASSES, surrogate="other.pt"))
+    with pytest.raises(CheckpointError, match="trained on 3 classes"):
+        jobs.run(accuracy_under_attack(target, videos, config))
+    with pytest.raises(InputError, match="surrogate must be a checkpoint path"):
+        AttackConfig(surrogate=" ")

@@ -25,6 +25,9 @@ def test_config_from_the_controls(view, monkeypatch):
     config = view.config()
     assert isinstance(config, ReportConfig) and config.attacks == ("fgsm", "deepfool")
     assert config.videos_per_class is None and config.base.keyframes == 2
+    assert config.base.surrogate is None
+    view.surrogate_edit.setText("seed1/best.pt")
+    assert view.config().base.surrogate == "seed1/best.pt"
     view.attacks_edit.setText("nope")
     with pytest.raises(InputError, match="valid attacks"):
         view.config()

@@ -8,6 +8,7 @@ videos per class, runs the job on the shared runner and shows the table with eac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Slot
@@ -54,6 +55,9 @@ class AccuracyReportView(QWidget):
         self.videos_spin = QSpinBox(minimum=0, maximum=100000, value=10)
         self.videos_spin.setSpecialValueText("all")
         self.videos_spin.setToolTip("test videos per class (all: every video of the split)")
+        self.surrogate_edit = QLineEdit(placeholderText="none: white-box on the target")
+        self.surrogate_edit.setToolTip("transfer threat model: craft on this classifier "
+                                       "checkpoint, classify with the target")
         self.run_button = QPushButton("Run report")
         self.run_button.clicked.connect(self._on_run_clicked)
         self.table = QTableWidget(0, len(HEADERS))
@@ -61,12 +65,14 @@ class AccuracyReportView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.note = QLabel(wordWrap=True)
         self.jobs = JobControls(ctx.runner)
-        row = QHBoxLayout()
-        for widget in (QLabel("Attacks"), self.attacks_edit, QLabel("eps"), self.eps_edit,
-                       QLabel("Videos per class"), self.videos_spin, self.run_button):
-            row.addWidget(widget)
         box = QVBoxLayout(self)
-        box.addLayout(row)
+        for widgets in ((QLabel("Attacks"), self.attacks_edit, QLabel("eps"), self.eps_edit),
+                        (QLabel("Videos per class"), self.videos_spin, QLabel("Surrogate"),
+                         self.surrogate_edit, self.run_button)):
+            row = QHBoxLayout()
+            for widget in widgets:
+                row.addWidget(widget)
+            box.addLayout(row)
         box.addWidget(self.table, 1)
         box.addWidget(self.note)
         box.addWidget(self.jobs)
@@ -77,14 +83,16 @@ class AccuracyReportView(QWidget):
 
         attacks = tuple(a.strip() for a in self.attacks_edit.text().split(",") if a.strip())
         eps = tuple(e.strip() for e in self.eps_edit.text().split(",") if e.strip())
-        return ReportConfig(self._base_config(), attacks, eps, str(self._checkpoint()),
+        base = replace(self._base_config(), surrogate=self.surrogate_edit.text().strip() or None)
+        return ReportConfig(base, attacks, eps, str(self._checkpoint()),
                             str(default_dataset_root(self.ctx.project)),
                             videos_per_class=self.videos_spin.value() or None)
 
     def set_report(self, report: AccuracyReport) -> None:
         self.table.setRowCount(len(report.rows))
         for i, r in enumerate(report.rows):
-            cells = (r["attack"], r["budget"], str(r["n"]), _pct(r["clean_top1"]),
+            cells = (r["attack"] + (" (transfer)" if r.get("surrogate") else ""), r["budget"],
+                     str(r["n"]), _pct(r["clean_top1"]),
                      f"{_pct(r['clean_ci_low'])} - {_pct(r['clean_ci_high'])}",
                      _pct(r["robust_top1"]),
                      f"{_pct(r['robust_ci_low'])} - {_pct(r['robust_ci_high'])}")
