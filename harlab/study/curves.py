@@ -139,17 +139,16 @@ def run_curve(project: Project, config: CurveConfig, *, loaded: LoadedClassifier
             result = yield from point_samples(project, loaded, items,
                                               curve_point(config, attack, eps), config)
             found.append((attack, eps, result))
-        asked = {id(r): llm_subset(project, r.sample_ids, config.llm_per_class)
-                 for _, _, r in found}
-        ids = sorted({i for v in asked.values() for i in v})
+        asked = [llm_subset(project, r.sample_ids, config.llm_per_class) for _, _, r in found]
+        ids = sorted({i for subset in asked for i in subset})
         answers = None
         if ids:
             answers = yield from query_samples(project, config.llm, sample_ids=ids,
                                                modalities=(config.modality,),
                                                noise_floor=config.noise_floor)
         values = yield from score_samples(project, record.id, ids, config, models)
-        rows = [aggregate(points.point(a, e), r, asked[id(r)], values, config)
-                for a, e, r in found]
+        rows = [aggregate(points.point(a, e), r, subset, values, config)
+                for (a, e, r), subset in zip(found, asked, strict=True)]
         record.result = CurveResult(rows, config.modality, config.llm.model_name,
                                     *((answers.asked, answers.cached, answers.failed)
                                       if answers else (0, 0, 0)))
@@ -349,9 +348,9 @@ def format_curve(result: CurveResult) -> list[str]:
         drift = ("-" if r["drift_mean"] is None else f"{r['drift_mean']:+.3f} ["
                  f"{_num(r['drift_ci_low'])}, {_num(r['drift_ci_high'])}] n={r['drift_n']}")
         flip = f"{ci(r, 'flip')} (n={r['clean_correct']})"
-        lines.append(f"  {r['attack']:<10} {r['budget']:<15} {flip:<28} "
-                     f"{r['asked']:>5}  {ci(r, 'decision', 'decision_flip_rate'):<22} {ci(r, 'adv_label'):<22} "
-                     f"{drift}")
+        decision = ci(r, "decision", "decision_flip_rate")
+        lines.append(f"  {r['attack']:<10} {r['budget']:<15} {flip:<28} {r['asked']:>5}  "
+                     f"{decision:<22} {ci(r, 'adv_label'):<22} {drift}")
     lines += [f"  rates: {result.rate_ci}", f"  flip rate: {result.flip_definition}",
               f"  drift: {result.drift_definition}"]
     return lines
