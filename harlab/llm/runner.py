@@ -33,7 +33,12 @@ from harlab.jobs import Job, Progress
 from harlab.llm import client as llm_client
 from harlab.llm.batch import ask_batch
 from harlab.llm.config import LLMConfig, draw_seed
-from harlab.llm.local_server import builtin_alive, ensure_builtin_server, find_gguf
+from harlab.llm.local_server import (
+    builtin_alive,
+    builtin_slots,
+    ensure_builtin_server,
+    find_gguf,
+)
 from harlab.llm.pricing import ESTIMATE_NOTE, batch_cost, estimate_cost
 from harlab.llm.records import VARIANTS, current_requests, latest_requests, latest_statuses
 from harlab.llm.scenarios import ScenarioSet, scenarios_for_project
@@ -110,6 +115,9 @@ def cache_identity(config: LLMConfig) -> str:
     """The server part of the cache key (the built-in server's port changes every start)."""
     if config.base_url:
         return config.base_url.rstrip("/")
+    if config.is_builtin and config.local_vlm:  # a lab's own VLM: its two files name it
+        return (f"builtin:{Path(config.vlm_model or '').name}"
+                f"+{Path(config.vlm_mmproj or '').name}")
     if config.is_builtin:
         try:
             return f"builtin:{find_gguf().name}"
@@ -348,8 +356,8 @@ class _QueryJob:
             self.base_url = config.base_url
         elif config.is_builtin:
             yield Progress(self.done, self.total,
-                           "starting the built-in model (SmolLM2, llama.cpp)")
-            self.base_url = ensure_builtin_server()
+                           f"starting the built-in model ({config.model_name}, llama.cpp)")
+            self.base_url = ensure_builtin_server(config)
         else:
             self.base_url = config.preset.base_url or ""
         return llm_client.make_client(config, self.base_url)
@@ -364,13 +372,16 @@ class _QueryJob:
         """
         config, counts = self.config, self.counts
         client = yield from self._connect()
-        # llama_cpp.server answers one request at a time: more workers would only queue there
+        # The built-in server answers as many requests at once as it has slots (llama-server's
+        # continuous batching; 1 for llama-cpp-python's): more workers would only queue there
         # and make the stored latencies include the wait.
         builtin = config.is_builtin
         restarts_left = 1 if builtin else 0
         stop = threading.Event()
         pending: dict[cf.Future[Any], list[_Item]] = {}
-        executor = cf.ThreadPoolExecutor(max_workers=1 if builtin else config.concurrency,
+        workers = (min(config.concurrency, builtin_slots(config)) if builtin
+                   else config.concurrency)
+        executor = cf.ThreadPoolExecutor(max_workers=workers,
                                          thread_name_prefix="llm")
 
         def submit(group: list[_Item]) -> None:

@@ -40,7 +40,7 @@ class Servers:
         self.latency_s, self.fail_after = latency_s, fail_after
         self.procs: list[subprocess.Popen[str]] = []
 
-    def start(self) -> str:
+    def start(self, config=None) -> str:
         if self.fail_after is not None and len(self.procs) >= self.fail_after:
             raise LLMError("the built-in model server exited with code 1 while starting")
         proc = subprocess.Popen([sys.executable, "-c", SERVE.format(latency=self.latency_s)],
