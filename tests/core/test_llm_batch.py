@@ -339,7 +339,7 @@ def test_cli_estimate_and_batch(project, capsys):
     with FakeBatchAPI() as api:
         base = ["query", "--project", str(project.root), "--provider", "openai", "--base-url",
                 api.base_url, "--model", "gpt-4o", "--api-key-env", "", "--modality",
-                "unimodal"]
+                "unimodal", "--noise-floor", "0"]
         assert main([*base, "--estimate"]) == 0
         out = capsys.readouterr().out
         assert "4 requests to send to openai:gpt-4o" in out and "half price" in out
