@@ -46,11 +46,13 @@ def table3_display(records: Sequence[dict[str, Any]], arms: dict[str, Any]
     out = []
     for rec in records:
         rec = dict(rec, ci95=_ci(rec.get("ci_low"), rec.get("ci_high")))
-        if not rec.get("n") and not rec.get("note"):
+        if not rec.get("n"):  # say why there is nothing, not just that there is nothing
             arm = arms.get(rec["modality"])
             why = "; ".join(f"{reason} ({n})" for reason, n in (arm.reasons if arm else {}).items())
-            rec["note"] = ("no ok answer pairs" + (f": {why}" if why else
-                                                   ": ask the model, then score"))
+            if why:
+                rec["note"] = f"no ok answer pairs: {why}"
+            elif not rec.get("note") or rec["note"] == "no values":
+                rec["note"] = "no ok answer pairs: ask the model, then score"
         out.append(rec)
     return out
 
