@@ -206,12 +206,22 @@ def point_samples(project: Project, loaded: LoadedClassifier, items: Sequence[Vi
 
 def recorded_point(project: Project, attack: AttackConfig, config: CurveConfig
                    ) -> SelectionResult | None:
-    """The result of the newest finished ``attack`` run made for this point, or None."""
-    wanted = json.loads(to_json({"config": attack, **_provenance(config)}))
+    """The result of the newest finished ``attack`` run made for this point, or None.
+
+    The stored config is read back as an AttackConfig and compared as one, so a field added
+    to AttackConfig later (stored runs lack it, it takes its default) still matches.
+    """
+    wanted = json.loads(to_json(_provenance(config)))
     for row in reversed(project.runs("attack")):
-        if (row["status"] == "done" and row["result_json"]
-                and json.loads(row["config_json"] or "null") == wanted):
-            return SelectionResult(**json.loads(row["result_json"]))
+        stored = json.loads(row["config_json"] or "null")
+        if (row["status"] != "done" or not row["result_json"] or not isinstance(stored, dict)
+                or {k: v for k, v in stored.items() if k != "config"} != wanted):
+            continue
+        try:
+            if AttackConfig(**stored.get("config", {})) == attack:
+                return SelectionResult(**json.loads(row["result_json"]))
+        except (TypeError, InputError):
+            continue  # written by another release with other fields
     return None
 
 
@@ -336,21 +346,22 @@ def format_curve(result: CurveResult) -> list[str]:
         return "  -  " if x is None else f"{x:5.0%}"
 
     def ci(row: dict[str, Any], prefix: str, rate: str = "") -> str:
+        n = row.get(prefix + "_n")
         return (f"{pct(row[rate or prefix + '_rate'])} [{pct(row[prefix + '_ci_low'])}, "
-                f"{pct(row[prefix + '_ci_high'])}]")
+                f"{pct(row[prefix + '_ci_high'])}]" + ("" if n is None else f" n={n}"))
 
     lines = [f"robustness curve through {result.model} ({result.modality}): "
              f"{result.asked} requests asked, {result.cached} from the store, "
              f"{result.failed} failed",
              f"  {'attack':<10} {'budget':<15} {'flip rate (n)':<28} {'LLM n':>5}  "
-             f"{'decision flip':<22} {'adv label named':<22} semantic drift vs noise"]
+             f"{'decision flip':<27} {'adv label named':<27} semantic drift vs noise"]
     for r in result.rows:
         drift = ("-" if r["drift_mean"] is None else f"{r['drift_mean']:+.3f} ["
                  f"{_num(r['drift_ci_low'])}, {_num(r['drift_ci_high'])}] n={r['drift_n']}")
         flip = f"{ci(r, 'flip')} (n={r['clean_correct']})"
         decision = ci(r, "decision", "decision_flip_rate")
         lines.append(f"  {r['attack']:<10} {r['budget']:<15} {flip:<28} {r['asked']:>5}  "
-                     f"{decision:<22} {ci(r, 'adv_label'):<22} {drift}")
+                     f"{decision:<27} {ci(r, 'adv_label'):<27} {drift}")
     lines += [f"  rates: {result.rate_ci}", f"  flip rate: {result.flip_definition}",
               f"  drift: {result.drift_definition}"]
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import types
 from pathlib import Path
 
@@ -90,6 +91,14 @@ def test_curve_points_have_rates_with_cis_and_a_rerun_asks_nothing(tmp_path, vid
         assert curves.last_curve(project).rows == result.rows
         text = "\n".join(curves.format_curve(result))
         assert "Wilson" in text and "bootstrap" in text and "20/255" in text
+        # a run stored before a field was added to AttackConfig still matches its point
+        for row in project.runs("attack"):
+            stored = json.loads(row["config_json"])
+            del stored["config"]["surrogate"]
+            project.execute("UPDATE runs SET config_json = ? WHERE id = ?",
+                            (json.dumps(stored), row["id"]))
+        assert curves.recorded_point(project, curves.curve_point(config, "fgsm", 20 / 255),
+                                     config).flipped == 2
         lines = curves.estimate_curve(project, config, 4)
         assert "0 to attack, 2 recorded" in lines[0] and "0 requests to send" in "\n".join(lines)
 
