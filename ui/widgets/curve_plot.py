@@ -74,9 +74,11 @@ class CurvePlot(QWidget):
         self.rates.addLegend(offset=(10, 10))
         self.drift = pg.PlotWidget(background="w")
         self.drift.setLabel("bottom", "eps (x 1/255)")
-        self.drift.setLabel("left", "semantic drift vs noise (bootstrap CI)")
+        self.drift.setLabel("left", "drift vs noise (bootstrap CI)")
         self.drift.showGrid(x=True, y=True, alpha=0.3)
         self.drift.addLegend(offset=(10, 10))
+        for plot in (self.rates, self.drift):  # plain values, no "x 1e-3" rescaling
+            plot.getAxis("left").enableAutoSIPrefix(False)
         self.notes = [EmptyNote(self.rates, "no curve yet: press Run curve"),
                       EmptyNote(self.drift, "no drift yet")]
         self.caption = QLabel(wordWrap=True)
