@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 from PySide6.QtCore import QSettings
 
+from harlab.llm.records import RequestRecord
 from harlab.store import Project
 from tests.llm_server import FakeLLMServer, add_samples
 from ui.context import AppContext
 from ui.panels.responses_panel import ResponsesPanel, config_from_settings
+from ui.widgets.response_cell import ResponseCell
 from ui.widgets.scenario_editor import ScenarioEditorDialog
-from ui.widgets.word_diff import diff_html, word_opcodes, word_similarity
+from ui.widgets.word_diff import (
+    ADDED_BACKGROUND,
+    REMOVED_BACKGROUND,
+    diff_html,
+    word_opcodes,
+    word_similarity,
+)
 
 
 def _reply(body):
@@ -31,6 +41,11 @@ def _point_at(ctx, server, **extra):
               "llm/api_key_env": "", "llm/concurrency": 2, **extra}
     for key, value in values.items():
         ctx.settings.setValue(key, value)
+
+
+def _plain(rich: str) -> str:
+    """A label's rich text as read on screen (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", rich))
 
 
 def _panel(qtbot, ctx, tmp_path, labels=(("BabyCrawling", "BabyCrawling", "CuttingInKitchen"),)):
@@ -56,7 +71,14 @@ def test_ask_fills_the_four_cells_with_a_word_diff(qtbot, ctx, server, tmp_path)
     assert cells[("unimodal", "attacked")].response_view.plain == "the baby is in danger now"
     assert "CuttingInKitchen" in cells[("unimodal", "attacked")].prompt_label.text()
     assert cells[("multimodal", "attacked")].thumbs.count() == 3  # 2 frames + stretch
-    assert "line-through" in cells[("unimodal", "original")].response_view.toHtml()
+    # issue 21: dropped words on soft red, added ones on soft green, nothing struck through
+    original = cells[("unimodal", "original")].response_view.toHtml()
+    attacked = cells[("unimodal", "attacked")].response_view.toHtml()
+    assert re.search(r"background-color:#f8d0d0;\">safe</span>", original)
+    assert re.search(r"background-color:#c9f0c9;\">in danger now</span>", attacked)
+    assert "line-through" not in original + attacked
+    assert ("red: only in the original, green: only in the attacked answer"
+            in _plain(panel.similarity_labels["unimodal"].text()))
     # the difflib word-overlap ratio gave way to the stored scores (issue 9)
     assert "Not scored yet" in panel.similarity_labels["unimodal"].text()
     assert "4 asked" in panel.message_label.text() and "4/4 ok" in panel.sample_list.item(0).text()
@@ -85,8 +107,32 @@ def test_text_only_model_shows_skipped_multimodal(qtbot, ctx, server, tmp_path):
     with qtbot.waitSignal(ctx.runner.finished, timeout=20000):
         panel.ask_button.click()
     cell = panel.cells[("multimodal", "original")]
-    assert cell.status == "skipped" and "cannot take images" in cell.status_label.text()
+    assert cell.status == "skipped" and "skipped" in cell.status_label.text()
     assert not cell.retry_button.isEnabled() and cell.response_view.plain == ""
+    # issue 21: the reason, the same for both sides, is stated once, below the pair
+    reason = ctx.project.query_one("SELECT error FROM llm_requests WHERE status = 'skipped'")[0]
+    assert "cannot take images" in reason
+    shown = [_plain(w.text()) for c in (cell, panel.cells[("multimodal", "attacked")])
+             for w in (c.status_label, c.prompt_label)]
+    shown += [cell.response_view.placeholderText(), _plain(panel.similarity_labels[
+        "multimodal"].text())]
+    assert sum(text.count(reason) for text in shown) == 1
+    assert _plain(panel.similarity_labels["multimodal"].text()) == f"Both skipped: {reason}"
+    assert "skipped" not in cell.response_view.placeholderText()
+
+
+def test_a_cell_alone_states_its_skip_reason_once(qtbot):
+    cell = ResponseCell("multimodal", "attacked")
+    qtbot.addWidget(cell)
+    reason = "no scenario <video> for label 'X'"
+    cell.set_request(RequestRecord(
+        id=1, sample_id=1, modality="multimodal", variant="attacked", status="skipped",
+        provider="vllm", model="m", response_text=None, error=reason, prompt="",
+        prompt_tokens=None, completion_tokens=None, latency_s=None, attempts=0,
+        cached=False), [], "")
+    assert _plain(cell.status_label.text()) == f"skipped · {reason}"
+    assert reason not in cell.response_view.placeholderText()
+    assert cell.response_view.placeholderText() == "no answer"
 
 
 def test_stop_keeps_what_finished(qtbot, ctx, tmp_path):
@@ -140,7 +186,9 @@ def test_word_diff_helpers():
     assert ops[0] == ("equal", "the baby is", "the baby is")
     assert ops[1] == ("replace", "safe", "in danger")
     left, right = diff_html("a <b> c", "a <b> d")
-    assert "&lt;b&gt;" in left and "line-through" in left and "d</span>" in right
+    assert "&lt;b&gt;" in left and "d</span>" in right
+    assert f"{REMOVED_BACKGROUND};color:#1a1a1a;\">c</span>" in left and "line-through" not in left
+    assert f"{ADDED_BACKGROUND};color:#1a1a1a;\">d</span>" in right
     assert word_similarity("", "") == 1.0 and word_similarity("a", "b") == 0.0
 
 

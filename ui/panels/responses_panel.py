@@ -7,6 +7,7 @@ changed between original and attacked marked, and the request's status with a re
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
@@ -42,7 +43,7 @@ from ui.widgets.job_controls import JobControls
 from ui.widgets.reask_dialog import KEEP_RATED, confirm_reask, superseded_text
 from ui.widgets.response_cell import ResponseCell
 from ui.widgets.scenario_editor import ScenarioEditorDialog
-from ui.widgets.word_diff import diff_html
+from ui.widgets.word_diff import diff_html, legend_html
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class ResponsesPanel(QWidget):
     """Query the model for the project's samples and compare the answers."""
 
     THUMB_HEIGHT = 56
+
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(parent)
@@ -116,7 +118,7 @@ class ResponsesPanel(QWidget):
                 cell.retry_requested.connect(self._on_cell_retry_requested)
                 self.cells[(modality, variant)] = cell
                 row.addWidget(cell, 0, c)
-            sim = QLabel()
+            sim = QLabel(wordWrap=True)
             self.similarity_labels[modality] = sim
             row.addWidget(sim, 1, 0, 1, 2)
             grid.addWidget(box, r, 0)
@@ -175,32 +177,42 @@ class ResponsesPanel(QWidget):
         project = self.ctx.project
         sample = None if project is None or sample_id is None else get_sample(project, sample_id)
         rows = {} if sample is None else sample_requests(project, sample_id)
-        for (modality, variant), cell in self.cells.items():
-            row = rows.get((modality, variant))
-            frames: list[QPixmap] = []
-            if sample is not None and modality == "multimodal":
-                for path in sample.frames("clean" if variant == "original" else "adv"):
-                    pix = QPixmap(str(path))
-                    if not pix.isNull():
-                        frames.append(pix.scaledToHeight(
-                            self.THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
-            cell.set_request(row, frames, _prompt_of(row, sample, modality, variant))
-            cell.setEnabled(sample is not None)
         scores = {} if sample is None else sample_scores(project, sample_id)
         for modality in MODALITIES:
-            a, b = rows.get((modality, "original")), rows.get((modality, "attacked"))
+            pair = [rows.get((modality, variant)) for variant in SIDES]
+            reason = _shared_reason(*pair)
+            for variant, row in zip(SIDES, pair, strict=True):
+                cell = self.cells[(modality, variant)]
+                cell.set_request(row, self._thumbnails(sample, modality, variant),
+                                 _prompt_of(row, sample, modality, variant),
+                                 reason_below=reason is not None)
+                cell.setEnabled(sample is not None)
             label = self.similarity_labels[modality]
+            a, b = pair
             if a is not None and b is not None and a.status == b.status == "ok":
                 ta, tb = a.response_text or "", b.response_text or ""
                 ha, hb = diff_html(ta, tb)
                 self.cells[(modality, "original")].response_view.show_diff(ta, ha)
                 self.cells[(modality, "attacked")].response_view.show_diff(tb, hb)
                 label.setText(_scores_text(scores, modality)
-                              + " · <span style='background:#f8d0d0'>removed</span> / "
-                                "<span style='background:#c9f0c9'>added</span> words marked"
-                              + superseded_text(rated_pairs(project, sample_id, modality)))
+                              + superseded_text(rated_pairs(project, sample_id, modality))
+                              + "<br>" + legend_html())
+            elif reason is not None:
+                label.setText(f"<b>Both skipped</b>: {html.escape(reason, quote=False)}")
             else:
                 label.setText("")
+
+    def _thumbnails(self, sample: Sample | None, modality: str, variant: str) -> list[QPixmap]:
+        """The frames a multimodal request sends, scaled for the cell."""
+        if sample is None or modality != "multimodal":
+            return []
+        frames = []
+        for path in sample.frames("clean" if variant == "original" else "adv"):
+            pix = QPixmap(str(path))
+            if not pix.isNull():
+                frames.append(pix.scaledToHeight(
+                    self.THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
+        return frames
 
     # ------------------------------------------------------------------ jobs
     def _start(self, sample_ids: list[int] | None, modalities: list[str], refresh: bool,
@@ -321,6 +333,16 @@ def _scores_text(scores: dict[tuple[str, str], dict[str, float | None]], modalit
                      f"re-draw(s) of itself) {sum(floor) / len(floor):.3f}")
             break
     return text
+
+
+def _shared_reason(a: RequestRecord | None, b: RequestRecord | None) -> str | None:
+    """The reason both sides of a pair were skipped, when it is the same one (a text-only
+    model, no scenario): stated once below the pair instead of in each cell. A failure's
+    reason stays in its cell, beside the cell's own Retry."""
+    if (a is None or b is None or a.status != "skipped" or b.status != "skipped"
+            or not a.error or a.error != b.error):
+        return None
+    return a.error
 
 
 def _prompt_of(row: RequestRecord | None, sample: Sample | None, modality: str,

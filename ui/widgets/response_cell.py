@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -58,7 +60,15 @@ class ResponseCell(QFrame):
     def _on_retry_clicked(self) -> None:
         self.retry_requested.emit(self.modality)
 
-    def set_request(self, row: RequestRecord | None, frames: list[QPixmap], prompt: str) -> None:
+    def set_request(self, row: RequestRecord | None, frames: list[QPixmap], prompt: str, *,
+                    reason_below: bool = False) -> None:
+        """Show ``row`` (None: not asked yet).
+
+        Args:
+            reason_below: the panel states this skipped request's reason once, below the
+                pair, because the other side has the same one; the cell then only points there
+                instead of repeating it.
+        """
         while self.thumbs.count():
             item = self.thumbs.takeAt(0)
             if item.widget() is not None:
@@ -77,8 +87,10 @@ class ResponseCell(QFrame):
             source = "from the store" if row.cached else f"{row.attempts} attempt(s)"
             latency = f", {row.latency_s:.2f} s" if row.latency_s else ""
             detail = f"{row.model}, {row.tokens} tokens, {source}{latency}"
+        elif reason_below:
+            detail = "same reason for both sides, below"
         else:
-            detail = row.error or ""
+            detail = html.escape(row.error or "no reason was stored", quote=False)
         self.status_label.setText(f"<span style='color:{color}'><b>{self.status}</b></span> "
                                   f"· {detail}")
         self.retry_button.setText("Retry" if self.status in {"failed", "missing"} else "Ask again")
@@ -86,7 +98,7 @@ class ResponseCell(QFrame):
         if row is not None and self.status == "ok":
             self.response_view.show_plain(row.response_text or "")
         else:
+            # the status line below says what happened and why: the empty answer does not
             self.response_view.show_plain("")
             self.response_view.setPlaceholderText(
-                {"skipped": "skipped: see the reason below", "failed": "no answer: see below",
-                 "missing": "press Ask model"}.get(self.status, ""))
+                "press Ask model" if self.status == "missing" else "no answer")

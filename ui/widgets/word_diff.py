@@ -9,8 +9,12 @@ import re
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 _TOKEN = re.compile(r"\S+|\s+")
-REMOVED_STYLE = "background-color:#f8d0d0;color:#8a1010;text-decoration:line-through;"
-ADDED_STYLE = "background-color:#c9f0c9;color:#0d5a0d;"
+REMOVED_BACKGROUND = "#f8d0d0"  # soft red: only in the original answer
+ADDED_BACKGROUND = "#c9f0c9"    # soft green: only in the attacked answer
+# A pale background, never a strike-through, so every word stays readable; the text colour
+# is set too, so a dark palette's light text does not vanish on it.
+REMOVED_STYLE = f"background-color:{REMOVED_BACKGROUND};color:#1a1a1a;"
+ADDED_STYLE = f"background-color:{ADDED_BACKGROUND};color:#1a1a1a;"
 
 
 def word_opcodes(a: str, b: str) -> list[tuple[str, str, str]]:
@@ -30,7 +34,8 @@ def word_similarity(a: str, b: str) -> float:
 
 
 def diff_html(a: str, b: str) -> tuple[str, str]:
-    """HTML of ``a`` with removed words marked and of ``b`` with added words marked."""
+    """HTML of ``a`` with the words only in it on soft red, and of ``b`` with the words only in
+    it on soft green (see :func:`legend_html`)."""
     left, right = [], []
     for op, ta, tb in word_opcodes(a, b):
         ea, eb = html.escape(ta), html.escape(tb)
@@ -43,6 +48,12 @@ def diff_html(a: str, b: str) -> tuple[str, str]:
         if tb:
             right.append(f'<span style="{ADDED_STYLE}">{eb}</span>')
     return " ".join(p for p in left if p), " ".join(p for p in right if p)
+
+
+def legend_html() -> str:
+    """The one-line key to :func:`diff_html`'s marking, with its two colours as swatches."""
+    return (f'<span style="{REMOVED_STYLE}">red</span>: only in the original, '
+            f'<span style="{ADDED_STYLE}">green</span>: only in the attacked answer')
 
 
 class WordDiffView(QTextBrowser):
