@@ -3,6 +3,7 @@
 For the selected sample a 2x2 grid shows unimodal / multimodal (rows) x original / attacked
 (columns): the prompt sent, thumbnails of the frames sent, the answer with the words that
 changed between original and attacked marked, and the request's status with a retry button.
+With an OpenAI model, Ask model can send through the Batch API (half price, up to 24 h).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from ui.widgets.word_diff import diff_html, legend_html
 
 log = logging.getLogger(__name__)
 
+BATCH_API_PROVIDER = "openai"  # the one provider whose server has the Batch API
+
 
 def config_from_settings(ctx: AppContext) -> LLMConfig:
     """The LLMConfig the user chose in Settings: the context's one typed reader."""
@@ -57,7 +60,10 @@ class ResponsesPanel(QWidget):
     """Query the model for the project's samples and compare the answers."""
 
     THUMB_HEIGHT = 56
-
+    BATCH_TIP = ("Ask model sends the requests through OpenAI's Batch API: half the price, "
+                 "answers within 24 h. Stop, or a killed run, leaves the batch running on the "
+                 "server: the next identical Ask resumes it instead of sending (and paying "
+                 "for) it again. Retry and Ask again on a cell always ask directly.")
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(parent)
@@ -87,6 +93,10 @@ class ResponsesPanel(QWidget):
         self.ask_button = QPushButton("Ask model")
         self.ask_button.clicked.connect(self._on_ask_clicked)
         controls.addWidget(self.ask_button)
+        self.batch_check = QCheckBox("Batch API (half price, up to 24 h)")
+        controls.addWidget(self.batch_check)
+        # seconds between the Batch API's status checks; a test shortens it
+        self.batch_poll_s = QueryConfig.batch_poll_s
         layout.addLayout(controls)
 
         status = QHBoxLayout()
@@ -140,7 +150,9 @@ class ResponsesPanel(QWidget):
             self.model_label.setText(f"Model: <b>{config.provider}:{config.model_name}</b>"
                                      + ("" if config.takes_images else " (text only)"))
         except HarlabError as exc:
+            config = None
             self.model_label.setText(f"<span style='color:#a01010'>Settings: {exc}</span>")
+        self._show_batch_choice(config)
         project = self.ctx.project
         current = self.current_sample_id()
         self.sample_list.blockSignals(True)
@@ -162,6 +174,15 @@ class ResponsesPanel(QWidget):
         self.sample_list.blockSignals(False)
         self._show_sample(self.current_sample_id())
         self._update_buttons()
+
+    def _show_batch_choice(self, config: LLMConfig | None) -> None:
+        # only OpenAI serves /v1/files and /v1/batches; the built-in model refuses the Batch
+        # API (LLMConfig.is_builtin) and so do the local servers
+        offered = config is not None and config.provider == BATCH_API_PROVIDER
+        self.batch_check.setEnabled(offered)
+        self.batch_check.setToolTip(self.BATCH_TIP if offered else (
+            self.BATCH_TIP + f" Only for the {BATCH_API_PROVIDER} provider (Settings); the "
+                             "model chosen now is asked directly."))
 
     def current_sample_id(self) -> int | None:
         item = self.sample_list.currentItem()
@@ -216,7 +237,7 @@ class ResponsesPanel(QWidget):
 
     # ------------------------------------------------------------------ jobs
     def _start(self, sample_ids: list[int] | None, modalities: list[str], refresh: bool,
-               noise_floor: int) -> None:
+               noise_floor: int, batch_api: bool = False) -> None:
         project = self.ctx.project
         if project is None:
             self.jobs.show_message("Open or create a project first (File menu).")
@@ -225,12 +246,15 @@ class ResponsesPanel(QWidget):
             config = config_from_settings(self.ctx)
             job = query(project, QueryConfig(
                 config, tuple(modalities), noise_floor, refresh,
-                None if sample_ids is None else tuple(sample_ids)))
+                None if sample_ids is None else tuple(sample_ids), batch_api=batch_api,
+                batch_poll_s=self.batch_poll_s))
         except HarlabError as exc:
             self.jobs.show_error(str(exc))
             return
         self.jobs.run(job, "Query language model", self._on_job_succeeded)
-        self.jobs.show_message(f"asking {config.provider}:{config.model_name}…")
+        self.jobs.show_message(f"asking {config.provider}:{config.model_name}"
+                               + (" through the Batch API (answers within 24 h)" if batch_api
+                                  else "") + "…")
 
     @Slot()
     def _on_ask_clicked(self) -> None:
@@ -238,7 +262,8 @@ class ResponsesPanel(QWidget):
         if not modalities:
             self.jobs.show_message("Tick Unimodal, Multimodal or both.")
             return
-        self._start(None, modalities, self.refresh_check.isChecked(), self.noise_spin.value())
+        self._start(None, modalities, self.refresh_check.isChecked(), self.noise_spin.value(),
+                    self.batch_check.isEnabledTo(self) and self.batch_check.isChecked())
 
     @Slot(str)
     def _on_cell_retry_requested(self, modality: str) -> None:
