@@ -55,7 +55,12 @@ class StudyConfig:
         allow_fewer: go on when a class has fewer samples than ``per_class`` (else stop with
             the counts and what to change).
         keyframes, keyframe_method: keyframes per video and how they are chosen.
-        attack, eps: the attack and its L-inf budget (``"8/255"`` accepted).
+        attack, eps: the attack (any registered one: ``harlab attack --help`` lists them) and
+            its budget (``"8/255"`` accepted; an L2 radius for the L2 attacks).
+        attack_params: the attack's own parameters (``{steps: 20}``; ``{k: 1}`` for the
+            sparse-frame attack), checked against its signature.
+        surrogate: the transfer threat model: craft the attack on this checkpoint, keep the
+            samples the target classifier gets wrong (None: white box on the target).
         unimodal, multimodal: each arm's language model, as :class:`~harlab.llm.LLMConfig`
             settings (``provider``, ``model``, ``temperature``...).
         noise_floor: extra clean draws per sample (clean vs clean spread), the baseline of the
@@ -80,6 +85,8 @@ class StudyConfig:
     keyframe_method: str = "uniform"
     attack: str = "fgsm"
     eps: Any = "8/255"
+    attack_params: dict[str, Any] = field(default_factory=dict)
+    surrogate: str | None = None
     unimodal: dict[str, Any] = field(default_factory=lambda: {"provider": "builtin"})
     multimodal: dict[str, Any] = field(default_factory=lambda: {"provider": "builtin"})
     noise_floor: int = DEFAULT_NOISE_FLOOR
@@ -160,7 +167,8 @@ class StudyConfig:
             return AttackConfig(attack=self.attack, eps=self.eps, keyframes=self.keyframes,
                                 keyframe_method=self.keyframe_method, classes=self.classes,
                                 per_class=self.per_class, fold=self.fold, seed=self.seed,
-                                device=device)
+                                device=device, params=dict(self.attack_params or {}),
+                                surrogate=self.surrogate)
         except InputError as exc:
             raise StudyConfigError(str(exc)) from exc
 
@@ -175,6 +183,16 @@ class StudyConfig:
         return hashlib.sha256(json.dumps({k: data[k] for k in keys}, sort_keys=True,
                                          default=str).encode()).hexdigest()[:16]
 
+    def _attack_text(self, eps: float) -> str:
+        from harlab.attacks import get_spec
+
+        spec = get_spec(self.attack)
+        budget = (f"{eps * 255:.4g}/255 (L-inf, [0, 1] pixel scale)" if spec.norm == "linf"
+                  else f"{eps:g} (L2 radius, [0, 1] pixel scale)")
+        params = "".join(f", {k}={v}" for k, v in sorted((self.attack_params or {}).items()))
+        transfer = f", crafted on surrogate {self.surrogate}" if self.surrogate else ""
+        return f"{budget}; attack {spec.name}{params}{transfer}"
+
     def chosen_settings(self) -> dict[str, str]:
         """The settings the paper leaves open, as HARLab chose them (shown in every output)."""
         eps = self.attack_config().eps
@@ -184,7 +202,7 @@ class StudyConfig:
             return "provider default" if cfg.temperature is None else f"{cfg.temperature:g}"
 
         return {
-            "eps": f"{eps * 255:.4g}/255 (L-inf, [0, 1] pixel scale)",
+            "eps": self._attack_text(eps),
             "keyframes": f"{self.keyframes} per video, {self.keyframe_method}",
             "image size sent": "the classifier's input size (lossless PNG): "
                                + ("64 px (demo preset)" if self.train_preset == "demo"

@@ -70,14 +70,22 @@ _DEPENDS = {
     "data": ("dataset", "fold", "classes"),
     "classifier": ("dataset", "fold", "checkpoint", "train_preset", "weights", "train"),
     "samples": ("dataset", "fold", "checkpoint", "train_preset", "weights", "train", "classes",
-                "per_class", "keyframes", "keyframe_method", "attack", "eps", "seed"),
+                "per_class", "keyframes", "keyframe_method", "attack", "eps", "seed",
+                "attack_params", "surrogate"),
     "query": ("unimodal", "multimodal", "noise_floor", "seed"),
     "score": ("similarity_model",),
 }
 
 
+#: Settings added after studies were run: left out of a fingerprint while unset, so a finished
+#: study does not turn stale when HARLab learns a new setting.
+_UNSET_LATER = {"attack_params": {}, "surrogate": None}
+
+
 def _fingerprint(config: StudyConfig, stage: str) -> str:
-    keys = tuple(dict.fromkeys(k for s in STEPS[:STEPS.index(stage) + 1] for k in _DEPENDS[s]))
+    keys = tuple(dict.fromkeys(k for s in STEPS[:STEPS.index(stage) + 1] for k in _DEPENDS[s]
+                               if not (k in _UNSET_LATER
+                                       and getattr(config, k) == _UNSET_LATER[k])))
     return config.fingerprint(*keys)
 
 
