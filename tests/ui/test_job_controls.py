@@ -56,3 +56,15 @@ def test_exclusive_run_is_refused_while_busy_and_cancel_stops(qtbot, ctx):
         controls.cancel_button.click()
         gate.set()
     qtbot.waitUntil(lambda: not controls.busy, timeout=5000)
+
+
+def test_exclusive_run_queues_behind_a_quiet_background_read(qtbot, ctx):
+    """A view's quiet read (the Overview reading the study) finishes in moments; a user's
+    action started meanwhile waits for it instead of being refused."""
+    controls = _controls(qtbot, ctx)
+    gate, results = threading.Event(), []
+    controls.run(_job(2, gate=gate), "Read the view", None, quiet=True)
+    assert controls.run(_job(1), "Estimate", results.append, exclusive=True)
+    with qtbot.waitSignal(ctx.runner.finished, timeout=5000):
+        gate.set()
+    qtbot.waitUntil(lambda: results == [1], timeout=5000)

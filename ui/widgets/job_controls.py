@@ -22,6 +22,10 @@ from ui.job_runner import JobRunner
 ERROR_STYLE = "color:#b00020"
 
 
+#: Names of the jobs run quietly (background reads of views and tables), in any panel.
+_QUIET_JOBS: set[str] = set()
+
+
 class JobControls(QWidget):
     """Progress, Cancel and a status line for the jobs one panel starts.
 
@@ -71,7 +75,10 @@ class JobControls(QWidget):
         Returns:
             False when refused.
         """
-        if exclusive and self.runner.busy:
+        if quiet:
+            _QUIET_JOBS.add(name)
+        # A quiet background read finishes in moments: a user action queues behind it.
+        if exclusive and self.runner.busy and self.runner.name not in _QUIET_JOBS:
             job.close()
             self.show_error(f"cannot start {name}: {self.runner.name!r} is still running; "
                             "wait for it or press Cancel")
