@@ -60,6 +60,7 @@ class StudyDashboard(QWidget):
         self.ready = ready
         self.overview: Any = None  # harlab.study.views.StudyOverview of the open project
         self._note = ""  # shown in the status line once the project is read
+        self._loaded_pending = False  # a read has rendered; its job has not ended yet
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 24, 24, 24)
         self.header = QLabel()
@@ -171,7 +172,8 @@ class StudyDashboard(QWidget):
         self.jobs.set_busy(True)
         if self.ready:
             self.jobs.run(_overview_job(project), "Read the study", self._on_overview_loaded,
-                          on_error=self._on_overview_failed)
+                          on_error=self._on_overview_failed,
+                          on_finished=self._on_overview_finished)
 
     def _on_overview_loaded(self, overview: Any) -> None:
         project = self._ctx.project
@@ -199,6 +201,14 @@ class StudyDashboard(QWidget):
         if problem is not None:
             self.dataset_label.setText(problem.message())
             self.regenerate_button.setVisible(problem.is_demo)
+        self._loaded_pending = True  # the buttons wake once the read job has ended
+
+    def _on_overview_finished(self) -> None:
+        """The read job has ended: only now may a button start another job (an exclusive
+        one would be refused while the read is still the runner's job)."""
+        if not self._loaded_pending:
+            return
+        self._loaded_pending = False
         self._set_buttons(True)
         if self._note:
             self.status.setText(self._note)
