@@ -218,7 +218,9 @@ def plan_requests(project: Project, config: LLMConfig, *, sample_ids: Sequence[i
                     if not config.takes_images:
                         skip(f"model {config.model_name!r} ({config.provider}) cannot take "
                              "images, so no multimodal answer exists; choose a vision model "
-                             "(e.g. gpt-4o) or set supports_images if this one can")
+                             "(e.g. gpt-4o), or offline give a local VLM's GGUF and mmproj "
+                             "(vlm_model, vlm_mmproj: README, 'A local vision-language "
+                             "model'), or set supports_images if this one can")
                         continue
                     paths = sample.frames("clean" if clean else "adv")
                     frames = [_stored_path(project, path) for path in paths]

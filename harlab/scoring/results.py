@@ -168,8 +168,12 @@ def summarise_drift(rows: Sequence[NoiseRow], modality: str, metric: str) -> Dri
     draws = [len(r.noise) for r in rows if r.noise]  # among samples that have a floor
     k = int(np.median(draws)) if draws else 0
     if len(zs) == 0:
-        note = ("no noise floor: ask with a noise floor of 2 or more draws"
-                if k < 2 else "no sample has a usable noise floor")
+        if not rows:
+            note = f"no scored {modality} answer pairs (see the skip reasons)"
+        elif k < 2:
+            note = "no noise floor: ask with a noise floor of 2 or more draws"
+        else:
+            note = "no sample has a usable noise floor"
         return DriftSummary(modality, metric, 0, k, None, None, None, note)
     used = [len(r.noise) for r in rows if r.z is not None]
     expected = float(np.mean([stats.null_share_below(-2.0, n) for n in used]))

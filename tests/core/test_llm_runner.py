@@ -191,6 +191,7 @@ def test_text_only_model_skips_multimodal_with_reason(project):
     rows = project.query("SELECT * FROM llm_requests WHERE status = 'skipped'")
     assert {r["modality"] for r in rows} == {"multimodal"}
     assert all("cannot take images" in r["error"] for r in rows)
+    assert all("vlm_model, vlm_mmproj" in r["error"] for r in rows)  # the offline route
     assert all(r["response_text"] is None for r in rows)
     again = jobs.run(query_samples(project, cfg))
     assert again.skipped == 2

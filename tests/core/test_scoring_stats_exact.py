@@ -147,3 +147,10 @@ def test_truncated_semantic_pairs_are_counted_per_modality():
     assert counts["unimodal"].describe().startswith("1 of 2 pairs truncated at 256 word pieces")
     assert counts["multimodal"].truncated == 0
     assert math.isfinite(counts["unimodal"].max_seq_length)
+
+
+def test_an_arm_without_pairs_says_so_not_that_the_noise_floor_is_missing():
+    d = summarise_drift([], "multimodal", "semantic_cosine")
+    assert d.n == 0 and "no scored multimodal answer pairs" in d.note
+    rows = [NoiseRow(0, "unimodal", "semantic_cosine", 0.9, (), None, "no noise floor")]
+    assert "ask with a noise floor" in summarise_drift(rows, "unimodal", "semantic_cosine").note
