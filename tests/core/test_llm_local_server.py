@@ -214,3 +214,15 @@ def test_llama_server_killed_is_restarted(llama_server):
     assert not local_server.builtin_alive(base_url)
     again = local_server.ensure_builtin_server()
     assert local_server.builtin_alive(again) and server.engine == "llama-server"
+
+
+def test_threads_default_to_every_cpu_and_can_be_set(monkeypatch):
+    from harlab.llm import local_server
+
+    monkeypatch.delenv("HARLAB_LLM_THREADS", raising=False)
+    monkeypatch.setattr(local_server.os, "cpu_count", lambda: 2)
+    assert local_server.default_threads() == 2
+    monkeypatch.setattr(local_server.os, "cpu_count", lambda: 64)
+    assert local_server.default_threads() == 16
+    monkeypatch.setenv("HARLAB_LLM_THREADS", "1")
+    assert local_server.default_threads() == 1
