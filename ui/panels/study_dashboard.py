@@ -210,8 +210,7 @@ class StudyDashboard(QWidget):
             return
         self._loaded_pending = False
         self._set_buttons(True)
-        if self._note:
-            self.status.setText(self._note)
+        self.status.setText(self._note)  # not the read's last progress line ("waiting for…")
         self._note = ""
         self.loaded.emit()
 
