@@ -120,6 +120,8 @@ class Top5Bars(pg.GraphicsLayoutWidget):
             plot.getAxis("left").setWidth(170)  # room for "ClassName 97%" tick labels
             plot.disableAutoRange()
             self.plots[key] = plot
+        self.empty = {key: EmptyNote(plot, "pick a video or a sample")
+                      for key, plot in self.plots.items()}
 
     def set_top5(self, key: str, top: Sequence[tuple[str, float]], true_label: str) -> None:
         plot = self.plots[key]
@@ -137,6 +139,7 @@ class Top5Bars(pg.GraphicsLayoutWidget):
                                         enumerate(zip(names, probs, strict=True))]])
         plot.setYRange(-0.5, max(len(names), 1) - 0.5, padding=0.05)
         plot.setXRange(0, 1, padding=0)
+        self.empty[key].set_empty(not names)
 
     def values(self, key: str) -> list[float]:
         bars = self.bars[key]
