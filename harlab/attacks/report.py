@@ -20,7 +20,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from harlab.attacks import get_spec
 from harlab.attacks.config import AttackConfig, describe_eps, parse_budget
-from harlab.attacks.selection import check_classes_known, sweep_items
+from harlab.attacks.selection import check_classes_known, classifier_and_dataset, sweep_items
 from harlab.attacks.video import (
     attack_batch,
     batches,
@@ -32,7 +32,7 @@ from harlab.data.ucf101 import UCF101, VideoItem
 from harlab.errors import InputError
 from harlab.jobs import Job, Progress
 from harlab.store import Project
-from harlab.train.checkpoint import LoadedClassifier, check_classes, load_classifier
+from harlab.train.checkpoint import LoadedClassifier
 from harlab.validation import check_positive_int
 
 CI_METHOD = "Wilson score interval, 95% (statsmodels proportion_confint, method='wilson')"
@@ -182,11 +182,8 @@ def run_report(project: Project, config: ReportConfig, *,
     """:func:`accuracy_under_attack` on the split's videos, recorded as an ``attack_report`` run."""
     yield Progress(0, 0, "loading the classifier and the dataset")
     base = config.base
-    if loaded is None:
-        loaded = load_classifier(config.checkpoint, device=base.device)
-    if dataset is None or dataset.fold != base.fold:
-        dataset = UCF101(config.dataset_root, fold=base.fold)
-    check_classes(config.checkpoint, loaded.classes, dataset.classes)
+    loaded, dataset = classifier_and_dataset(config.checkpoint, config.dataset_root, base,
+                                             loaded, dataset)
     classes = [c for c in loaded.classes if c in set(dataset.classes)]
     check_classes_known(classes, loaded.classes)
     pool = dataset.items(base.split)

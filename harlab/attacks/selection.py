@@ -340,6 +340,19 @@ class SweepConfig:
         object.__setattr__(self, "dataset_root", str(self.dataset_root))
 
 
+def classifier_and_dataset(checkpoint: str, dataset_root: str, attack: AttackConfig,
+                           loaded: LoadedClassifier | None = None,
+                           dataset: UCF101 | None = None) -> tuple[LoadedClassifier, UCF101]:
+    """The classifier and the dataset index an attack stage works on (the caller's when it
+    holds them, as the GUI does), checked to name the same classes."""
+    if loaded is None:
+        loaded = load_classifier(checkpoint, device=attack.device)
+    if dataset is None or dataset.fold != attack.fold:
+        dataset = UCF101(dataset_root, fold=attack.fold)
+    check_classes(checkpoint, loaded.classes, dataset.classes)
+    return loaded, dataset
+
+
 def run_sweep(project: Project, config: SweepConfig, *, loaded: LoadedClassifier | None = None,
               dataset: UCF101 | None = None) -> Job[SweepResult]:
     """The eps sweep of :func:`eps_sweep`, recorded as a ``sweep`` run of ``project``.
@@ -349,11 +362,8 @@ def run_sweep(project: Project, config: SweepConfig, *, loaded: LoadedClassifier
     """
     yield Progress(0, 0, "loading the classifier and the dataset")
     attack = config.attack
-    if loaded is None:
-        loaded = load_classifier(config.checkpoint, device=attack.device)
-    if dataset is None or dataset.fold != attack.fold:
-        dataset = UCF101(config.dataset_root, fold=attack.fold)
-    check_classes(config.checkpoint, loaded.classes, dataset.classes)
+    loaded, dataset = classifier_and_dataset(config.checkpoint, config.dataset_root, attack,
+                                             loaded, dataset)
     check_classes_known(attack.classes, loaded.classes)
     items = sweep_items(dataset.items(attack.split), attack.classes, config.videos_per_class,
                         attack.seed)
