@@ -86,6 +86,7 @@ class _Callbacks:
     on_progress: Callable[[Progress], None] | None = None
     on_error: Callable[[str, str], None] | None = None
     on_finished: Callable[[], None] | None = None
+    quiet: bool = False  # a background read (a view, a table): user actions may queue behind
 
 
 class JobRunner(QObject):
@@ -130,7 +131,7 @@ class JobRunner(QObject):
               on_success: Callable[[Any], None] | None = None,
               on_progress: Callable[[Progress], None] | None = None,
               on_error: Callable[[str, str], None] | None = None,
-              on_finished: Callable[[], None] | None = None) -> None:
+              on_finished: Callable[[], None] | None = None, quiet: bool = False) -> None:
         """Start ``job``; raises :class:`HarlabError` while another job runs."""
         if self.busy:
             job.close()
@@ -138,7 +139,7 @@ class JobRunner(QObject):
                               "Wait for it or press Cancel first.")
         self.name = name
         self._abort = threading.Event()
-        self._callbacks = _Callbacks(on_success, on_progress, on_error, on_finished)
+        self._callbacks = _Callbacks(on_success, on_progress, on_error, on_finished, quiet)
         freeze_heap()
         thread = QThread()
         thread.setObjectName(f"job: {name}")
@@ -161,7 +162,7 @@ class JobRunner(QObject):
                 on_success: Callable[[Any], None] | None = None,
                 on_progress: Callable[[Progress], None] | None = None,
                 on_error: Callable[[str, str], None] | None = None,
-                on_finished: Callable[[], None] | None = None) -> None:
+                on_finished: Callable[[], None] | None = None, quiet: bool = False) -> None:
         """Start ``job`` now, or right after the running job when busy.
 
         For automatic work (indexing a dataset a panel needs, loading a view) that must not be
@@ -169,10 +170,10 @@ class JobRunner(QObject):
         ``on_success`` (the same request from the same requester) is replaced: the latest
         request wins. ``cancel()`` affects only the running job.
         """
-        callbacks = _Callbacks(on_success, on_progress, on_error, on_finished)
+        callbacks = _Callbacks(on_success, on_progress, on_error, on_finished, quiet)
         if not self.busy:
             self.start(job, name, on_success=on_success, on_progress=on_progress,
-                       on_error=on_error, on_finished=on_finished)
+                       on_error=on_error, on_finished=on_finished, quiet=quiet)
             return
         for i, (old_job, old_name, old_cb) in enumerate(self._queue):
             # the same request from the same requester (two panels may both index a dataset)
@@ -181,6 +182,11 @@ class JobRunner(QObject):
                 self._queue[i] = (job, name, callbacks)
                 return
         self._queue.append((job, name, callbacks))
+
+    @property
+    def quiet(self) -> bool:
+        """Whether the running job is a quiet background read."""
+        return self.busy and self._callbacks.quiet
 
     @property
     def queued(self) -> list[str]:
@@ -250,4 +256,4 @@ class JobRunner(QObject):
         if self._queue and not self.busy:
             job, name, cb = self._queue.pop(0)
             self.start(job, name, on_success=cb.on_success, on_progress=cb.on_progress,
-                       on_error=cb.on_error, on_finished=cb.on_finished)
+                       on_error=cb.on_error, on_finished=cb.on_finished, quiet=cb.quiet)

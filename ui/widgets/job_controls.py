@@ -22,9 +22,6 @@ from ui.job_runner import JobRunner
 ERROR_STYLE = "color:#b00020"
 
 
-#: Names of the jobs run quietly (background reads of views and tables), in any panel.
-_QUIET_JOBS: set[str] = set()
-
 
 class JobControls(QWidget):
     """Progress, Cancel and a status line for the jobs one panel starts.
@@ -75,10 +72,8 @@ class JobControls(QWidget):
         Returns:
             False when refused.
         """
-        if quiet:
-            _QUIET_JOBS.add(name)
         # A quiet background read finishes in moments: a user action queues behind it.
-        if exclusive and self.runner.busy and self.runner.name not in _QUIET_JOBS:
+        if exclusive and self.runner.busy and not self.runner.quiet:
             job.close()
             self.show_error(f"cannot start {name}: {self.runner.name!r} is still running; "
                             "wait for it or press Cancel")
@@ -102,7 +97,7 @@ class JobControls(QWidget):
 
         # The callbacks run in the GUI thread: the runner relays them from its own slots.
         self.runner.enqueue(job, name, on_success=on_success, on_progress=progress,
-                            on_error=error, on_finished=finished)
+                            on_error=error, on_finished=finished, quiet=quiet)
         if not quiet:
             self.set_busy(True)
         if self.runner.name != name or name in self.runner.queued:
