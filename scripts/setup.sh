@@ -98,6 +98,10 @@ fi
 # of several tokens, and round differently, so a seeded answer would depend on what the other
 # slots were doing (benchmarks/bench_llm_parallel.py --repro measures it).
 LLAMA_SERVER_DIR="${HARLAB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/harlab}/llama-server/$LLAMA_CPP_VERSION"
+LLAMA_SERVER_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DGGML_LLAMAFILE=OFF
+    -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+    -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF
+    -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF)
 # (Each step is chained with &&: errexit does not apply inside an `if !` condition.)
 build_llama_server() (
     src="$(mktemp -d)" || return 1
@@ -106,19 +110,30 @@ build_llama_server() (
         "llama-cpp-python==$LLAMA_CPP_VERSION" &&
     tar -xzf "$src"/llama_cpp_python-"$LLAMA_CPP_VERSION".tar.gz -C "$src" &&
     cmake -S "$src/llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp" -B "$src/build" \
-        -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DGGML_LLAMAFILE=OFF \
-        -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-        -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF \
-        -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF >/dev/null &&
+        "${LLAMA_SERVER_FLAGS[@]}" >/dev/null &&
     cmake --build "$src/build" --target llama-server -j "$(nproc)" >/dev/null &&
     mkdir -p "$LLAMA_SERVER_DIR" &&
-    install -m 755 "$src/build/bin/llama-server" "$LLAMA_SERVER_DIR/llama-server"
+    install -m 755 "$src/build/bin/llama-server" "$LLAMA_SERVER_DIR/llama-server" &&
+    printf '%s\n' "${LLAMA_SERVER_FLAGS[@]}" >"$LLAMA_SERVER_DIR/build-flags.txt" &&
+    rm -f "$LLAMA_SERVER_DIR/build-failed.txt"
 )
-if [ ! -x "$LLAMA_SERVER_DIR/llama-server" ] && [ -z "${HARLAB_SKIP_LLAMA_SERVER:-}" ]; then
-    say "building llama-server $LLAMA_CPP_VERSION (portable build, 10-20 minutes once)"
-    if ! build_llama_server; then
-        say "could not build llama-server (it needs cmake and a C++ compiler); the built-in" \
-            "model will answer one request at a time. Set HARLAB_SKIP_LLAMA_SERVER=1 to skip."
+# A binary built with other flags (an older set-up, or none recorded) is built again; a build
+# that failed with these flags is not retried at every start (build-failed.txt records it).
+same_flags() { [ "$(cat "$1" 2>/dev/null)" = "$(printf '%s\n' "${LLAMA_SERVER_FLAGS[@]}")" ]; }
+if [ -z "${HARLAB_SKIP_LLAMA_SERVER:-}" ] &&
+        ! { [ -x "$LLAMA_SERVER_DIR/llama-server" ] &&
+            same_flags "$LLAMA_SERVER_DIR/build-flags.txt"; }; then
+    if same_flags "$LLAMA_SERVER_DIR/build-failed.txt"; then
+        say "llama-server is not built (the last build failed; delete" \
+            "$LLAMA_SERVER_DIR/build-failed.txt to try again)"
+    else
+        say "building llama-server $LLAMA_CPP_VERSION (portable build, 5-20 minutes once)"
+        if ! build_llama_server; then
+            mkdir -p "$LLAMA_SERVER_DIR" &&
+                printf '%s\n' "${LLAMA_SERVER_FLAGS[@]}" >"$LLAMA_SERVER_DIR/build-failed.txt"
+            say "could not build llama-server (it needs cmake and a C++ compiler); the built-in" \
+                "model will answer one request at a time. Set HARLAB_SKIP_LLAMA_SERVER=1 to skip."
+        fi
     fi
 fi
 
