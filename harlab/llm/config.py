@@ -106,7 +106,8 @@ class LLMConfig:
         max_retries: extra attempts after a 429, 5xx, timeout or malformed body.
         backoff_s: first retry delay; doubles per attempt (a ``Retry-After`` header wins).
         max_backoff_s: cap on any single wait.
-        concurrency: requests in flight at once.
+        concurrency: requests in flight at once (8: the built-in server's slots; a remote
+            provider's rate limits are met by the retries and their ``Retry-After`` waits).
         image_detail: the ``detail`` of each image part: auto, low or high.
         supports_images: None = from the preset, else from the model name.
         vlm_model, vlm_mmproj: a local vision-language model for the ``builtin`` provider:
@@ -138,7 +139,7 @@ class LLMConfig:
     max_backoff_s: float = setting(60.0, key="llm/max_backoff_s",
                                    label="Longest retry delay (s)", low=0.0, high=3600.0,
                                    hint="e.g. 60")
-    concurrency: int = setting(4, key="llm/concurrency", label="Concurrent requests", low=1,
+    concurrency: int = setting(8, key="llm/concurrency", label="Concurrent requests", low=1,
                                high=64)
     image_detail: str = setting("auto", key="llm/image_detail", label="Image detail",
                                 choices=IMAGE_DETAILS)
