@@ -24,6 +24,28 @@ def test_run_cli_returns_result(capsys):
     log = []
     assert jobs.run_cli(counting_job(4, log), "count", disable=True) == 40
     assert log == ["finally"]
+    assert capsys.readouterr().err == ""  # disable=True: nothing at all
+
+
+def staged_job():
+    for message in ("data: indexing", "train: epoch 1", "train: epoch 2", "attack: fgsm"):
+        yield Progress(1, 2, message)
+    return "ok"
+
+
+def test_run_cli_logs_one_line_per_stage_when_stderr_is_not_a_terminal(capsys):
+    """A CI log or a pipe gets no bar but a time-stamped line per stage and one at the end."""
+    assert jobs.run_cli(staged_job(), "study") == "ok"
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "study: data: indexing (1/2)", "study: train: epoch 1 (1/2)",
+        "study: attack: fgsm (1/2)", "study: done"]
+    assert all(line.startswith("[  0:0") for line in lines)
+
+
+def test_run_cli_repeats_a_long_stage_every_log_every_s(capsys):
+    jobs.run_cli(staged_job(), "study", log_every_s=0.0)
+    assert "train: epoch 2" in capsys.readouterr().err
 
 
 def test_closing_a_job_runs_its_finally():
