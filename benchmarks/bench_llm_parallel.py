@@ -15,8 +15,18 @@ answers/s and completion tokens/s per arm and their ratios (issue threshold: >= 
 
 ``--sweep 1,2,4,8`` also measures llama-server's tokens/s per slot count; ``--repro`` checks
 that one request with one seed gives the same text alone and with the other slots busy.
+``--model FILE`` gives llama-server (sweep and repro) another GGUF, e.g. the packaged weights
+re-encoded with llama.cpp's ``llama-quantize --allow-requantize`` to Q8_0, F16 or F32;
+``HARLAB_LLAMA_SERVER`` points it at another build.
 
-    .venv/bin/python benchmarks/bench_llm_parallel.py [--answers 64] [--slots 4] [--repro]
+Measured on the quiet 2-core machine (Xeon, AVX-512 capable), 8 slots, 2 threads, 32 answers:
+SmolLM2 Q4_1 (packaged) 114 tok/s; re-encoded Q8_0 124, F16 90, F32 84; an AVX-512 build 115;
+AVX-512 with llamafile's kernels and Q8_0 140 (but those kernels round by batch shape). The
+serial server: 47 tok/s on its default 1 thread, 74 on 2. Generation is compute-bound here: one
+request alone runs at 83 tok/s on 2 threads, so batching 8 adds 1.4x, and no build or weight
+format reaches 3x the serial server's 47 tok/s while keeping per-seed answers.
+
+    .venv/bin/python benchmarks/bench_llm_parallel.py [--answers 64] [--slots 8] [--repro]
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from pathlib import Path
 
 from harlab.llm import client as llm_client
 from harlab.llm.config import LLMConfig, draw_seed
-from harlab.llm.local_server import LocalServer, find_gguf
+from harlab.llm.local_server import DEFAULT_SLOTS, LocalServer, find_gguf
 from harlab.llm.scenarios import load_scenarios
 
 THRESHOLD = 3.0
@@ -95,7 +105,7 @@ def sweep(args: argparse.Namespace, config: LLMConfig) -> dict:
     out = {}
     for slots in (int(s) for s in args.sweep.split(",")):
         bodies = demo_bodies(max(args.sweep_answers, slots), config)
-        with LocalServer(engine="llama-server", slots=slots) as server:
+        with LocalServer(args.model, engine="llama-server", slots=slots) as server:
             ask_all(server.base_url, config, bodies[:1], 1)
             seconds, tokens, _ = ask_all(server.base_url, config, bodies, slots)
         out[slots] = {"answers_per_s": round(len(bodies) / seconds, 4),
@@ -115,7 +125,7 @@ def repro(args: argparse.Namespace, config: LLMConfig) -> dict:
     bodies = bodies[args.repro_offset:]
     probe = bodies[0]
     others = [bodies[1 + k * (args.slots - 1):1 + (k + 1) * (args.slots - 1)] for k in range(3)]
-    with LocalServer(engine="llama-server", slots=args.slots) as server:
+    with LocalServer(args.model, engine="llama-server", slots=args.slots) as server:
         url = server.base_url
         texts = {"alone": ask_all(url, config, [probe], 1)[2][0],
                  "alone_again": ask_all(url, config, [probe], 1)[2][0],
@@ -137,7 +147,7 @@ def repro(args: argparse.Namespace, config: LLMConfig) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--answers", type=int, default=64)
-    ap.add_argument("--slots", type=int, default=4)
+    ap.add_argument("--slots", type=int, default=DEFAULT_SLOTS)
     ap.add_argument("--block", type=int, default=16, help="answers per arm before switching")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--temperature", type=float, default=0.7)
@@ -148,10 +158,14 @@ def main() -> None:
     ap.add_argument("--repro", action="store_true", help="check per-seed reproducibility")
     ap.add_argument("--repro-offset", type=int, default=0, help="which demo request to probe")
     ap.add_argument("--skip-compare", action="store_true")
+    ap.add_argument("--model", default=None,
+                    help="another GGUF for llama-server in --sweep and --repro (default: the "
+                         "packaged SmolLM2; the serial-vs-parallel comparison always uses it)")
     args = ap.parse_args()
     config = LLMConfig(max_tokens=args.max_tokens, temperature=args.temperature,
                        timeout_s=1800.0)
-    print(f"model {find_gguf().name}, max_tokens {args.max_tokens}, temperature "
+    model = Path(args.model).name if args.model else find_gguf().name
+    print(f"model {model}, max_tokens {args.max_tokens}, temperature "
           f"{args.temperature}, {args.answers} answers per arm, {args.slots} slots")
     result: dict = {}
     if args.repro:
