@@ -113,7 +113,9 @@ class _StageLog:
     def step(self, step: Progress) -> None:
         if not step.message:
             return
-        stage = step.message.split(":", 1)[0]
+        # "train: epoch 3/15" names its stage; a message without one continues the current
+        stage = step.message.split(":", 1)[0] if ":" in step.message else (
+            self.stage or step.message)
         if stage != self.stage or time.monotonic() - self.last >= self.every_s:
             self.stage = stage
             counts = f" ({step.done}/{step.total})" if step.total else ""

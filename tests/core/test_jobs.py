@@ -28,7 +28,8 @@ def test_run_cli_returns_result(capsys):
 
 
 def staged_job():
-    for message in ("data: indexing", "train: epoch 1", "train: epoch 2", "attack: fgsm"):
+    for message in ("data: indexing", "reading 12 videos", "train: epoch 1", "train: epoch 2",
+                    "attack: fgsm"):
         yield Progress(1, 2, message)
     return "ok"
 
