@@ -188,3 +188,17 @@ def test_no_module_tells_item_types_apart_by_name():
             hits += [f"{path.relative_to(ROOT)}:{line}" for line in _type_name_uses(tree)]
     assert not hits, ("read a field of item.kind (harlab.rating.item_types) instead of "
                       "comparing an item's type with a name:\n" + "\n".join(hits))
+
+
+def test_the_shipped_rubrics_comment_lists_every_item_type():
+    """resources/rubric.yaml documents the types by hand: adding one to ITEM_TYPES without
+    the comment (or the reverse) fails here."""
+    from pathlib import Path
+
+    from harlab.rating.item_types import ITEM_TYPES
+
+    text = (Path(__file__).resolve().parents[2] / "resources" / "rubric.yaml").read_text()
+    line = next(t for t in text.splitlines() if t.startswith("#   type "))
+    listed = [name.strip() for name in line.split(None, 2)[2].split("|")]
+    assert listed == list(ITEM_TYPES), (f"resources/rubric.yaml lists types {listed}, "
+                                        f"the registry has {list(ITEM_TYPES)}")
