@@ -32,6 +32,15 @@ class StudyConfigError(InputError):
     """A study configuration is malformed; the message names the file, key and fix."""
 
 
+#: Field metadata of a setting added after studies were run (see StudyConfig.fingerprint):
+#: mark every new setting that changes a stage's output with it.
+_ADDED_LATER = {"added_later": True}
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """One study, saved with the project (meta ``study/config``) and with every export.
@@ -85,8 +94,8 @@ class StudyConfig:
     keyframe_method: str = "uniform"
     attack: str = "fgsm"
     eps: Any = "8/255"
-    attack_params: dict[str, Any] = field(default_factory=dict)
-    surrogate: str | None = None
+    attack_params: dict[str, Any] = field(default_factory=dict, metadata=_ADDED_LATER)
+    surrogate: str | None = field(default=None, metadata=_ADDED_LATER)
     unimodal: dict[str, Any] = field(default_factory=lambda: {"provider": "builtin"})
     multimodal: dict[str, Any] = field(default_factory=lambda: {"provider": "builtin"})
     noise_floor: int = DEFAULT_NOISE_FLOOR
@@ -178,8 +187,14 @@ class StudyConfig:
         return data
 
     def fingerprint(self, *keys: str) -> str:
-        """A hash of the named settings: what a stage depends on."""
+        """A hash of the named settings: what a stage depends on.
+
+        A setting added after studies were run (``metadata=_ADDED_LATER``) is left out while
+        it has its default, so a finished study does not turn stale when HARLab learns it.
+        """
         data = self.to_dict()
+        later = {f.name: f for f in dataclasses.fields(self) if f.metadata.get("added_later")}
+        keys = tuple(k for k in keys if not (k in later and data[k] == _default(later[k])))
         return hashlib.sha256(json.dumps({k: data[k] for k in keys}, sort_keys=True,
                                          default=str).encode()).hexdigest()[:16]
 

@@ -77,16 +77,11 @@ _DEPENDS = {
 }
 
 
-#: Settings added after studies were run: left out of a fingerprint while unset, so a finished
-#: study does not turn stale when HARLab learns a new setting.
-_UNSET_LATER = {"attack_params": {}, "surrogate": None}
-
-
 def _fingerprint(config: StudyConfig, stage: str) -> str:
-    keys = tuple(dict.fromkeys(k for s in STEPS[:STEPS.index(stage) + 1] for k in _DEPENDS[s]
-                               if not (k in _UNSET_LATER
-                                       and getattr(config, k) == _UNSET_LATER[k])))
-    return config.fingerprint(*keys)
+    """The settings ``stage`` and the stages before it depend on (settings added later are
+    left out while they have their defaults: :meth:`StudyConfig.fingerprint`)."""
+    return config.fingerprint(*dict.fromkeys(k for s in STEPS[:STEPS.index(stage) + 1]
+                                             for k in _DEPENDS[s]))
 
 
 def _mark(project: Project, config: StudyConfig, stage: str) -> None:

@@ -46,3 +46,19 @@ def test_new_settings_leave_finished_studies_fresh():
     assert runner._fingerprint(StudyConfig(attack_params={"steps": 3}, attack="pgd"),
                                "samples") != runner._fingerprint(StudyConfig(attack="pgd"),
                                                                  "samples")
+
+
+def test_a_setting_added_later_counts_only_once_it_is_set():
+    """Settings marked added_later (StudyConfig field metadata) are left out of a fingerprint
+    at their defaults and in it once given, whichever stage asks."""
+    import dataclasses
+    import hashlib
+    import json
+
+    later = [f.name for f in dataclasses.fields(StudyConfig) if f.metadata.get("added_later")]
+    assert later == ["attack_params", "surrogate"]
+    plain = StudyConfig()
+    by_hand = hashlib.sha256(json.dumps({"attack": "fgsm"}, sort_keys=True).encode()
+                             ).hexdigest()[:16]  # what a study recorded before they existed
+    assert plain.fingerprint("attack", *later) == plain.fingerprint("attack") == by_hand
+    assert StudyConfig(surrogate="s.pt").fingerprint("attack", *later) != by_hand
