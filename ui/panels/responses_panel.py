@@ -1,23 +1,20 @@
 """Responses: ask the language model, then read each sample's four answers side by side.
 
-For the selected sample a 2x2 grid shows unimodal / multimodal (rows) x original / attacked
-(columns): the prompt sent, thumbnails of the frames sent, the answer with the words that
-changed between original and attacked marked, and the request's status with a retry button.
+For the selected sample a 2x2 grid (:class:`ui.widgets.response_pairs.ResponsePairsView`)
+shows unimodal / multimodal (rows) x original / attacked (columns): the prompt sent,
+thumbnails of the frames sent, the answer with the words that changed between original
+and attacked marked, and the request's status with a retry button.
 With an OpenAI model, Ask model can send through the Batch API (half price, up to 24 h).
 """
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -29,22 +26,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from harlab.attacks.samples import Sample, get_sample, sample_rows
+from harlab.attacks.samples import sample_rows
 from harlab.errors import HarlabError
 from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import format_cost
-from harlab.llm.records import RequestRecord, request_statuses, sample_requests
+from harlab.llm.records import request_statuses
 from harlab.llm.runner import usage_summary
-from harlab.rating.supersede import follow_newest, keep_current, rated_pairs, reask_warning
-from harlab.scoring.results import sample_scores
+from harlab.rating.supersede import follow_newest, keep_current, reask_warning
 from harlab.stages import QueryConfig, query
 from harlab.vocab import DEFAULT_NOISE_FLOOR, MODALITIES, SIDES
 from ui.context import AppContext
 from ui.widgets.job_controls import JobControls
-from ui.widgets.reask_dialog import KEEP_RATED, confirm_reask, superseded_text
-from ui.widgets.response_cell import ResponseCell
+from ui.widgets.reask_dialog import KEEP_RATED, confirm_reask
+from ui.widgets.response_pairs import ResponsePairsView
 from ui.widgets.scenario_editor import ScenarioEditorDialog
-from ui.widgets.word_diff import diff_html, legend_html
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +54,6 @@ def config_from_settings(ctx: AppContext) -> LLMConfig:
 class ResponsesPanel(QWidget):
     """Query the model for the project's samples and compare the answers."""
 
-    THUMB_HEIGHT = 56
     BATCH_TIP = ("Ask model sends the requests through OpenAI's Batch API: half the price, "
                  "answers within 24 h. Stop, or a killed run, leaves the batch running on the "
                  "server: the next identical Ask resumes it instead of sending (and paying "
@@ -115,24 +109,11 @@ class ResponsesPanel(QWidget):
         self.sample_list.setMinimumWidth(250)
         self.sample_list.currentItemChanged.connect(self._on_sample_list_changed)
         splitter.addWidget(self.sample_list)
-        right = QWidget()
-        grid = QGridLayout(right)
-        grid.setContentsMargins(0, 0, 0, 0)
-        self.cells: dict[tuple[str, str], ResponseCell] = {}
-        self.similarity_labels: dict[str, QLabel] = {}
-        for r, modality in enumerate(MODALITIES):
-            box = QGroupBox(modality.capitalize())
-            row = QGridLayout(box)
-            for c, variant in enumerate(SIDES):
-                cell = ResponseCell(modality, variant)
-                cell.retry_requested.connect(self._on_cell_retry_requested)
-                self.cells[(modality, variant)] = cell
-                row.addWidget(cell, 0, c)
-            sim = QLabel(wordWrap=True)
-            self.similarity_labels[modality] = sim
-            row.addWidget(sim, 1, 0, 1, 2)
-            grid.addWidget(box, r, 0)
-        splitter.addWidget(right)
+        self.pairs = ResponsePairsView()
+        self.pairs.retry_requested.connect(self._on_cell_retry_requested)
+        self.cells = self.pairs.cells
+        self.similarity_labels = self.pairs.similarity_labels
+        splitter.addWidget(self.pairs)
         splitter.setStretchFactor(1, 1)
         layout.addWidget(splitter, 1)
 
@@ -195,45 +176,7 @@ class ResponsesPanel(QWidget):
         self.usage_label.setToolTip(summary["note"])
 
     def _show_sample(self, sample_id: int | None) -> None:
-        project = self.ctx.project
-        sample = None if project is None or sample_id is None else get_sample(project, sample_id)
-        rows = {} if sample is None else sample_requests(project, sample_id)
-        scores = {} if sample is None else sample_scores(project, sample_id)
-        for modality in MODALITIES:
-            pair = [rows.get((modality, variant)) for variant in SIDES]
-            reason = _shared_reason(*pair)
-            for variant, row in zip(SIDES, pair, strict=True):
-                cell = self.cells[(modality, variant)]
-                cell.set_request(row, self._thumbnails(sample, modality, variant),
-                                 _prompt_of(row, sample, modality, variant),
-                                 reason_below=reason is not None)
-                cell.setEnabled(sample is not None)
-            label = self.similarity_labels[modality]
-            a, b = pair
-            if a is not None and b is not None and a.status == b.status == "ok":
-                ta, tb = a.response_text or "", b.response_text or ""
-                ha, hb = diff_html(ta, tb)
-                self.cells[(modality, "original")].response_view.show_diff(ta, ha)
-                self.cells[(modality, "attacked")].response_view.show_diff(tb, hb)
-                label.setText(_scores_text(scores, modality)
-                              + superseded_text(rated_pairs(project, sample_id, modality))
-                              + "<br>" + legend_html())
-            elif reason is not None:
-                label.setText(f"<b>Both skipped</b>: {html.escape(reason, quote=False)}")
-            else:
-                label.setText("")
-
-    def _thumbnails(self, sample: Sample | None, modality: str, variant: str) -> list[QPixmap]:
-        """The frames a multimodal request sends, scaled for the cell."""
-        if sample is None or modality != "multimodal":
-            return []
-        frames = []
-        for path in sample.frames("clean" if variant == "original" else "adv"):
-            pix = QPixmap(str(path))
-            if not pix.isNull():
-                frames.append(pix.scaledToHeight(
-                    self.THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
-        return frames
+        self.pairs.show_sample(self.ctx.project, sample_id)
 
     # ------------------------------------------------------------------ jobs
     def _start(self, sample_ids: list[int] | None, modalities: list[str], refresh: bool,
@@ -336,49 +279,3 @@ class ResponsesPanel(QWidget):
         if not self.ctx.runner.busy:
             self.reload()
 
-
-def _scores_text(scores: dict[tuple[str, str], dict[str, float | None]], modality: str) -> str:
-    """The stored scores of a pair, and its noise floor, as one line."""
-    drift = scores.get((modality, "attacked"))
-    if not drift:
-        return "Not scored yet: press Score in the Results panel (or harlab score)"
-
-    def num(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    text = (f"Syntactic cosine {num(drift.get('syntactic_cosine'))} · semantic cosine "
-            f"{num(drift.get('semantic_cosine'))}")
-    if drift.get("decision_changed") is not None:
-        text += f" · decision {'changed' if drift['decision_changed'] else 'held'}"
-    for metric in ("semantic_cosine", "syntactic_cosine"):
-        floor = [v.get(metric) for (m, pair), v in scores.items()
-                 if m == modality and pair.startswith("noise-") and v.get(metric) is not None]
-        if floor:
-            text += (f" · noise floor ({metric.split('_')[0]}, original vs {len(floor)} "
-                     f"re-draw(s) of itself) {sum(floor) / len(floor):.3f}")
-            break
-    return text
-
-
-def _shared_reason(a: RequestRecord | None, b: RequestRecord | None) -> str | None:
-    """The reason both sides of a pair were skipped, when it is the same one (a text-only
-    model, no scenario): stated once below the pair instead of in each cell. A failure's
-    reason stays in its cell, beside the cell's own Retry."""
-    if (a is None or b is None or a.status != "skipped" or b.status != "skipped"
-            or not a.error or a.error != b.error):
-        return None
-    return a.error
-
-
-def _prompt_of(row: RequestRecord | None, sample: Sample | None, modality: str,
-               variant: str) -> str:
-    """The user text that was sent (from the stored request), else what would be sent."""
-    if row is not None and row.prompt:
-        return row.prompt
-    if sample is None:
-        return ""
-    if modality == "unimodal":
-        label = sample.clean_pred if variant == "original" else sample.adv_pred
-        return f"(scenario prompt with label {label})"
-    return "(scenario question with the " + ("clean" if variant == "original" else
-                                             "adversarial") + " frames)"
