@@ -3,6 +3,8 @@
 Each answer is one upsert on the project's autocommit connection (WAL, ``synchronous=FULL``),
 so when :func:`record_answer` returns the answer is on disk: a crash or ``kill -9`` afterwards
 loses nothing. Changing an answer updates the same row; ``None`` (or empty free text) clears it.
+Only the current pair of a (sample, modality) takes answers: a superseded pair's ratings are
+read-only (:func:`harlab.rating.supersede.require_current`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from harlab.rating.session import (
     items,
     status_of,
 )
+from harlab.rating.supersede import require_current
 from harlab.store import Project
 
 _UPSERT = """
@@ -80,8 +83,11 @@ def record_answer(project: Project, annotator: Annotator, item: RatingItem, key:
             once a rating was given unblinded it stays marked).
 
     Raises:
+        PairSuperseded: a re-ask replaced the pair (an :class:`InputError`; checked in the
+            store, whatever ``item.superseded`` says); nothing is written or cleared.
         RubricError: unknown key or a value the item does not accept.
     """
+    require_current(project, item)
     rubric = rubric or load_rubric(project.root)
     a_is = a_is or blind_order(project, annotator, item)
     stored_key, stored_value = unblind(rubric, key, value, a_is)

@@ -6,7 +6,9 @@ to the exact answers they judged. By default the newest pair is current; the stu
 chosen pair current instead (``pair_choices``, read by the ``current_requests`` view). A pair
 that was rated and is no longer current is *superseded*: its ratings are still listed by
 :func:`harlab.rating.items`, counted by :func:`harlab.rating.progress` and written to
-``evaluation.csv`` (``rating_status`` / ``superseded_ratings``).
+``evaluation.csv`` (``rating_status`` / ``superseded_ratings``). Its ratings are read-only
+(:func:`require_current`): a reviewer can trust that they are exactly those given while the
+pair was current. Making the pair current again (:func:`choose_pair`) makes it rateable again.
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ import time
 from dataclasses import dataclass
 
 from harlab.errors import InputError
+from harlab.rating.session import RatingItem
 from harlab.store import Project
 from harlab.vocab import MODALITIES
+
+
+class PairSuperseded(InputError):
+    """A rating, skip or flag for a pair of answers a re-ask replaced (see
+    :func:`require_current`)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,35 @@ def _current_ids(project: Project, sample_id: int, modality: str) -> tuple[int, 
         "SELECT id, variant FROM current_requests WHERE sample_id = ? AND modality = ? AND "
         "variant IN ('original', 'attacked')", (sample_id, modality))}
     return (rows["original"], rows["attacked"]) if len(rows) == 2 else None
+
+
+def read_only_reason(item: RatingItem) -> str:
+    """Why the ratings of a superseded ``item`` are read-only, and what to do instead."""
+    return (f"Read-only: answers {item.original_id} / {item.attacked_id} of sample "
+            f"#{item.sample_id} ({item.modality}) were replaced by a re-ask; their ratings stay "
+            "as given while they were current. Rate the current pair of this sample instead. "
+            "To rate these answers again, the study must use them again: "
+            f"harlab.rating.supersede.choose_pair(project, {item.sample_id}, "
+            f"{item.modality!r}, {item.original_id}, {item.attacked_id}) makes them current "
+            "(the Responses panel's \"keep the rated pair\" choice only keeps a pair current "
+            "before a re-ask replaces it).")
+
+
+def require_current(project: Project, item: RatingItem) -> None:
+    """Refuse to rate, skip or flag ``item`` unless its pair is the one the study uses now.
+
+    Read from the store, not from ``item.superseded``: the item may have been listed before a
+    re-ask (or a :func:`choose_pair`) changed which pair is current.
+
+    Raises:
+        PairSuperseded: the pair is no longer current; says which pair is and what to do.
+    """
+    current = _current_ids(project, item.sample_id, item.modality)
+    if current == (item.original_id, item.attacked_id):
+        return
+    now = (f"the study now uses answers {current[0]} / {current[1]}" if current is not None
+           else "the study has no current pair for it")
+    raise PairSuperseded(f"{read_only_reason(item)} ({now}.)")
 
 
 def rated_pairs(project: Project, sample_id: int, modality: str) -> list[RatedPair]:
