@@ -20,9 +20,16 @@ from harlab.rating.supersede import (
     keep_current,
     require_current,
 )
+from harlab.store import Project
 from tests.core.test_rating_fixtures import add_answer, make_project
-from tests.core.test_rating_reask import _config, project, rate_fully, seeded_reply  # noqa: F401
+from tests.core.test_rating_reask import _config, rate_fully, seeded_reply
 from tests.llm_server import FakeLLMServer, add_samples
+
+
+@pytest.fixture
+def project(tmp_path):
+    with Project.create(tmp_path / "proj") as proj:
+        yield proj
 
 
 def _stored(project, annotator):
