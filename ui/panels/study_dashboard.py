@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -70,7 +71,11 @@ class StudyDashboard(QWidget):
         layout.addWidget(self._make_dataset_notice())
         self.stages = QTableWidget(0, 3)
         self.stages.setHorizontalHeaderLabels(["Stage", "State", "Holds"])
-        self.stages.horizontalHeader().setStretchLastSection(True)
+        # Stage and State fit their text, Holds takes the rest of the width: sizing every
+        # column to its text once (resizeColumnsToContents) left a grey strip on a wide window.
+        header = self.stages.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.stages.verticalHeader().setVisible(False)
         self.stages.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         layout.addWidget(self.stages)
@@ -185,8 +190,9 @@ class StudyDashboard(QWidget):
         self.stages.setRowCount(len(STAGE_TITLES))
         for i, (stage, title) in enumerate(STAGE_TITLES.items()):
             for j, text in enumerate((title, overview.states[stage], overview.holds[stage])):
-                self.stages.setItem(i, j, QTableWidgetItem(text))
-        self.stages.resizeColumnsToContents()
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)  # a narrow window elides the Holds text
+                self.stages.setItem(i, j, item)
         self.stages.setFixedHeight(self.stages.horizontalHeader().height() + 4
                                    + sum(self.stages.rowHeight(i)
                                          for i in range(self.stages.rowCount())))
