@@ -371,7 +371,7 @@ def _is_unfinished(db_path: Path) -> bool:
         if db_path.stat().st_size == 0:
             return True
         # Read-only: deciding must not create, convert or repair anything.
-        with contextlib.closing(_read_only(db_path)) as conn:
+        with contextlib.closing(open_read_only(db_path)) as conn:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -467,14 +467,24 @@ def _describe_db_error(exc: sqlite3.DatabaseError) -> str:
     return str(exc)
 
 
-def _read_only(db_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+def open_read_only(db_path: Path) -> sqlite3.Connection:
+    """A connection to ``db_path`` that writes nothing and creates no file beside it.
+
+    ``mode=ro`` alone leaves ``-wal`` and ``-shm`` files next to a WAL database. With no
+    ``-wal`` or ``-journal`` file every commit is in the main file, so it is opened
+    ``immutable`` (no lock, no side files); with one, the database is open elsewhere (or its
+    app was killed) and ``mode=ro`` reads the commits in it. Raises ``sqlite3.Error``.
+    """
+    pending = any(db_path.with_name(db_path.name + side).exists()
+                  for side in ("-wal", "-journal"))
+    options = "mode=ro" if pending else "mode=ro&immutable=1"
+    return sqlite3.connect(f"{db_path.resolve().as_uri()}?{options}", uri=True, timeout=30.0)
 
 
 def _check_ours(db_path: Path) -> None:
     """Refuse, without writing a byte, a file that is not a readable HARLab database."""
     try:
-        with contextlib.closing(_read_only(db_path)) as conn:
+        with contextlib.closing(open_read_only(db_path)) as conn:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:

@@ -31,7 +31,7 @@ from harlab.rating.commitment import reveal, root_of
 from harlab.rating.session import validate_name
 from harlab.rating.tables import LONG_COLUMNS, ratings_long
 from harlab.store import _APP_ID as APP_ID
-from harlab.store import DB_NAME, SCHEMA_VERSION, Project
+from harlab.store import DB_NAME, SCHEMA_VERSION, Project, open_read_only
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
@@ -274,18 +274,9 @@ def _project_rows(path: Path) -> list[tuple[str, Any]]:
 
 
 def _open_read_only(db: Path) -> sqlite3.Connection:
-    """A connection to ``db`` that creates no file beside it.
-
-    ``mode=ro`` alone still creates ``-wal`` and ``-shm`` files next to a WAL database, and
-    cannot remove them afterwards. Without a ``-wal`` file every commit is in the main file
-    (SQLite deletes it when the last connection closes), so the copy is opened ``immutable``:
-    no lock and no side files. A ``-wal`` file means the project is open elsewhere (or its app
-    was killed); then ``mode=ro`` reads the commits in it through the side files that exist.
-    """
-    wal = db.with_name(db.name + "-wal")
-    options = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    """:func:`~harlab.store.open_read_only` (no file is created beside ``db``); InputError."""
     try:
-        return sqlite3.connect(f"{db.resolve().as_uri()}?{options}", uri=True, timeout=30.0)
+        return open_read_only(db)
     except sqlite3.Error as exc:
         raise InputError(f"cannot open {str(db)!r} read-only ({exc}); check that the file "
                          "is readable") from exc
