@@ -36,10 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, default=default.max_tokens,
                    help=f"answer length cap (default {default.max_tokens}); truncated answers "
                         "are flagged")
-    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt")
-    p.add_argument("--max-retries", type=int, default=4,
-                   help="retries after 429, 5xx, timeouts and malformed answers (default 4)")
+    p.add_argument("--concurrency", type=int, default=default.concurrency,
+                   help=f"requests in flight (default {default.concurrency}; the built-in "
+                        "server takes as many as it has slots)")
+    p.add_argument("--timeout", type=float, default=default.timeout_s,
+                   help=f"seconds per attempt (default {default.timeout_s:g})")
+    p.add_argument("--max-retries", type=int, default=default.max_retries,
+                   help=f"retries after 429, 5xx, timeouts and malformed answers (default "
+                        f"{default.max_retries})")
     p.add_argument("--image-detail", choices=IMAGE_DETAILS, default="auto")
     p.add_argument("--supports-images", choices=("auto", "yes", "no"), default="auto",
                    help="whether the model takes images (auto: guess from its name)")

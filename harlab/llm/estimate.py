@@ -2,7 +2,9 @@
 
 Plans the run exactly as :func:`harlab.llm.runner.query_samples` would, leaves out what the
 store already answers, and prices the rest at list price and through the Batch API (half).
-Completion length and latency come from this model's stored answers when there are some.
+Completion length and latency come from this model's stored answers when there are some; the
+time assumes as many requests in flight as the run would send at once
+(:func:`~harlab.llm.runner.request_workers`: the built-in server's slots).
 Read-only: nothing is written to the project and nothing is sent.
 """
 
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from harlab.errors import InputError
 from harlab.llm.config import LLMConfig
 from harlab.llm.pricing import QueryEstimate, estimate_query_cost
-from harlab.llm.runner import _ok_rows_by_key, plan_requests
+from harlab.llm.runner import _ok_rows_by_key, plan_requests, request_workers
 from harlab.llm.scenarios import ScenarioSet
 from harlab.store import Project
 from harlab.vocab import MODALITIES
@@ -42,5 +44,4 @@ def estimate_query(project: Project, config: LLMConfig, *,
         max_tokens=config.max_tokens,
         mean_completion_tokens=history["ct"] if has_history else None,
         latency_s=history["lat"] if has_history and history["lat"] else None,
-        concurrency=1 if config.is_builtin
-        else config.concurrency)
+        concurrency=request_workers(config))

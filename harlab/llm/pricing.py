@@ -142,16 +142,19 @@ class QueryEstimate:
     concurrency: int
 
     def __str__(self) -> str:
-        return "\n".join([
+        local = self.provider in LOCAL_PROVIDERS  # no bill, and no Batch API to price
+        lines = [
             f"{self.requests} requests to send to {self.provider}:{self.model} "
             f"({self.cached} answered from the store, {self.skipped} skipped)",
             f"  tokens: ~{self.prompt_tokens:,} prompt + ~{self.completion_tokens:,} completion "
             f"({self.completion_basis})",
-            f"  direct:    {format_cost(self.cost_usd)}, ~{_duration(self.time_s)} at "
-            f"{self.concurrency} in flight x {self.latency_s:.1f} s a request",
-            f"  Batch API: {format_cost(self.batch_cost_usd)} (half price), within 24 h "
-            "(usually much sooner)",
-            f"  {ESTIMATE_NOTE}"])
+            f"  direct:    {'no charge (a local model)' if local else format_cost(self.cost_usd)}"
+            f", ~{_duration(self.time_s)} at {self.concurrency} in flight x "
+            f"{self.latency_s:.1f} s a request"]
+        if not local:
+            lines += [f"  Batch API: {format_cost(self.batch_cost_usd)} (half price), within "
+                      "24 h (usually much sooner)", f"  {ESTIMATE_NOTE}"]
+        return "\n".join(lines)
 
 
 def _duration(seconds: float) -> str:

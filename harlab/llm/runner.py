@@ -111,6 +111,14 @@ class _Item:
 
 
 # ---------------------------------------------------------------------------- planning
+def request_workers(config: LLMConfig) -> int:
+    """Requests in flight at once: ``config.concurrency``, and for the built-in server no more
+    than its slots (llama-server's continuous batching; 1 for llama-cpp-python's): more would
+    only queue there and make the stored latencies include the wait."""
+    return (min(config.concurrency, builtin_slots(config)) if config.is_builtin
+            else config.concurrency)
+
+
 def cache_identity(config: LLMConfig) -> str:
     """The server part of the cache key (the built-in server's port changes every start)."""
     if config.base_url:
@@ -374,16 +382,11 @@ class _QueryJob:
         """
         config, counts = self.config, self.counts
         client = yield from self._connect()
-        # The built-in server answers as many requests at once as it has slots (llama-server's
-        # continuous batching; 1 for llama-cpp-python's): more workers would only queue there
-        # and make the stored latencies include the wait.
         builtin = config.is_builtin
         restarts_left = 1 if builtin else 0
         stop = threading.Event()
         pending: dict[cf.Future[Any], list[_Item]] = {}
-        workers = (min(config.concurrency, builtin_slots(config)) if builtin
-                   else config.concurrency)
-        executor = cf.ThreadPoolExecutor(max_workers=workers,
+        executor = cf.ThreadPoolExecutor(max_workers=request_workers(config),
                                          thread_name_prefix="llm")
 
         def submit(group: list[_Item]) -> None:

@@ -319,6 +319,33 @@ def test_estimate_before_sending(project):
     assert after.completion_tokens == 4 * 20 and "stored answers" in after.completion_basis
 
 
+def test_estimate_for_the_builtin_model_counts_its_slots(project, monkeypatch):
+    """A local model: no charge and no Batch API line; the time assumes as many requests in
+    flight as the run sends (the built-in server's slots), not one at a time."""
+    from harlab.llm import runner
+
+    monkeypatch.setattr(runner, "builtin_slots", lambda config=None: 8)
+    add_samples(project, PAIRS)
+    est = estimate_query(project, LLMConfig(), modalities=["unimodal"], noise_floor=3)
+    # 2 samples x (original + attacked + 3 noise-floor draws)
+    assert est.requests == 10 and est.concurrency == 8 == runner.request_workers(LLMConfig())
+    assert est.time_s == pytest.approx(2 * est.latency_s)  # ceil(10 / 8) rounds of requests
+    text = str(est)
+    assert "no charge (a local model)" in text and "8 in flight" in text
+    assert "Batch API" not in text
+    assert runner.request_workers(LLMConfig(concurrency=3)) == 3
+    assert runner.request_workers(LLMConfig(provider="openai", concurrency=20)) == 20
+
+
+def test_cli_query_defaults_are_llmconfigs():
+    from harlab.cli import build_parser
+
+    args = build_parser().parse_args(["query", "--project", "p"])
+    default = LLMConfig()
+    assert (args.concurrency, args.timeout, args.max_retries) == (
+        default.concurrency, default.timeout_s, default.max_retries)
+
+
 def test_token_rules():
     assert image_tokens(224, 224) == 255 and image_tokens(224, 224, "low") == 85
     assert image_tokens(1024, 1024, "high") == 765  # OpenAI's worked example
