@@ -21,12 +21,19 @@ from harlab.errors import InputError
 from harlab.jobs import Job, Progress
 from harlab.llm.records import current_requests
 from harlab.scoring import judgments, similarity
-from harlab.scoring.metrics import METRICS, MetricContext, PairToScore, check_metrics, metric
+from harlab.scoring.metrics import (
+    METRICS,
+    MetricContext,
+    PairToScore,
+    Scored,
+    check_metrics,
+    metric,
+)
 from harlab.store import Project
 from harlab.vocab import MODALITIES, SCORER_DEVICE_CHOICES
 
 __all__ = ["METRICS", "MODALITIES", "PairToScore", "ScoreConfig", "ScoreResult",
-           "default_rules_path", "plan_pairs", "score_project"]
+           "default_rules_path", "plan_pairs", "score_project", "score_row", "write_scores"]
 
 
 @dataclass(frozen=True)
@@ -112,17 +119,34 @@ def plan_pairs(project: Project, modalities: Sequence[str] = MODALITIES, *,
     return out
 
 
-def _row(run_id: int, p: PairToScore, metric: str, scorer: str, value: float | None,
-         reason: str | None, details: dict[str, Any]) -> tuple:
-    if value is None and not reason:
+def score_row(run_id: int, pair: PairToScore, metric: str, scorer: str, scored: Scored
+              ) -> tuple:
+    """The ``scores`` row of one metric's value for one pair, as :func:`write_scores` takes it.
+
+    A value of None always has a reason (``undefined`` when the metric gave none).
+    """
+    reason = scored.reason
+    if scored.value is None and not reason:
         reason = "undefined"
-    return (run_id, p.sample_id, p.modality, p.pair, metric, scorer, value, reason, p.a_id,
-            p.b_id, json.dumps(details, sort_keys=True, ensure_ascii=False), time.time())
+    return (run_id, pair.sample_id, pair.modality, pair.pair, metric, scorer, scored.value,
+            reason, pair.a_id, pair.b_id,
+            json.dumps(scored.details, sort_keys=True, ensure_ascii=False), time.time())
 
 
 _INSERT = ("INSERT OR IGNORE INTO scores (run_id, sample_id, modality, pair, metric, scorer, "
            "value, reason, response_a_id, response_b_id, details_json, created_at) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def write_scores(project: Project, rows: Sequence[tuple]) -> int:
+    """Store :func:`score_row` rows in one transaction; returns how many were new.
+
+    A row whose metric, scorer and response pair are already stored is skipped (the table
+    keeps one row per metric, scorer and pair), so writing the same scores twice adds nothing.
+    """
+    before = project.query_one("SELECT count(*) FROM scores")[0]
+    project.executemany(_INSERT, rows)
+    return int(project.query_one("SELECT count(*) FROM scores")[0] - before)
 
 
 def score_project(project: Project, config: ScoreConfig = ScoreConfig(), *,
@@ -149,9 +173,7 @@ def score_project(project: Project, config: ScoreConfig = ScoreConfig(), *,
         done = 0
 
         def write(rows: list[tuple], metric: str) -> None:
-            before = project.query_one("SELECT count(*) FROM scores")[0]
-            project.executemany(_INSERT, rows)
-            added = project.query_one("SELECT count(*) FROM scores")[0] - before
+            added = write_scores(project, rows)
             counts["added"] += added
             by_metric[metric] = by_metric.get(metric, 0) + added
 
@@ -190,7 +212,7 @@ def _metric_steps(project: Project, run_id: int, pairs: list[PairToScore], name:
     for start in range(0, len(todo), step):
         batch = todo[start:start + step]
         scored = spec.compute([p for p, _ in batch], context)
-        rows = [_row(run_id, p, name, scorer, s.value, s.reason, s.details)
+        rows = [score_row(run_id, p, name, scorer, s)
                 for (p, scorer), s in zip(batch, scored, strict=True)]
         yield rows, 0, f"{name}: {start + len(batch)}/{len(todo)}"
 

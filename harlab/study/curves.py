@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,7 +38,7 @@ from harlab.llm.config import LLMConfig
 from harlab.llm.records import current_requests
 from harlab.llm.runner import query_samples
 from harlab.scoring import judgments, similarity
-from harlab.scoring.job import default_rules_path
+from harlab.scoring.job import default_rules_path, score_row, write_scores
 from harlab.scoring.metrics import MetricContext, PairToScore, metric
 from harlab.scoring.stats import StatsConfig, describe
 from harlab.store import Project, to_json
@@ -57,9 +56,6 @@ CURVE_COLUMNS = (
     "adv_label_ci_high", "drift_n", "drift_mean", "drift_ci_low", "drift_ci_high",
     "drift_ci_method", "noise_draws")
 RATE_CI = "Wilson score interval, 95% (statsmodels proportion_confint, method='wilson')"
-_INSERT = ("INSERT OR IGNORE INTO scores (run_id, sample_id, modality, pair, metric, scorer, "
-           "value, reason, response_a_id, response_b_id, details_json, created_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @dataclass(frozen=True)
@@ -289,11 +285,8 @@ def score_samples(project: Project, run_id: int, sample_ids: Sequence[int], conf
         if todo:
             yield Progress(0, len(todo), f"scoring {name} of {len(todo)} pairs")
             scored = spec.compute([p for p, _ in todo], ctx)
-            project.executemany(_INSERT, [
-                (run_id, p.sample_id, p.modality, p.pair, name, scorer, s.value,
-                 s.reason or (None if s.value is not None else "undefined"), p.a_id, p.b_id,
-                 json.dumps(s.details, sort_keys=True, ensure_ascii=False), time.time())
-                for (p, scorer), s in zip(todo, scored, strict=True)])
+            write_scores(project, [score_row(run_id, p, name, scorer, s)
+                                   for (p, scorer), s in zip(todo, scored, strict=True)])
             for (p, _), s in zip(todo, scored, strict=True):
                 out.setdefault((p.sample_id, p.pair), {})[name] = s.value
     return out
