@@ -65,15 +65,24 @@ class Sample:
 
     def frames(self, variant: str) -> list[Path]:
         """``clean`` or ``adv`` frame paths."""
-        if variant not in FRAME_VARIANTS:
-            raise InputError(f"frame variant must be one of {', '.join(FRAME_VARIANTS)}, got "
-                             f"{variant!r}")
-        return self.clean_frames if variant == "clean" else self.adv_frames
+        return self.clean_frames if _variant(variant) == "clean" else self.adv_frames
+
+
+def _variant(variant: str) -> str:
+    if variant not in FRAME_VARIANTS:
+        raise InputError(f"frame variant must be one of {', '.join(FRAME_VARIANTS)}, got "
+                         f"{variant!r}")
+    return variant
+
+
+def frame_names(row: Any, variant: str) -> list[str]:
+    """A ``samples`` row's ``clean`` or ``adv`` frames as stored: relative to the project."""
+    return json.loads(row[f"{_variant(variant)}_frames_json"])
 
 
 def _sample(project: Project, row: Any) -> Sample:
-    def paths(col: str) -> list[Path]:
-        return [project.abspath(p) for p in json.loads(row[col])]
+    def paths(variant: str) -> list[Path]:
+        return [project.abspath(p) for p in frame_names(row, variant)]
 
     def top(col: str) -> list[tuple[str, float]]:
         return [(str(label), float(p)) for label, p in json.loads(row[col] or "[]")]
@@ -85,8 +94,8 @@ def _sample(project: Project, row: Any) -> Sample:
         attack=row["attack"], eps=float(row["eps"]), clean_pred=row["clean_pred"],
         clean_conf=float(row["clean_conf"]), adv_pred=row["adv_pred"],
         adv_conf=float(row["adv_conf"]), clean_top5=top("clean_top5_json"),
-        adv_top5=top("adv_top5_json"), clean_frames=paths("clean_frames_json"),
-        adv_frames=paths("adv_frames_json"), survives_png=bool(row["survives_png"]),
+        adv_top5=top("adv_top5_json"), clean_frames=paths("clean"),
+        adv_frames=paths("adv"), survives_png=bool(row["survives_png"]),
         selected=bool(row["selected"]))
 
 
@@ -110,16 +119,37 @@ class SampleRow:
         return self.eps * 255.0
 
 
+def _where_selected(selected: bool | None) -> str:
+    return "" if selected is None else f" WHERE selected = {int(bool(selected))}"
+
+
 def sample_rows(project: Project, *, selected: bool | None = None,
                 newest_first: bool = False) -> list[SampleRow]:
     """Every sample as a light :class:`SampleRow` (cheap for lists of many thousands)."""
-    where = "" if selected is None else f" WHERE selected = {int(bool(selected))}"
     rows = project.query("SELECT id, video, true_label, clean_pred, clean_conf, adv_pred, "
-                         "adv_conf, eps, survives_png, selected FROM samples" + where
+                         "adv_conf, eps, survives_png, selected FROM samples"
+                         + _where_selected(selected)
                          + f" ORDER BY id {'DESC' if newest_first else 'ASC'}")
     return [SampleRow(r["id"], r["video"], r["true_label"], r["clean_pred"], r["clean_conf"],
                       r["adv_pred"], r["adv_conf"], r["eps"], bool(r["survives_png"]),
                       bool(r["selected"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class StoredFrames:
+    """One sample's frame files as stored (paths relative to the project, not resolved)."""
+
+    id: int
+    clean: list[str]
+    adv: list[str]
+
+
+def stored_frame_names(project: Project, *, selected: bool | None = None
+                       ) -> list[StoredFrames]:
+    """Every sample's frame names in id order, as stored (a bundle checks them unresolved)."""
+    rows = project.query("SELECT id, clean_frames_json, adv_frames_json FROM samples"
+                         + _where_selected(selected) + " ORDER BY id")
+    return [StoredFrames(r["id"], frame_names(r, "clean"), frame_names(r, "adv")) for r in rows]
 
 
 def list_samples(project: Project, *, selected: bool | None = None,

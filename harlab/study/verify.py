@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harlab.attacks.samples import sample_rows, stored_frame_names
 from harlab.errors import InputError
 from harlab.paths import file_sha256
 from harlab.rating.commitment import check_store as check_blind_key
@@ -80,10 +81,9 @@ def read_manifest(path: Path, bundle: str) -> dict[str, Any]:
 def stored_frames(project: Project) -> dict[str, int]:
     """Every frame the study's (selected) samples name, with the first sample naming it."""
     out: dict[str, int] = {}
-    for s in project.query("SELECT id, clean_frames_json, adv_frames_json FROM samples "
-                           "WHERE selected = 1 ORDER BY id"):
-        for rel in json.loads(s["clean_frames_json"]) + json.loads(s["adv_frames_json"]):
-            out.setdefault(rel, s["id"])
+    for s in stored_frame_names(project, selected=True):
+        for rel in s.clean + s.adv:
+            out.setdefault(rel, s.id)
     return out
 
 
@@ -139,7 +139,7 @@ def _frame_refs(body: Any) -> list[str]:
 
 def check_requests(project: Project, files: FrameFiles, report: VerifyReport) -> None:
     """Each frame a stored request sent still has the hash the request recorded."""
-    selected = {r["id"] for r in project.query("SELECT id FROM samples WHERE selected = 1")}
+    selected = {s.id for s in sample_rows(project, selected=True)}
     checked = unchecked = 0
     for r in project.query("SELECT id, sample_id, request_json FROM llm_requests ORDER BY id"):
         try:
