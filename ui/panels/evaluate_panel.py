@@ -21,6 +21,7 @@ from harlab.errors import HarlabError
 from harlab.rating import itemlog
 from harlab.rating.busy import no_wait
 from harlab.rating.session import commit_orders
+from harlab.rating.supersede import PairSuperseded, read_only_reason
 from ui.context import AppContext
 from ui.prefs import RatingPrefs
 from ui.widgets import rating_details as view
@@ -28,13 +29,14 @@ from ui.widgets.rating_bars import ALL, RatingTopBar, info_row, nav_button
 from ui.widgets.rating_form import RatingForm
 from ui.widgets.rating_guide import RatingGuide
 from ui.widgets.rating_pair import ResponsePairView
-from ui.widgets.rating_saver import AnswerSaver, ItemClock
+from ui.widgets.rating_saver import AnswerSaver, ItemClock, skip_or_flag
 from ui.widgets.reason_bar import ReasonBar
 
 KEYS_HELP = ("1–5 answer · ↑/↓ question · ←/→ or p/n item · u next unrated · Enter note · "
              "s skip · f flag · i instructions · PgUp/PgDn scroll · r ratings · l plan")
 _NAV = {Qt.Key.Key_Left: -1, Qt.Key.Key_P: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_N: 1}
 _SCROLL = {Qt.Key.Key_PageUp: -1.0, Qt.Key.Key_PageDown: 1.0}
+_WRITE_KEYS = (Qt.Key.Key_S, Qt.Key.Key_F, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_T)
 
 
 class EvaluatePanel(QWidget):
@@ -54,6 +56,7 @@ class EvaluatePanel(QWidget):
         self.saver.mark.connect(self._on_saver_mark)
         self.saver.stored.connect(self._on_saver_stored)
         self.saver.refused.connect(self._show_error)
+        self.saver.superseded.connect(self._on_saver_superseded, Qt.ConnectionType.QueuedConnection)
         prefs = ctx.prefs(RatingPrefs)
         layout = QVBoxLayout(self)
 
@@ -80,6 +83,8 @@ class EvaluatePanel(QWidget):
         self.details_label = QLabel()
         self.details_label.setWordWrap(True)
         layout.addWidget(self.details_label)
+        self.read_only_label = view.read_only_label()
+        layout.addWidget(self.read_only_label)
         self.form = RatingForm()
         self.form.answered.connect(self._on_form_answered)
         self.form.left.connect(self._on_form_left)
@@ -124,12 +129,7 @@ class EvaluatePanel(QWidget):
                 self.form.set_questions(self.rubric.questions())
                 self.annotator_combo.addItems([a.name for a in rating.annotators(project)])
                 self.top.set_classes(rating.class_names(project))
-                optional = itemlog.blind_policy(project) == "optional"
-                self.blind_check.setEnabled(optional)
-                self.blind_check.setToolTip(
-                    "This study lets annotators unblind; every rating you give unblinded is "
-                    "marked so" if optional else "Blind mode is locked for this study "
-                    "(harlab rate setup --blind optional allows unblinding)")
+                view.show_blind_policy(self.blind_check, itemlog.blind_policy(project))
                 self._set_message("Type your name and press Enter (or Start rating).")
             except HarlabError as exc:
                 self._show_error(str(exc))
@@ -240,6 +240,8 @@ class EvaluatePanel(QWidget):
             self.pair_view.scroll(_SCROLL.get(key, -0.3 if key == Qt.Key.Key_Up else 0.3))
         elif self.annotator is None or self.current_item() is None:
             super().keyPressEvent(event)
+        elif self.current_item().superseded and (text.isdigit() or key in _WRITE_KEYS):
+            self._show_error(read_only_reason(self.current_item()))  # read-only: nothing else
         elif text.isdigit() and self.form.press_digit(int(text)):
             pass
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
@@ -262,7 +264,8 @@ class EvaluatePanel(QWidget):
         for button in (self.prev_button, self.next_button, self.unrated_button):
             button.setEnabled(has and bool(self.items))
         self.ratings_button.setEnabled(project is not None)
-        self.form.setEnabled(item is not None)
+        self.form.setEnabled(item is not None and not item.superseded)
+        view.show_read_only(self.read_only_label, item)
         if item is None or project is None or self.annotator is None:
             self.pair_view.clear("" if not has else "No items match these filters (an item "
                                  "needs an ok original and an ok attacked answer).")
@@ -287,21 +290,13 @@ class EvaluatePanel(QWidget):
         self._show_progress()
 
     def _show_details(self) -> None:
-        item, project = self.current_item(), self.ctx.project
-        if item is None or project is None or self.annotator is None:
-            return
-        status = rating.item_status(project, self.annotator, item, self.rubric)
-        self.details_label.setText(view.details_html(project, item, status,
-                                                self.blind_check.isChecked()))
+        self.details_label.setText(view.details_for(self.ctx.project, self.annotator,
+                                                    self.current_item(), self.rubric,
+                                                    self.blind_check.isChecked()))
 
     def _show_progress(self) -> None:
-        if self.annotator is None or self.ctx.project is None or self.rubric is None:
-            self.progress_label.setText("")
-            return
-        done = rating.progress(self.ctx.project, self.annotator, self.rubric,
-                               self._filters(status=False))
-        extra = f" · {done.superseded} superseded" if done.superseded else ""
-        self.progress_label.setText(f"<b>{done.rated} / {done.total}</b> rated{extra}")
+        self.progress_label.setText(view.progress_html(self.ctx.project, self.annotator,
+                                                       self.rubric, self._filters(status=False)))
 
     def _save(self, item: rating.RatingItem, key: str, value: object) -> None:
         self.saved_label.setText("<span style='color:#a06000'>saving…</span>")
@@ -331,19 +326,25 @@ class EvaluatePanel(QWidget):
         if item is None or self.annotator is None:
             return
         try:
-            setter = itemlog.set_skip if action == "skip" else itemlog.set_flag
-            with no_wait(self.ctx.project):
-                setter(self.ctx.project, self.annotator, item, reason)
+            self._set_message(skip_or_flag(self.ctx.project, self.annotator, item, action,
+                                           reason))
+        except PairSuperseded as exc:  # a re-ask replaced it since it was listed
+            self._on_saver_superseded(str(exc))
+            return
         except HarlabError as exc:
             self._show_error(str(exc))
             return
-        self._set_message(f"{action}ped: {reason}" if action == "skip" else f"flagged: {reason}")
         self.next_unrated() if action == "skip" else self._show_current()
 
     @Slot(str, str)
     def _on_saver_mark(self, text: str, tip: str) -> None:
         self.saved_label.setText(text)
         self.saved_label.setToolTip(tip)
+
+    @Slot(str)
+    def _on_saver_superseded(self, message: str) -> None:
+        self.refresh_items()  # queued: never re-lists in the middle of _go; now read-only
+        self._show_error(message)
 
     @Slot()
     def _on_saver_stored(self) -> None:

@@ -5,7 +5,8 @@ The form shows answers in blind (A/B) terms and knows nothing about the store: i
 number key answers it and moves on. Free-text questions have a line edit: Enter saves the
 text and gives the keys back to the panel; Esc, Tab and Shift+Tab give them back too (keeping
 the typed text, which :meth:`RatingForm.unsaved_text` reports so the panel can save it before
-the item changes). No key is ever trapped in a text field.
+the item changes). No key is ever trapped in a text field. A disabled form (a superseded,
+read-only item) answers no key.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class RatingForm(QFrame):
     def press_digit(self, digit: int) -> bool:
         """Answer the current question with the answer numbered ``digit``; True if it did."""
         q = self.current_question()
-        if q is None or q.item.kind.free_text:
+        if q is None or q.item.kind.free_text or not self.isEnabled():
             return False
         for n, (value, _) in enumerate(q.choices, start=1):
             if q.item.kind.key_for(n, value) == str(digit):
@@ -133,7 +134,7 @@ class RatingForm(QFrame):
     def edit_text(self) -> bool:
         """Put the cursor in the current question's text box (free text); True if it did."""
         q = self.current_question()
-        if q is None or q.key not in self.text_edits:
+        if q is None or q.key not in self.text_edits or not self.isEnabled():
             return False
         self.text_edits[q.key].setFocus()
         return True

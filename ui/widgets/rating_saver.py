@@ -2,7 +2,9 @@
 
 Each answer goes into a :class:`harlab.rating.pending.AnswerQueue` (journalled on disk at
 once), then the store write is tried without waiting. While another process holds the lock
-the answer stays *pending*, the mark says so, and a timer retries until it is stored.
+the answer stays *pending*, the mark says so, and a timer retries until it is stored. An
+answer for a pair a re-ask replaced meanwhile (read-only now) is set aside in
+``ratings.rejected.jsonl`` with the reason, never stored and never silently dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from harlab import rating
 from harlab.errors import HarlabError
 from harlab.rating import itemlog
-from harlab.rating.pending import AnswerQueue
+from harlab.rating.busy import no_wait
+from harlab.rating.pending import REJECTED, AnswerQueue
+from harlab.rating.supersede import PairSuperseded, require_current
 from harlab.store import Project
 
 log = logging.getLogger(__name__)
@@ -34,11 +38,14 @@ class AnswerSaver(QObject):
         mark(str, str): HTML for the saved mark, and its tooltip.
         stored(): at least one answer reached the store (refresh counts and details).
         refused(str): an answer the store will never take (shown as an error).
+        superseded(str): answers for a pair a re-ask replaced were set aside (the panel
+            lists the items again, so the pair shows read-only).
     """
 
     mark = Signal(str, str)
     stored = Signal()
     refused = Signal(str)
+    superseded = Signal(str)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -79,9 +86,13 @@ class AnswerSaver(QObject):
         stored, failed = self.queue.flush(self.rubric)
         kept = {id(p) for p in self.queue.pending}
         busy = [exc for p, exc in failed if id(p) in kept]
+        late = [exc for p, exc in failed if isinstance(exc, PairSuperseded)]
         for p, exc in failed:
-            if id(p) not in kept:
+            if id(p) not in kept and not isinstance(exc, PairSuperseded):
                 self.refused.emit(str(exc))
+        if late:
+            self.superseded.emit(f"{len(late)} answer(s) not saved, set aside in {REJECTED}: "
+                                 f"{late[0]}")
         if self.queue.pending:
             self.timer.start()
             n = len(self.queue.pending)
@@ -107,6 +118,21 @@ class AnswerSaver(QObject):
 
     def stop(self) -> None:
         self.timer.stop()
+
+
+def skip_or_flag(project: Project, annotator: rating.Annotator, item: rating.RatingItem,
+                 action: str, reason: str) -> str:
+    """Skip or flag ``item`` (with a reason) without waiting on the lock; returns what to tell.
+
+    Raises:
+        PairSuperseded: a re-ask replaced the pair since it was listed: it is read-only.
+        HarlabError: the store is busy (try again), or the reason is empty or too long.
+    """
+    require_current(project, item)
+    setter = itemlog.set_skip if action == "skip" else itemlog.set_flag
+    with no_wait(project):
+        setter(project, annotator, item, reason)
+    return f"skipped: {reason}" if action == "skip" else f"flagged: {reason}"
 
 
 class ItemClock:
