@@ -4,9 +4,10 @@
 against eps (the classifier's flip rate, the LLM's decision flip rate and adversarial-label
 rate) with their 95% Wilson intervals as error bars, on the right the mean semantic drift
 against the noise floor with its bootstrap interval; one line style per attack. Each point's
-n is in the tooltip table below. :class:`CurveView` adds the controls: attacks, eps, LLM
-samples per class, Estimate (asks nothing), Run and Export CSV; jobs go through the shared
-runner, the core does the work (:func:`harlab.study.curves.run_curve`).
+n is in the tooltip table below. :class:`CurveView` adds the controls: the points' inputs
+(:class:`ui.widgets.curve_inputs.CurveInputs`: attacks, eps, surrogate, each attack's
+parameters), LLM samples per class, Estimate (asks nothing), Run and Export CSV; jobs go
+through the shared runner, the core does the work (:func:`harlab.study.curves.run_curve`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -32,6 +32,7 @@ from harlab.errors import HarlabError
 from harlab.jobs import Job, Progress
 from harlab.study import curves
 from harlab.tabular import write_records
+from ui.widgets.curve_inputs import CurveInputs
 from ui.widgets.job_controls import JobControls
 from ui.widgets.plot_style import EmptyNote
 
@@ -139,10 +140,8 @@ class CurveView(QWidget):
     def __init__(self, ctx: Any, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
-        self.attacks_edit = QLineEdit("fgsm")
-        self.attacks_edit.setToolTip("comma-separated attacks, as harlab curve --attack")
-        self.eps_edit = QLineEdit("2/255, 4/255, 8/255")
-        self.eps_edit.setToolTip("comma-separated budgets, as harlab curve --eps")
+        self.inputs = CurveInputs()
+        self.attacks_edit, self.eps_edit = self.inputs.attacks_edit, self.inputs.eps_edit
         self.per_class_spin = QSpinBox(minimum=1, maximum=100, value=5)
         self.per_class_spin.setToolTip("flipped videos per class and point the LLM is asked "
                                        "about (original, attacked, 2 noise-floor draws each)")
@@ -155,13 +154,12 @@ class CurveView(QWidget):
         self.plot = CurvePlot()
         self.jobs = JobControls(ctx.runner)
         box = QVBoxLayout(self)
-        for widgets in ((QLabel("Attacks"), self.attacks_edit, QLabel("eps"), self.eps_edit),
-                        (QLabel("LLM samples per class"), self.per_class_spin,
-                         self.estimate_button, self.run_button, self.export_button)):
-            row = QHBoxLayout()
-            for widget in widgets:
-                row.addWidget(widget)
-            box.addLayout(row)
+        box.addWidget(self.inputs)
+        row = QHBoxLayout()
+        for widget in (QLabel("LLM samples per class"), self.per_class_spin,
+                       self.estimate_button, self.run_button, self.export_button):
+            row.addWidget(widget)
+        box.addLayout(row)
         box.addWidget(self.plot, 1)
         box.addWidget(self.jobs)
         ctx.project_changed.connect(self._on_ctx_project_changed)
@@ -179,17 +177,13 @@ class CurveView(QWidget):
     def config(self) -> curves.CurveConfig:
         """The CurveConfig the controls describe, on the project's classifier and dataset."""
         from harlab.attacks.config import AttackConfig
-        from harlab.attacks.report import ReportConfig
         from harlab.attacks.selection import default_checkpoint, default_dataset_root
 
         project = self.ctx.project
         if project is None:
             raise HarlabError("open a project first (File > Open project)")
-        attacks = tuple(a.strip() for a in self.attacks_edit.text().split(",") if a.strip())
-        eps = tuple(e.strip() for e in self.eps_edit.text().split(",") if e.strip())
-        base = AttackConfig(attack=attacks[0] if attacks else "fgsm", device=self.ctx.device)
-        points = ReportConfig(base, attacks, eps, str(default_checkpoint(project)),
-                              str(default_dataset_root(project)))
+        points = self.inputs.points(default_checkpoint(project), default_dataset_root(project),
+                                    AttackConfig(device=self.ctx.device))
         return curves.CurveConfig(points, self.ctx.llm_config(),
                                   llm_per_class=self.per_class_spin.value())
 
@@ -227,6 +221,7 @@ class CurveView(QWidget):
     @Slot(object)
     def _on_ctx_project_changed(self, project) -> None:
         self.plot.set_result(curves.last_curve(project) if project is not None else None)
+        self.inputs.surrogate.set_project(project)
 
 
 def _estimate_job(project: Any, config: curves.CurveConfig) -> Job[list[str]]:
