@@ -21,7 +21,7 @@ from harlab.errors import HarlabError
 from harlab.rating import itemlog
 from harlab.rating.busy import no_wait
 from harlab.rating.session import commit_orders
-from harlab.rating.supersede import PairSuperseded, read_only_reason
+from harlab.rating.supersede import PairSuperseded
 from ui.context import AppContext
 from ui.prefs import RatingPrefs
 from ui.widgets import rating_details as view
@@ -241,7 +241,7 @@ class EvaluatePanel(QWidget):
         elif self.annotator is None or self.current_item() is None:
             super().keyPressEvent(event)
         elif self.current_item().superseded and (text.isdigit() or key in _WRITE_KEYS):
-            self._show_error(read_only_reason(self.current_item()))  # read-only: nothing else
+            self._show_error(view.READ_ONLY_KEYS)  # and nothing else
         elif text.isdigit() and self.form.press_digit(int(text)):
             pass
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel
 
 from harlab import rating
@@ -13,6 +14,8 @@ from harlab.rating.supersede import read_only_reason
 from harlab.store import Project
 
 HIDDEN = "<i>Labels, predictions and scores stay hidden until this item is rated.</i>"
+READ_ONLY_KEYS = ("Read-only: a re-ask replaced these answers, so rating, skip and flag keys do "
+                  "nothing here (the line above the questions says how to rate them again).")
 
 
 def details_html(project: Project, item: rating.RatingItem, status: str, blind: bool) -> str:
@@ -62,6 +65,7 @@ def show_blind_policy(check: QCheckBox, policy: str) -> None:
 def read_only_label() -> QLabel:
     """The line above a superseded item's disabled form (hidden for a current item)."""
     label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # ids and quotes shown as they are
     label.setWordWrap(True)
     label.setStyleSheet("color:#a06000;")
     label.hide()
@@ -71,7 +75,7 @@ def read_only_label() -> QLabel:
 def show_read_only(label: QLabel, item: rating.RatingItem | None) -> None:
     """Say why a superseded item cannot be rated and how to make it current again."""
     superseded = item is not None and item.superseded
-    label.setText(f"<b>{html.escape(read_only_reason(item))}</b>" if superseded else "")
+    label.setText(read_only_reason(item) if superseded else "")
     label.setVisible(superseded)
 
 
