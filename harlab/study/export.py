@@ -260,7 +260,44 @@ def summary_markdown(project: Project, config: StudyConfig | None, rows: list[di
     lines += _method_lines(config, results)
     lines += ["", "## Table 3 (ours, with the paper's figures beside)", "",
               score_tables.to_markdown(results)]
+    lines += _run_time_lines(project)
     return "\n".join(lines) + "\n"
+
+
+def _run_time_lines(project: Project) -> list[str]:
+    """summary.md's run times: each stage run of the latest study run that did any work, from
+    the project's run records (wall clock: what this machine took, not a property of the
+    study)."""
+    studies = project.query("SELECT id, created_at, updated_at FROM runs WHERE kind = 'study' "
+                            "AND status = 'done' ORDER BY id DESC")
+    for study in studies:
+        stages = project.query("SELECT kind, name, created_at, updated_at, config_json, "
+                               "result_json FROM runs WHERE id > ? AND created_at <= ? AND "
+                               "kind != 'study' ORDER BY id", (study["id"], study["updated_at"]))
+        if stages:
+            break
+    else:
+        return []
+    total = study["updated_at"] - study["created_at"]
+    lines = ["", "## Run times", "",
+             f"- study run {study['id']}: {_seconds(total)} wall clock in all (from the project's "
+             "run records; the rest of the total is indexing the data and setting up)"]
+    for run in stages:
+        took = run["updated_at"] - run["created_at"]
+        result = json.loads(run["result_json"] or "{}")
+        name, extra = run["name"], ""
+        if run["kind"] == "query":
+            arms = json.loads(run["config_json"] or "{}").get("modalities") or []
+            name = f"{', '.join(arms)}, {name}" if arms else name
+            asked, tokens = result.get("asked") or 0, result.get("completion_tokens") or 0
+            extra = (f": {asked} answers, {tokens:,} completion tokens ({tokens / took:.0f} "
+                     "tokens/s)" if asked and took > 0 else ": nothing asked")
+        lines.append(f"- {run['kind']} ({name}): {_seconds(took)}{extra}")
+    return lines
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
 
 
 def _method_lines(config: StudyConfig | None, results: Any) -> list[str]:

@@ -109,3 +109,39 @@ def test_the_demo_default_fills_the_drift_table_from_two_draws(tmp_path):
         text = export_study(project, tmp_path / "out", config)["summary.md"].read_text()
     assert "2 draws (median); share of z < -2" in text
     assert "- asked: 2 extra clean draw(s) per sample" in text
+
+
+def test_summary_gives_the_run_times_of_the_latest_study_that_did_work(tmp_path):
+    """summary.md says how long each stage took here, from the run records, with the LLM's
+    tokens per second; a later study run that reused every stage does not hide them."""
+    from harlab.store import Project
+    from harlab.study.export import summary_markdown
+
+    with Project.create(tmp_path / "p") as project:
+        with project.run("study", {}, name="s") as study:
+            with project.run("train", {}, name="resnet18 64px"):
+                pass
+            with project.run("query", {"modalities": ["unimodal"]}, name="builtin:m") as q:
+                q.result = {"asked": 3, "completion_tokens": 900}
+            with project.run("query", {"modalities": ["multimodal"]}, name="builtin:m") as q:
+                q.result = {"asked": 0, "skipped": 3}
+        with project.run("study", {}, name="s"):
+            pass  # every stage reused: nothing ran
+        t0 = 1_000_000.0
+        for run_id, start, end in ((study.id, 0, 700), (study.id + 1, 10, 180),
+                                   (study.id + 2, 180, 480), (study.id + 3, 480, 480.5)):
+            project.execute("UPDATE runs SET created_at = ?, updated_at = ? WHERE id = ?",
+                            (t0 + start, t0 + end, run_id))
+        text = summary_markdown(project, None, [], _empty_results(project))
+    times = text.split("## Run times", 1)[1]
+    assert f"study run {study.id}: 700 s (11.7 min) wall clock" in times
+    assert "- train (resnet18 64px): 170 s (2.8 min)" in times
+    assert ("- query (unimodal, builtin:m): 300 s (5.0 min): 3 answers, 900 completion tokens "
+            "(3 tokens/s)") in times
+    assert "- query (multimodal, builtin:m): 0.5 s: nothing asked" in times
+
+
+def _empty_results(project):
+    from harlab.scoring.results import results_table
+
+    return results_table(project)
