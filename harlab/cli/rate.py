@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from harlab.errors import InputError
+from harlab.vocab import MODALITIES
 
 MAX_BOOT = 100_000  # AgreementConfig's own bound, named here by the option's name
 MAX_SEED = 2**63 - 1  # fits the INTEGER of any store or export it is written to
@@ -67,6 +68,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--blind", required=True, choices=("locked", "optional"))
     s.set_defaults(func=_cmd_setup)
 
+    u = rate.add_parser(
+        "use-pair", help="make a replaced (superseded) pair of answers the one the study uses",
+        description="After a re-ask replaced a pair of answers, its ratings are read-only. "
+                    "This makes that pair current again (kept through later re-asks), so the "
+                    "study, the exports and rating use it; the newer answers stay stored. The "
+                    "ids are the read-only line's in the Evaluate tab, or evaluation.csv's "
+                    "superseded_ratings.")
+    u.add_argument("--project", required=True, help="project folder")
+    u.add_argument("--sample", type=int, required=True, help="sample id")
+    u.add_argument("--modality", required=True, choices=MODALITIES)
+    u.add_argument("--original", type=int, required=True, help="the original answer's id")
+    u.add_argument("--attacked", type=int, required=True, help="the attacked answer's id")
+    u.set_defaults(func=_cmd_use_pair)
+
     v = rate.add_parser(
         "verify-key", help="check a revealed blind key against its commitment",
         description="Recompute every commitment in a blind_key.json (written beside a rating "
@@ -101,6 +116,17 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         set_blind_policy(project, args.blind)
     print(f"blind mode: {args.blind}")
+    return 0
+
+
+def _cmd_use_pair(args: argparse.Namespace) -> int:
+    from harlab.rating.supersede import choose_pair
+    from harlab.store import Project
+
+    with Project.open(args.project) as project:
+        choose_pair(project, args.sample, args.modality, args.original, args.attacked)
+    print(f"sample {args.sample} {args.modality}: the study now uses answers {args.original} / "
+          f"{args.attacked} (kept through later re-asks); their ratings can be changed again")
     return 0
 
 

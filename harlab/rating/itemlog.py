@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from harlab.errors import InputError
 from harlab.rating.busy import RatingNotSaved, no_wait
 from harlab.rating.session import Annotator, RatingItem
+from harlab.rating.supersede import require_current
 from harlab.store import Project
 
 BLIND_KEY = "rating/blind"
@@ -80,7 +81,12 @@ def _reason(reason: object) -> str:
 
 def set_skip(project: Project, annotator: Annotator, item: RatingItem, reason: str | None
              ) -> None:
-    """Skip ``item`` with a reason (``None`` un-skips it)."""
+    """Skip ``item`` with a reason (``None`` un-skips it).
+
+    Raises:
+        PairSuperseded: ``item``'s pair was replaced by a re-ask (its log is read-only).
+    """
+    require_current(project, item)
     text = None if reason is None else _reason(reason)
     _ensure(project, annotator, item, 0.0)
     project.execute("UPDATE item_log SET skipped = ?, flag = CASE WHEN ? IS NULL THEN flag "
@@ -92,7 +98,12 @@ def set_skip(project: Project, annotator: Annotator, item: RatingItem, reason: s
 
 def set_flag(project: Project, annotator: Annotator, item: RatingItem, reason: str | None
              ) -> None:
-    """Flag ``item`` for a second look with a reason (``None`` clears the flag)."""
+    """Flag ``item`` for a second look with a reason (``None`` clears the flag).
+
+    Raises:
+        PairSuperseded: ``item``'s pair was replaced by a re-ask (its log is read-only).
+    """
+    require_current(project, item)
     text = None if reason is None else _reason(reason)
     _ensure(project, annotator, item, 0.0)
     project.execute("UPDATE item_log SET flag = ?, updated_at = ? WHERE annotator_id = ? AND "

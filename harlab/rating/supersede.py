@@ -51,11 +51,10 @@ def read_only_reason(item: RatingItem) -> str:
     return (f"Read-only: answers {item.original_id} / {item.attacked_id} of sample "
             f"#{item.sample_id} ({item.modality}) were replaced by a re-ask; their ratings stay "
             "as given while they were current. Rate the current pair of this sample instead. "
-            "To rate these answers again, the study must use them again: "
-            f"harlab.rating.supersede.choose_pair(project, {item.sample_id}, "
-            f"{item.modality!r}, {item.original_id}, {item.attacked_id}) makes them current "
-            "(the Responses panel's \"keep the rated pair\" choice only keeps a pair current "
-            "before a re-ask replaces it).")
+            "To rate these answers again, make the study use them again: `harlab rate use-pair "
+            f"--project PROJECT --sample {item.sample_id} --modality {item.modality} --original "
+            f"{item.original_id} --attacked {item.attacked_id}` (the Responses panel's \"keep "
+            "the rated pair\" choice only keeps a pair current before a re-ask replaces it).")
 
 
 def require_current(project: Project, item: RatingItem) -> None:

@@ -65,8 +65,8 @@ def test_changing_a_rating_after_a_reask_that_uses_the_new_answers_is_refused(pr
         assert isinstance(caught.value, InputError)
     message = str(caught.value)
     assert "Rate the current pair" in message
-    assert (f"choose_pair(project, {old.sample_id}, 'unimodal', {old.original_id}, "
-            f"{old.attacked_id})") in message
+    assert (f"harlab rate use-pair --project PROJECT --sample {old.sample_id} --modality "
+            f"unimodal --original {old.original_id} --attacked {old.attacked_id}") in message
     assert f"now uses answers {listed[0].original_id} / {listed[0].attacked_id}" in message
     assert _stored(project, ada) == before  # not one value, not one timestamp changed
     assert answers_for(project, ada, gone, rubric, shown=False)["meaning_change"] == "4"
@@ -124,4 +124,46 @@ def test_a_journalled_answer_for_a_pair_superseded_since_is_set_aside_not_lost(t
                    (project.root / REJECTED).read_text(encoding="utf-8").splitlines()]
         assert (kept["key"], kept["value"], kept["original_id"]) == (
             "meaning_change", "5", item.original_id)
-        assert "replaced by a re-ask" in kept["reason"] and "choose_pair" in kept["reason"]
+        assert "replaced by a re-ask" in kept["reason"] and "use-pair" in kept["reason"]
+
+
+def test_skip_and_flag_refuse_a_superseded_pair_in_the_core(tmp_path):
+    from harlab.rating.itemlog import set_flag, set_skip
+
+    with make_project(tmp_path / "p", n_samples=1, modalities=("unimodal",)) as project:
+        ada = get_annotator(project, "Ada")
+        item = items(project, ada)[0]
+        set_flag(project, ada, item, "check the label")  # current: allowed
+        _reask(project, item)
+        log = project.query("SELECT * FROM item_log ORDER BY rowid")
+        for call in (lambda: set_skip(project, ada, item, "unclear"),
+                     lambda: set_flag(project, ada, item, None)):
+            with pytest.raises(PairSuperseded, match="replaced by a re-ask"):
+                call()
+        assert [dict(r) for r in project.query("SELECT * FROM item_log ORDER BY rowid")] == [
+            dict(r) for r in log]
+
+
+def test_cli_use_pair_makes_a_replaced_pair_current_and_rateable(tmp_path, capsys):
+    from harlab.cli import main
+
+    rubric = load_rubric()
+    with make_project(tmp_path / "p", n_samples=1, modalities=("unimodal",)) as project:
+        ada = get_annotator(project, "Ada")
+        item = items(project, ada)[0]
+        record_answer(project, ada, item, "meaning_change", "3", rubric)
+        _reask(project, item)
+        root = str(project.root)
+    base = ["rate", "use-pair", "--project", root, "--sample", str(item.sample_id),
+            "--modality", "unimodal"]
+    assert main([*base, "--original", "999", "--attacked", str(item.attacked_id)]) == 2
+    assert "request 999 is not an ok original unimodal answer" in capsys.readouterr().err
+    assert main([*base, "--original", str(item.original_id), "--attacked",
+                 str(item.attacked_id)]) == 0
+    assert f"now uses answers {item.original_id} / {item.attacked_id}" in capsys.readouterr().out
+    from harlab.store import Project
+
+    with Project.open(root) as project:
+        ada = get_annotator(project, "Ada")
+        record_answer(project, ada, item, "meaning_change", "5", rubric)
+        assert answers_for(project, ada, item, rubric, shown=False) == {"meaning_change": "5"}

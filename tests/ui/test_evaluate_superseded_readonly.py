@@ -63,8 +63,8 @@ def test_a_superseded_pair_opens_read_only_and_keys_change_nothing(qtbot, ctx, p
     line = panel.read_only_label.text()
     assert panel.read_only_label.isVisibleTo(panel) and "Read-only" in line
     assert "replaced by a re-ask" in line and (
-        f"choose_pair(project, {rated.sample_id}, '{rated.modality}', {rated.original_id}, "
-        f"{rated.attacked_id})") in line
+        f"harlab rate use-pair --project PROJECT --sample {rated.sample_id} --modality "
+        f"{rated.modality} --original {rated.original_id} --attacked {rated.attacked_id}") in line
     keys(qtbot, panel, "5", "1", Qt.Key.Key_Down, "3")
     assert _stored(ctx, rated) == before
     assert "Read-only" in panel.message_label.text()
