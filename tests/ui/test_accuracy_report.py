@@ -33,6 +33,19 @@ def test_config_from_the_controls(view, monkeypatch):
         view.config()
 
 
+def test_the_attack_tabs_parameters_reach_the_report(qtbot, ctx, monkeypatch):
+    """PGD set to 3 steps in the Attack tab runs with 3 steps in the report too (it ran with
+    its defaults before); the other listed attacks keep theirs."""
+    monkeypatch.setattr("harlab.attacks.selection.default_dataset_root", lambda p: "data")
+    widget = AccuracyReportView(ctx, lambda: AttackConfig(attack="pgd", params={"steps": 3}),
+                                lambda: "best.pt")
+    qtbot.addWidget(widget)
+    widget.attacks_edit.setText("fgsm, pgd")
+    assert widget.config().params == {"pgd": {"steps": 3}}
+    widget.attacks_edit.setText("fgsm")
+    assert widget.config().params == {}
+
+
 def test_run_without_a_project_says_so(view):
     view._on_run_clicked()
     assert "open a project first" in view.jobs.status.text()

@@ -84,9 +84,11 @@ class AccuracyReportView(QWidget):
         attacks = tuple(a.strip() for a in self.attacks_edit.text().split(",") if a.strip())
         eps = tuple(e.strip() for e in self.eps_edit.text().split(",") if e.strip())
         base = replace(self._base_config(), surrogate=self.surrogate_edit.text().strip() or None)
+        # the Attack tab's parameters are its own attack's: that attack runs with them here too
+        params = {base.attack: dict(base.params)} if base.params and base.attack in attacks else {}
         return ReportConfig(base, attacks, eps, str(self._checkpoint()),
                             str(default_dataset_root(self.ctx.project)),
-                            videos_per_class=self.videos_spin.value() or None)
+                            videos_per_class=self.videos_spin.value() or None, params=params)
 
     def set_report(self, report: AccuracyReport) -> None:
         self.table.setRowCount(len(report.rows))
