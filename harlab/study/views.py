@@ -49,6 +49,14 @@ class ArmItems:
                                                (self.failed, "failed")) if n]
         return text + (f" ({', '.join(extra)})" if extra else "")
 
+    def skipped_line(self) -> str | None:
+        """One line for an arm that was skipped throughout (a text-only model asked for the
+        multimodal arm): its reason, which says how to enable it; None otherwise."""
+        if self.ok or not self.skipped or not self.reasons:
+            return None
+        reason = max(self.reasons, key=self.reasons.get)
+        return f"{self.modality}: not asked ({self.skipped} of {self.samples} skipped): {reason}"
+
 
 def arm_items(project: Project) -> dict[str, ArmItems]:
     """Per modality: how many selected samples have an ok, skipped or failed answer pair."""
@@ -206,6 +214,7 @@ class StudyOverview:
     holds: dict[str, str]
     problem: DatasetProblem | None
     llm: list[LLMUsed] = field(default_factory=list)
+    skipped_arms: list[str] = field(default_factory=list)  # ArmItems.skipped_line of each
 
 
 def study_overview(project: Project) -> StudyOverview:
@@ -230,7 +239,8 @@ def study_overview(project: Project) -> StudyOverview:
         "score": f"{scored_items(project)} item(s) scored; {rated} item(s) rated by "
                  f"{annotators} annotator(s)",
     }
-    return StudyOverview(config, states, holds, problem, llm_used(project))
+    return StudyOverview(config, states, holds, problem, llm_used(project),
+                         [line for a in arms.values() if (line := a.skipped_line())])
 
 
 def row_counts(project: Project) -> dict[str, int]:

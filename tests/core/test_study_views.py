@@ -9,6 +9,7 @@ from harlab.study.views import (
     query_state,
     rated_items,
     scored_items,
+    study_overview,
 )
 from tests.core.test_scoring_fixtures import add_answer, make_project
 
@@ -23,6 +24,10 @@ def test_items_count_pairs_and_say_what_was_skipped(tmp_path):
     assert arms["multimodal"].skipped == 3 and arms["multimodal"].reasons == {"boom": 3}
     assert arms["multimodal"].describe() == "multimodal: 0 of 3 answered (3 skipped)"
     assert query_state("done", arms) == "done, multimodal all skipped"
+    # one line, with the reason (the skip reason says how to enable the arm)
+    assert arms["multimodal"].skipped_line() == "multimodal: not asked (3 of 3 skipped): boom"
+    assert arms["unimodal"].skipped_line() is None
+    assert study_overview(project).skipped_arms == [arms["multimodal"].skipped_line()]
     assert query_state("stale", arms) == "stale"
     assert scored_items(project) == 0 and rated_items(project) == (0, 0)
     project.close()

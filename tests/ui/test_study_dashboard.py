@@ -6,7 +6,7 @@ import json
 
 from harlab.study.config import StudyConfig
 from harlab.study.runner import _mark
-from tests.core.test_scoring_fixtures import make_project
+from tests.core.test_scoring_fixtures import add_answer, make_project
 from ui.panels.study_dashboard import StudyDashboard
 
 
@@ -40,6 +40,13 @@ def test_a_project_shows_each_stage_state_and_what_it_holds(qtbot, ctx, tmp_path
     assert "BabyCrawling 2/2" in cells["Samples"][1] and "Biking 1/2" in cells["Samples"][1]
     assert "unimodal: 3 of 3 answered" in cells["Language model"][1]
     assert "8/255" in board.settings_label.text() and board.run_button.isEnabled()
+    assert "not asked" not in board.settings_label.text()
+    for sid in _ids:  # a text-only model: the multimodal arm is skipped, with how to enable it
+        for variant in ("original", "attacked"):
+            add_answer(project, sid, "multimodal", variant, None, status="skipped")
+    with qtbot.waitSignal(board.loaded, timeout=20000):
+        board.refresh()
+    assert "multimodal: not asked (3 of 3 skipped): boom" in board.settings_label.text()
     project.set_meta("study/config", json.dumps(StudyConfig.demo(per_class=2,
                                                                  eps="4/255").to_dict()))
     with qtbot.waitSignal(board.loaded, timeout=20000):

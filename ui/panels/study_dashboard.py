@@ -199,6 +199,7 @@ class StudyDashboard(QWidget):
         chosen = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                          for k, v in config.chosen_settings().items())
         used = "".join(f"<li>{html.escape(u.describe())}</li>" for u in overview.llm)
+        used += "".join(f"<li>{html.escape(line)}</li>" for line in overview.skipped_arms)
         self.settings_label.setText(
             (f"<p>The answers came from:</p><ul>{used}</ul>" if used else "")
             + f"<p>Settings HARLab chose where the paper is silent:</p><ul>{chosen}</ul>")

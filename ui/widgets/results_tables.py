@@ -7,6 +7,7 @@ effective n per class, and which language model (and settings) the answers came 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,9 +116,11 @@ class ResultsTables(QWidget):
                             for label, (n, d) in sorted(classes.items()))
             parts.append(f"<b>{modality}</b> {per}")
         self.n_label.setText("Effective n · " + " · ".join(parts) if parts else "")
-        used = results.get("llm_used") or []
+        used = [html.escape(u.describe()) for u in results.get("llm_used") or []]
+        used += [html.escape(line) for a in (results.get("arms") or {}).values()
+                 if (line := a.skipped_line())]
         self.used_label.setText(
-            "<b>Answers from</b><br>" + "<br>".join(u.describe() for u in used) if used else
+            "<b>Answers from</b><br>" + "<br>".join(used) if used else
             "<b>Answers from</b>: no ok answers yet")
 
     # ------------------------------------------------------------------ exports
