@@ -75,7 +75,7 @@ class CurvePlot(QWidget):
         self.rates.addLegend(offset=(10, 10))
         self.drift = pg.PlotWidget(background="w")
         self.drift.setLabel("bottom", "eps (x 1/255)")
-        self.drift.setLabel("left", "drift vs noise (bootstrap CI)")
+        self.drift.setLabel("left", "drift (bootstrap CI)")  # vs the noise floor: caption
         self.drift.showGrid(x=True, y=True, alpha=0.3)
         self.drift.addLegend(offset=(10, 10))
         for plot in (self.rates, self.drift):  # plain values, no "x 1e-3" rescaling
@@ -86,8 +86,8 @@ class CurvePlot(QWidget):
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box = QVBoxLayout(self)  # stacked: the Results tab's plot side is narrow
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.rates, 3)
-        box.addWidget(self.drift, 2)
+        box.addWidget(self.rates, 1)  # equal: each axis title fits at 1280x820
+        box.addWidget(self.drift, 1)
         box.addWidget(self.caption)
         self.result: curves.CurveResult | None = None
 
