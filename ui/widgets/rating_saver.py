@@ -20,7 +20,7 @@ from harlab.errors import HarlabError
 from harlab.rating import itemlog
 from harlab.rating.busy import no_wait
 from harlab.rating.pending import REJECTED, AnswerQueue
-from harlab.rating.supersede import PairSuperseded, require_current
+from harlab.rating.supersede import PairSuperseded
 from harlab.store import Project
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,10 @@ def skip_or_flag(project: Project, annotator: rating.Annotator, item: rating.Rat
     """Skip or flag ``item`` (with a reason) without waiting on the lock; returns what to tell.
 
     Raises:
-        PairSuperseded: a re-ask replaced the pair since it was listed: it is read-only.
+        PairSuperseded: a re-ask replaced the pair since it was listed: it is read-only
+            (:func:`harlab.rating.itemlog.set_skip` / ``set_flag`` check it).
         HarlabError: the store is busy (try again), or the reason is empty or too long.
     """
-    require_current(project, item)
     setter = itemlog.set_skip if action == "skip" else itemlog.set_flag
     with no_wait(project):
         setter(project, annotator, item, reason)
